@@ -1,0 +1,238 @@
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Bio } from '../block/bio.js';
+import { defaultLimits, type QueueLimits } from '../block/limits.js';
+import { BackstoreError, type Backstore, type BackstoreErrorCode, type DiscardRange } from './backstore.js';
+
+export interface FileBackstoreOptions {
+  readonly path: string;
+  /** Capacity in bytes; required when the file does not exist. A larger size grows an existing file (sparse). */
+  readonly size?: number;
+  readonly blockSize?: number;
+  readonly readOnly?: boolean;
+  /** Write-back cache (WCE=1). When false every write is on stable storage before it resolves. */
+  readonly writeCache?: boolean;
+}
+
+/** Counters for metrics and tests. */
+export interface FileBackstoreStats {
+  reads: number;
+  writes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** fdatasync calls that completed. */
+  syncs: number;
+}
+
+/**
+ * A regular file served with buffered vectored positional I/O (preadv/pwritev
+ * through FileHandle.readv/writev). Created sparse at its size: nothing is
+ * written until the initiator writes.
+ */
+export class FileBackstore implements Backstore {
+  readonly kind = 'file' as const;
+  readonly limits: QueueLimits;
+  readonly stats: FileBackstoreStats = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, syncs: 0 };
+  private readonly pending = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    readonly size: number,
+    readonly blockSize: number,
+    readonly readOnly: boolean,
+    private wce: boolean,
+  ) {
+    this.limits = defaultLimits(blockSize);
+  }
+
+  static async open(opts: FileBackstoreOptions): Promise<FileBackstore> {
+    const { path, size, blockSize = 512, readOnly = false, writeCache = true } = opts;
+    if (!Number.isSafeInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
+      throw new BackstoreError('EINVAL', `${path}: block size ${blockSize} is not a power of two >= 512`);
+    }
+    if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0 || size % blockSize !== 0)) {
+      throw new BackstoreError('EINVAL', `${path}: size ${size} is not a positive multiple of the block size ${blockSize}`);
+    }
+
+    const fh = await openOrCreate(path, readOnly, size);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new BackstoreError('EINVAL', `${path}: not a regular file`);
+      let fileSize = st.size;
+      if (size !== undefined && fileSize < size) {
+        if (readOnly) throw new BackstoreError('EINVAL', `${path}: read-only file is smaller (${fileSize}) than size ${size}`);
+        await fh.truncate(size); // grows sparse: no data blocks are written
+        fileSize = size;
+      }
+      // A file whose length is not a whole number of blocks serves only its whole blocks.
+      const capacity = Math.floor(fileSize / blockSize) * blockSize;
+      if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: file is smaller than one block; give a size`);
+      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
+    }
+  }
+
+  get writeCache(): boolean {
+    return this.wce;
+  }
+
+  /** MODE SELECT caching page (WCE). Turning the cache off does not flush; SYNCHRONIZE CACHE does. */
+  setWriteCache(enabled: boolean): void {
+    this.wce = enabled;
+  }
+
+  readv(bio: Bio): Promise<void> {
+    return this.op(async () => {
+      this.checkBio(bio);
+      let views: readonly Buffer[] = bio.segments;
+      let done = 0;
+      while (done < bio.length) {
+        const { bytesRead } = await this.fh.readv(views, bio.offset + done);
+        if (bytesRead === 0) {
+          // Past the end of the file: a sparse device reads as zeros.
+          for (const v of views) v.fill(0);
+          break;
+        }
+        done += bytesRead;
+        views = advance(views, bytesRead);
+      }
+      this.stats.reads++;
+      this.stats.bytesRead += bio.length;
+    }, 'read');
+  }
+
+  writev(bio: Bio, durable: boolean): Promise<void> {
+    return this.op(async () => {
+      if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
+      this.checkBio(bio);
+      let views: readonly Buffer[] = bio.segments;
+      let done = 0;
+      while (done < bio.length) {
+        const { bytesWritten } = await this.fh.writev(views, bio.offset + done);
+        if (bytesWritten <= 0) throw new BackstoreError('EIO', `${this.path}: write made no progress`);
+        done += bytesWritten;
+        views = advance(views, bytesWritten);
+      }
+      this.stats.writes++;
+      this.stats.bytesWritten += bio.length;
+      if (durable || !this.wce) await this.sync();
+    }, 'write');
+  }
+
+  flush(): Promise<void> {
+    return this.op(async () => {
+      if (!this.readOnly) await this.sync();
+    }, 'flush');
+  }
+
+  /**
+   * Accepted and ignored: deallocating needs fallocate(PUNCH_HOLE), which Node
+   * cannot reach without the FFI module. The LU must therefore not report
+   * LBPRZ (reads after UNMAP return zeros).
+   */
+  discard(ranges: readonly DiscardRange[]): Promise<void> {
+    return this.op(async () => {
+      if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
+      for (const r of ranges) this.checkRange(r.offset, r.length);
+    }, 'discard');
+  }
+
+  /** Waits for I/O under way, makes written data durable, closes the file. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.pending]);
+      try {
+        if (!this.readOnly) await this.sync();
+      } finally {
+        await this.fh.close();
+      }
+    })().catch((err: unknown) => {
+      throw fromErrno(err, `${this.path}: close`);
+    });
+    return this.closing;
+  }
+
+  private async sync(): Promise<void> {
+    await this.fh.datasync();
+    this.stats.syncs++;
+  }
+
+  private op(body: () => Promise<void>, what: string): Promise<void> {
+    if (this.closing) return Promise.reject(new BackstoreError('ECLOSED', `${this.path}: closed`));
+    const p = body().catch((err: unknown) => {
+      throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
+    });
+    this.pending.add(p);
+    const forget = (): void => {
+      this.pending.delete(p);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  private checkBio(bio: Bio): void {
+    let total = 0;
+    for (const s of bio.segments) total += s.length;
+    if (total !== bio.length) throw new BackstoreError('EINVAL', `bio segments hold ${total} bytes, length says ${bio.length}`);
+    this.checkRange(bio.offset, bio.length);
+  }
+
+  private checkRange(offset: number, length: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new BackstoreError('EINVAL', `${this.path}: range ${offset}+${length} outside 0..${this.size}`);
+    }
+  }
+}
+
+async function openOrCreate(path: string, readOnly: boolean, size: number | undefined): Promise<FileHandle> {
+  try {
+    return await open(path, readOnly ? 'r' : 'r+');
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT' || readOnly || size === undefined) throw fromErrno(err, `${path}: open`);
+  }
+  try {
+    // The directory (e.g. ./data on first start) is created with the file.
+    await mkdir(dirname(path), { recursive: true });
+    return await open(path, 'wx+'); // exclusive: never truncate a file someone else just created
+  } catch (err) {
+    throw fromErrno(err, `${path}: create`);
+  }
+}
+
+/** Drop the first `n` bytes of a view list (after a short read or write). */
+function advance(views: readonly Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < views.length && views[i]!.length <= n) n -= views[i++]!.length;
+  const rest = views.slice(i);
+  if (n > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(n);
+  return rest;
+}
+
+const ERRNO_CODES: Record<string, BackstoreErrorCode> = {
+  ENOSPC: 'ENOSPC',
+  EDQUOT: 'ENOSPC',
+  EFBIG: 'ENOSPC',
+  EROFS: 'EROFS',
+  EBADF: 'ECLOSED',
+  EINVAL: 'EINVAL',
+  ENOENT: 'EINVAL',
+  EISDIR: 'EINVAL',
+  EACCES: 'EINVAL',
+  EPERM: 'EINVAL',
+};
+
+function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}
+
+function fromErrno(err: unknown, what: string): BackstoreError {
+  if (err instanceof BackstoreError) return err;
+  const code = errnoCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new BackstoreError((code && ERRNO_CODES[code]) || 'EIO', `${what}: ${message}`, { cause: err });
+}

@@ -1,0 +1,59 @@
+import type { Bio } from '../block/bio.js';
+import { defaultLimits, type QueueLimits } from '../block/limits.js';
+import { BackstoreError, type Backstore, type DiscardRange } from './backstore.js';
+
+export interface NullBackstoreOptions {
+  readonly size: number;
+  readonly blockSize?: number;
+}
+
+/** Accepts writes and drops them, reads zeros: measures the transport and the block layer alone. */
+export class NullBackstore implements Backstore {
+  readonly kind = 'null' as const;
+  readonly readOnly = false;
+  readonly size: number;
+  readonly blockSize: number;
+  readonly limits: QueueLimits;
+  private closed = false;
+
+  constructor(opts: NullBackstoreOptions) {
+    const { size, blockSize = 512 } = opts;
+    if (!Number.isSafeInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
+      throw new BackstoreError('EINVAL', `null backstore: block size ${blockSize} is not a power of two >= 512`);
+    }
+    if (!Number.isSafeInteger(size) || size <= 0 || size % blockSize !== 0) {
+      throw new BackstoreError('EINVAL', `null backstore: size ${size} is not a positive multiple of ${blockSize}`);
+    }
+    this.size = size;
+    this.blockSize = blockSize;
+    this.limits = defaultLimits(blockSize);
+  }
+
+  async readv(bio: Bio): Promise<void> {
+    this.check(bio.offset, bio.length);
+    for (const s of bio.segments) s.fill(0);
+  }
+
+  async writev(bio: Bio, _durable: boolean): Promise<void> {
+    this.check(bio.offset, bio.length);
+  }
+
+  async flush(): Promise<void> {
+    this.check(0, 0);
+  }
+
+  async discard(ranges: readonly DiscardRange[]): Promise<void> {
+    for (const r of ranges) this.check(r.offset, r.length);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private check(offset: number, length: number): void {
+    if (this.closed) throw new BackstoreError('ECLOSED', 'null backstore: closed');
+    if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new BackstoreError('EINVAL', `null backstore: range ${offset}+${length} outside 0..${this.size}`);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import { BackstoreError, type Backstore } from './backstore.js';
+import { FileBackstore } from './file.js';
+import { NullBackstore } from './null.js';
+
+export type BackstoreSpec =
+  | {
+      readonly type: 'file';
+      readonly path: string;
+      readonly size?: number;
+      readonly blockSize?: number;
+      readonly readOnly?: boolean;
+      readonly writeCache?: boolean;
+    }
+  | { readonly type: 'null'; readonly size: number; readonly blockSize?: number };
+
+/** Open the backstore a (validated) config entry describes. Rejects with BackstoreError. */
+export async function openBackstore(spec: BackstoreSpec): Promise<Backstore> {
+  switch (spec.type) {
+    case 'file': {
+      const { type: _type, ...opts } = spec;
+      return FileBackstore.open(opts);
+    }
+    case 'null':
+      return new NullBackstore({ size: spec.size, ...(spec.blockSize !== undefined ? { blockSize: spec.blockSize } : {}) });
+    default: {
+      const unknown: never = spec;
+      throw new BackstoreError('EINVAL', `unknown backstore type ${JSON.stringify(unknown)}`);
+    }
+  }
+}

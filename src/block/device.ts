@@ -1,0 +1,47 @@
+import type { SgVector } from './sg.js';
+
+/**
+ * The block layer as the SCSI core sees it: byte-addressed reads and writes of
+ * whole SG vectors. Implemented by `BlockQueue` (mapSg + bounce + mempool over a
+ * backstore). Every failure rejects with a `BlockError`.
+ */
+export interface BlockDevice {
+  readonly size: number;
+  readonly blockSize: number;
+  readonly readOnly: boolean;
+  /**
+   * Read `length` bytes at `offset`. The data's segments may be pool pages: call
+   * `release()` exactly once when done with them (e.g. after the socket took them).
+   */
+  read(offset: number, length: number, opts?: { signal?: AbortSignal }): Promise<BlockReadResult>;
+  /** Write `data` at `offset`; `fua` = durable before resolving. */
+  write(offset: number, data: SgVector, opts: { fua: boolean; signal?: AbortSignal }): Promise<void>;
+  /** SYNCHRONIZE CACHE. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Data read from a block device; `release` gives its pool pages back (a no-op for fresh buffers). */
+export interface BlockReadResult {
+  readonly data: SgVector;
+  release(): void;
+}
+
+/**
+ * POOL_EXHAUSTED: the bounce pool could not serve the request in time (SCSI: TASK SET FULL / BUSY).
+ * IO_ERROR: the backstore failed (MEDIUM ERROR). NO_SPACE: ENOSPC (SPACE ALLOCATION FAILED WRITE PROTECT).
+ * READ_ONLY: write to a read-only backstore (WRITE PROTECTED). OUT_OF_RANGE: beyond capacity.
+ * ABORTED: the request was cancelled via its AbortSignal.
+ */
+export type BlockErrorCode = 'POOL_EXHAUSTED' | 'IO_ERROR' | 'NO_SPACE' | 'READ_ONLY' | 'OUT_OF_RANGE' | 'ABORTED';
+
+export class BlockError extends Error {
+  constructor(
+    readonly code: BlockErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'BlockError';
+  }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { startScatter } from '../server.js';
+
+const USAGE = `usage: scatter serve [--config FILE]
+
+  serve   start the iSCSI target (default config: config/scatter.yaml)`;
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c', default: 'config/scatter.yaml' } } });
+  const path = values.config!;
+  let config;
+  try {
+    config = await loadConfig(path);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`scatter: invalid configuration\n${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  let scatter;
+  try {
+    scatter = await startScatter(config, log);
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    return 1;
+  }
+  log.info({ config: path, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await scatter.stop();
+  log.info('stopped');
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`scatter: unknown command '${command}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`scatter: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

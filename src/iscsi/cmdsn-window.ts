@@ -1,0 +1,83 @@
+import { snAdd, snLess, snLessOrEqual } from './serial.js';
+
+/**
+ * The session's command window (RFC 7143 §4.2.2.1): non-immediate commands are
+ * delivered strictly in CmdSN order, whatever order they arrive in; those
+ * outside [ExpCmdSN, MaxCmdSN] are dropped. The window can be narrowed when the
+ * target is short of resources (TASK SET FULL), which is the main throttle.
+ */
+export class CmdSnWindow {
+  private expected: number;
+  private readonly waiting = new Map<number, () => void>();
+  private size: number;
+
+  constructor(
+    initialCmdSN: number,
+    private readonly maxSize: number,
+  ) {
+    this.expected = initialCmdSN >>> 0;
+    this.size = maxSize;
+  }
+
+  get expCmdSN(): number {
+    return this.expected;
+  }
+
+  /** MaxCmdSN = ExpCmdSN + window - 1 (a window of 0 means MaxCmdSN = ExpCmdSN - 1: closed). */
+  get maxCmdSN(): number {
+    return snAdd(this.expected, this.size - 1);
+  }
+
+  get windowSize(): number {
+    return this.size;
+  }
+
+  /** Shrink (on resource shortage) or regrow the window, within [1, max]. */
+  resize(size: number): void {
+    this.size = Math.max(1, Math.min(this.maxSize, Math.floor(size)));
+  }
+
+  get maxWindowSize(): number {
+    return this.maxSize;
+  }
+
+  /** Number of commands received ahead of a gap. */
+  get queued(): number {
+    return this.waiting.size;
+  }
+
+  /**
+   * Offer a command. Immediate commands run at once and do not advance ExpCmdSN.
+   * Returns false if the CmdSN is outside the window (the PDU must be ignored).
+   */
+  submit(cmdSN: number, immediate: boolean, deliver: () => void): boolean {
+    cmdSN >>>= 0;
+    if (immediate) {
+      deliver();
+      return true;
+    }
+    if (snLess(cmdSN, this.expected) || !snLessOrEqual(cmdSN, this.maxCmdSN) || this.waiting.has(cmdSN)) return false;
+    this.waiting.set(cmdSN, deliver);
+    this.drain();
+    return true;
+  }
+
+  /** True if `cmdSN` is inside the window but has not arrived yet. */
+  isPending(cmdSN: number): boolean {
+    cmdSN >>>= 0;
+    return snLessOrEqual(this.expected, cmdSN) && snLessOrEqual(cmdSN, this.maxCmdSN) && !this.waiting.has(cmdSN);
+  }
+
+  private drain(): void {
+    for (let next = this.waiting.get(this.expected); next; next = this.waiting.get(this.expected)) {
+      this.waiting.delete(this.expected);
+      this.expected = snAdd(this.expected, 1);
+      next();
+    }
+  }
+
+  /** Drop everything that waits (session teardown). */
+  clear(): void {
+    this.waiting.clear();
+  }
+}

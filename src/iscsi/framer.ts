@@ -1,0 +1,182 @@
+import { SgVector } from '../block/sg.js';
+import { crc32cOf, readDigest } from './digest.js';
+import { BHS_LENGTH } from './opcodes.js';
+import { dataSegmentLength, totalAhsLength, type InPdu } from './pdu.js';
+
+export interface FramerSettings {
+  headerDigest: boolean;
+  dataDigest: boolean;
+  /** Largest data segment we accept (our MaxRecvDataSegmentLength; 8192 during login). */
+  maxDataSegmentLength: number;
+}
+
+export type FramerFault =
+  /** The stream cannot be trusted any further: the connection must close. */
+  | { kind: 'headerDigest'; bhs: Buffer }
+  | { kind: 'dataSegmentTooLong'; bhs: Buffer; length: number; max: number }
+  /** Recoverable: the PDU was dropped, a Reject (data digest error) is due. */
+  | { kind: 'dataDigest'; bhs: Buffer };
+
+export interface FramerSink {
+  onPdu(pdu: InPdu): void;
+  onFault(fault: FramerFault): void;
+}
+
+const enum Stage {
+  Bhs,
+  AhsAndDigest,
+  Data,
+  Trailer,
+  Dead,
+}
+
+/**
+ * Frames arbitrary socket chunks into PDUs. Data segments come out as views of the
+ * received chunks (no copy); only a BHS, AHS or digest that straddles two chunks is copied.
+ */
+export class PduFramer {
+  private chunks: Buffer[] = [];
+  private head = 0; // read position inside chunks[0]
+  private available = 0;
+  private stage = Stage.Bhs;
+  private bhs: Buffer = Buffer.alloc(0);
+  private ahs: Buffer = Buffer.alloc(0);
+  private dataLength = 0;
+
+  constructor(
+    private settings: FramerSettings,
+    private readonly sink: FramerSink,
+  ) {}
+
+  update(settings: Partial<FramerSettings>): void {
+    this.settings = { ...this.settings, ...settings };
+  }
+
+  get current(): Readonly<FramerSettings> {
+    return this.settings;
+  }
+
+  /** Bytes buffered but not yet framed (for memory accounting). */
+  get buffered(): number {
+    return this.available;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.stage === Stage.Dead || chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.available += chunk.length;
+    this.drain();
+  }
+
+  private drain(): void {
+    for (;;) {
+      switch (this.stage) {
+        case Stage.Bhs: {
+          if (this.available < BHS_LENGTH) return;
+          this.bhs = this.takeContiguous(BHS_LENGTH);
+          this.stage = Stage.AhsAndDigest;
+          break;
+        }
+        case Stage.AhsAndDigest: {
+          const ahsLen = totalAhsLength(this.bhs);
+          const need = ahsLen + (this.settings.headerDigest ? 4 : 0);
+          if (this.available < need) return;
+          this.ahs = ahsLen > 0 ? this.takeContiguous(ahsLen) : Buffer.alloc(0);
+          if (this.settings.headerDigest) {
+            const got = readDigest(this.takeContiguous(4));
+            if (got !== crc32cOf([this.bhs, this.ahs])) return this.die({ kind: 'headerDigest', bhs: this.bhs });
+          }
+          this.dataLength = dataSegmentLength(this.bhs);
+          if (this.dataLength > this.settings.maxDataSegmentLength) {
+            return this.die({
+              kind: 'dataSegmentTooLong',
+              bhs: this.bhs,
+              length: this.dataLength,
+              max: this.settings.maxDataSegmentLength,
+            });
+          }
+          this.stage = Stage.Data;
+          break;
+        }
+        case Stage.Data: {
+          const padded = (this.dataLength + 3) & ~3;
+          const need = padded + (this.dataLength > 0 && this.settings.dataDigest ? 4 : 0);
+          if (this.available < need) return;
+          const data = this.takeViews(this.dataLength);
+          const pad = padded > this.dataLength ? this.takeContiguous(padded - this.dataLength) : undefined;
+          const bhs = this.bhs;
+          const ahs = this.ahs;
+          if (this.dataLength > 0 && this.settings.dataDigest) {
+            const got = readDigest(this.takeContiguous(4));
+            const parts = pad ? [...data.segments, pad] : data.segments;
+            if (got !== crc32cOf(parts)) {
+              this.stage = Stage.Bhs;
+              this.sink.onFault({ kind: 'dataDigest', bhs });
+              break;
+            }
+          }
+          this.stage = Stage.Bhs;
+          this.sink.onPdu({ bhs, ahs, data });
+          if ((this.stage as Stage) === Stage.Dead) return;
+          break;
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  /** Stop framing for good (after a fatal fault or when the connection closes). */
+  stop(): void {
+    this.stage = Stage.Dead;
+    this.chunks = [];
+    this.available = 0;
+  }
+
+  private die(fault: FramerFault): void {
+    this.stop();
+    this.sink.onFault(fault);
+  }
+
+  /** n bytes as one Buffer: a view when they sit in one chunk, else a (small) copy. */
+  private takeContiguous(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length - this.head >= n) {
+      const view = first.subarray(this.head, this.head + n);
+      this.advance(n);
+      return view;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const take = Math.min(c.length - this.head, n - filled);
+      c.copy(out, filled, this.head, this.head + take);
+      filled += take;
+      this.advance(take);
+    }
+    return out;
+  }
+
+  private takeViews(n: number): SgVector {
+    const sg = new SgVector();
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      const take = Math.min(c.length - this.head, left);
+      sg.append(c.subarray(this.head, this.head + take));
+      left -= take;
+      this.advance(take);
+    }
+    return sg;
+  }
+
+  private advance(n: number): void {
+    this.head += n;
+    this.available -= n;
+    if (this.head === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.head = 0;
+    }
+  }
+}

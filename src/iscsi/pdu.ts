@@ -1,0 +1,473 @@
+import type { SgVector } from '../block/sg.js';
+import { BHS_LENGTH, Op } from './opcodes.js';
+import { decodeLun, encodeLun } from './lun.js';
+
+/** A received PDU: views into the socket's chunks (the BHS and AHS are small copies when they straddle chunks). */
+export interface InPdu {
+  readonly bhs: Buffer;
+  readonly ahs: Buffer;
+  /** The data segment without padding or digest. */
+  readonly data: SgVector;
+}
+
+export const opcodeOf = (bhs: Buffer): number => bhs[0]! & 0x3f;
+export const isImmediate = (bhs: Buffer): boolean => (bhs[0]! & 0x40) !== 0;
+export const isFinal = (bhs: Buffer): boolean => (bhs[1]! & 0x80) !== 0;
+export const totalAhsLength = (bhs: Buffer): number => bhs[4]! * 4;
+export const dataSegmentLength = (bhs: Buffer): number => (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
+export const ittOf = (bhs: Buffer): number => bhs.readUInt32BE(16);
+
+function setDataSegmentLength(bhs: Buffer, length: number): void {
+  bhs[5] = (length >> 16) & 0xff;
+  bhs[6] = (length >> 8) & 0xff;
+  bhs[7] = length & 0xff;
+}
+
+function newBhs(opcode: number, dataLength: number): Buffer {
+  const bhs = Buffer.alloc(BHS_LENGTH);
+  bhs[0] = opcode;
+  setDataSegmentLength(bhs, dataLength);
+  return bhs;
+}
+
+// ---------------------------------------------------------------- initiator -> target
+
+export interface ScsiCommandPdu {
+  immediate: boolean;
+  final: boolean;
+  read: boolean;
+  write: boolean;
+  attr: number;
+  lun: number;
+  itt: number;
+  expectedDataTransferLength: number;
+  cmdSN: number;
+  expStatSN: number;
+  cdb: Buffer;
+  /** Expected bidirectional read data length from AHS type 2, if present. */
+  bidiReadLength?: number;
+}
+
+export class AhsError extends Error {}
+
+export function parseScsiCommand(bhs: Buffer, ahs: Buffer): ScsiCommandPdu {
+  let cdb = bhs.subarray(32, 48);
+  let bidiReadLength: number | undefined;
+  for (let off = 0; off < ahs.length; ) {
+    if (off + 4 > ahs.length) throw new AhsError('truncated AHS header');
+    const len = ahs.readUInt16BE(off);
+    const type = ahs[off + 2]!;
+    const end = off + 3 + len;
+    if (end > ahs.length) throw new AhsError('AHS length past the AHS area');
+    if (type === 1) {
+      // Extended CDB: the first 16 bytes are in the BHS, the rest here after one reserved byte.
+      const ext = ahs.subarray(off + 4, end);
+      const full = Buffer.allocUnsafe(16 + ext.length);
+      bhs.copy(full, 0, 32, 48);
+      ext.copy(full, 16);
+      cdb = full;
+    } else if (type === 2) {
+      if (len !== 5) throw new AhsError('bidirectional read length AHS must have length 5');
+      bidiReadLength = ahs.readUInt32BE(off + 4);
+    } else {
+      throw new AhsError(`unsupported AHS type ${type}`);
+    }
+    off = (end + 3) & ~3;
+  }
+  return {
+    immediate: isImmediate(bhs),
+    final: isFinal(bhs),
+    read: (bhs[1]! & 0x40) !== 0,
+    write: (bhs[1]! & 0x20) !== 0,
+    attr: bhs[1]! & 0x07,
+    lun: decodeLun(bhs, 8),
+    itt: ittOf(bhs),
+    expectedDataTransferLength: bhs.readUInt32BE(20),
+    cmdSN: bhs.readUInt32BE(24),
+    expStatSN: bhs.readUInt32BE(28),
+    cdb,
+    bidiReadLength,
+  };
+}
+
+export interface DataOutPdu {
+  final: boolean;
+  lun: number;
+  itt: number;
+  ttt: number;
+  expStatSN: number;
+  dataSN: number;
+  bufferOffset: number;
+}
+
+export function parseDataOut(bhs: Buffer): DataOutPdu {
+  return {
+    final: isFinal(bhs),
+    lun: decodeLun(bhs, 8),
+    itt: ittOf(bhs),
+    ttt: bhs.readUInt32BE(20),
+    expStatSN: bhs.readUInt32BE(28),
+    dataSN: bhs.readUInt32BE(36),
+    bufferOffset: bhs.readUInt32BE(40),
+  };
+}
+
+export interface LoginRequestPdu {
+  transit: boolean;
+  cont: boolean;
+  csg: number;
+  nsg: number;
+  versionMax: number;
+  versionMin: number;
+  isid: Buffer;
+  tsih: number;
+  itt: number;
+  cid: number;
+  cmdSN: number;
+  expStatSN: number;
+}
+
+export function parseLoginRequest(bhs: Buffer): LoginRequestPdu {
+  const b1 = bhs[1]!;
+  return {
+    transit: (b1 & 0x80) !== 0,
+    cont: (b1 & 0x40) !== 0,
+    csg: (b1 >> 2) & 3,
+    nsg: b1 & 3,
+    versionMax: bhs[2]!,
+    versionMin: bhs[3]!,
+    isid: Buffer.from(bhs.subarray(8, 14)),
+    tsih: bhs.readUInt16BE(14),
+    itt: ittOf(bhs),
+    cid: bhs.readUInt16BE(20),
+    cmdSN: bhs.readUInt32BE(24),
+    expStatSN: bhs.readUInt32BE(28),
+  };
+}
+
+export interface TextRequestPdu {
+  immediate: boolean;
+  final: boolean;
+  cont: boolean;
+  lun: number;
+  itt: number;
+  ttt: number;
+  cmdSN: number;
+  expStatSN: number;
+}
+
+export function parseTextRequest(bhs: Buffer): TextRequestPdu {
+  return {
+    immediate: isImmediate(bhs),
+    final: isFinal(bhs),
+    cont: (bhs[1]! & 0x40) !== 0,
+    lun: decodeLun(bhs, 8),
+    itt: ittOf(bhs),
+    ttt: bhs.readUInt32BE(20),
+    cmdSN: bhs.readUInt32BE(24),
+    expStatSN: bhs.readUInt32BE(28),
+  };
+}
+
+export interface NopOutPdu {
+  immediate: boolean;
+  lun: number;
+  itt: number;
+  ttt: number;
+  cmdSN: number;
+  expStatSN: number;
+}
+
+export function parseNopOut(bhs: Buffer): NopOutPdu {
+  return {
+    immediate: isImmediate(bhs),
+    lun: decodeLun(bhs, 8),
+    itt: ittOf(bhs),
+    ttt: bhs.readUInt32BE(20),
+    cmdSN: bhs.readUInt32BE(24),
+    expStatSN: bhs.readUInt32BE(28),
+  };
+}
+
+export interface TmfRequestPdu {
+  immediate: boolean;
+  fn: number;
+  lun: number;
+  itt: number;
+  referencedTaskTag: number;
+  cmdSN: number;
+  expStatSN: number;
+  refCmdSN: number;
+}
+
+export function parseTmfRequest(bhs: Buffer): TmfRequestPdu {
+  return {
+    immediate: isImmediate(bhs),
+    fn: bhs[1]! & 0x7f,
+    lun: decodeLun(bhs, 8),
+    itt: ittOf(bhs),
+    referencedTaskTag: bhs.readUInt32BE(20),
+    cmdSN: bhs.readUInt32BE(24),
+    expStatSN: bhs.readUInt32BE(28),
+    refCmdSN: bhs.readUInt32BE(32),
+  };
+}
+
+export interface LogoutRequestPdu {
+  immediate: boolean;
+  reason: number;
+  itt: number;
+  cid: number;
+  cmdSN: number;
+  expStatSN: number;
+}
+
+export function parseLogoutRequest(bhs: Buffer): LogoutRequestPdu {
+  return {
+    immediate: isImmediate(bhs),
+    reason: bhs[1]! & 0x7f,
+    itt: ittOf(bhs),
+    cid: bhs.readUInt16BE(20),
+    cmdSN: bhs.readUInt32BE(24),
+    expStatSN: bhs.readUInt32BE(28),
+  };
+}
+
+// ---------------------------------------------------------------- target -> initiator
+
+/** The three sequence numbers every target PDU carries. */
+export interface SnFields {
+  statSN: number;
+  expCmdSN: number;
+  maxCmdSN: number;
+}
+
+function putSn(bhs: Buffer, sn: SnFields): void {
+  bhs.writeUInt32BE(sn.statSN >>> 0, 24);
+  bhs.writeUInt32BE(sn.expCmdSN >>> 0, 28);
+  bhs.writeUInt32BE(sn.maxCmdSN >>> 0, 32);
+}
+
+export interface ScsiResponseFields extends SnFields {
+  itt: number;
+  response: number;
+  status: number;
+  /** Positive = underflow (U bit), negative = overflow (O bit). */
+  residual: number;
+  expDataSN: number;
+  dataLength: number;
+}
+
+export function encodeScsiResponse(f: ScsiResponseFields): Buffer {
+  const bhs = newBhs(Op.SCSI_RSP, f.dataLength);
+  bhs[1] = 0x80 | (f.residual > 0 ? 0x02 : 0) | (f.residual < 0 ? 0x04 : 0);
+  bhs[2] = f.response;
+  bhs[3] = f.status;
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  putSn(bhs, f);
+  bhs.writeUInt32BE(f.expDataSN >>> 0, 36);
+  bhs.writeUInt32BE(Math.abs(f.residual) >>> 0, 44);
+  return bhs;
+}
+
+export interface DataInFields {
+  itt: number;
+  lun: number;
+  final: boolean;
+  /** Status collapsed into this (final) PDU. */
+  status?: number;
+  residual: number;
+  expCmdSN: number;
+  maxCmdSN: number;
+  statSN: number;
+  dataSN: number;
+  bufferOffset: number;
+  dataLength: number;
+}
+
+export function encodeDataIn(f: DataInFields): Buffer {
+  const bhs = newBhs(Op.DATA_IN, f.dataLength);
+  let b1 = f.final ? 0x80 : 0;
+  if (f.status !== undefined) {
+    b1 |= 0x01 | (f.residual > 0 ? 0x02 : 0) | (f.residual < 0 ? 0x04 : 0);
+    bhs[3] = f.status;
+    bhs.writeUInt32BE(f.statSN >>> 0, 24);
+    bhs.writeUInt32BE(Math.abs(f.residual) >>> 0, 44);
+  }
+  bhs[1] = b1;
+  encodeLun(f.lun, bhs, 8);
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  bhs.writeUInt32BE(0xffffffff, 20);
+  bhs.writeUInt32BE(f.expCmdSN >>> 0, 28);
+  bhs.writeUInt32BE(f.maxCmdSN >>> 0, 32);
+  bhs.writeUInt32BE(f.dataSN >>> 0, 36);
+  bhs.writeUInt32BE(f.bufferOffset >>> 0, 40);
+  return bhs;
+}
+
+export interface R2tFields extends SnFields {
+  itt: number;
+  ttt: number;
+  lun: number;
+  r2tSN: number;
+  bufferOffset: number;
+  desiredLength: number;
+}
+
+export function encodeR2t(f: R2tFields): Buffer {
+  const bhs = newBhs(Op.R2T, 0);
+  bhs[1] = 0x80;
+  encodeLun(f.lun, bhs, 8);
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  bhs.writeUInt32BE(f.ttt >>> 0, 20);
+  putSn(bhs, f);
+  bhs.writeUInt32BE(f.r2tSN >>> 0, 36);
+  bhs.writeUInt32BE(f.bufferOffset >>> 0, 40);
+  bhs.writeUInt32BE(f.desiredLength >>> 0, 44);
+  return bhs;
+}
+
+export interface LoginResponseFields extends SnFields {
+  transit: boolean;
+  cont: boolean;
+  csg: number;
+  nsg: number;
+  versionMax: number;
+  versionActive: number;
+  isid: Buffer;
+  tsih: number;
+  itt: number;
+  statusClass: number;
+  statusDetail: number;
+  dataLength: number;
+}
+
+export function encodeLoginResponse(f: LoginResponseFields): Buffer {
+  const bhs = newBhs(Op.LOGIN_RSP, f.dataLength);
+  bhs[1] = (f.transit ? 0x80 : 0) | (f.cont ? 0x40 : 0) | ((f.csg & 3) << 2) | (f.nsg & 3);
+  bhs[2] = f.versionMax;
+  bhs[3] = f.versionActive;
+  f.isid.copy(bhs, 8, 0, 6);
+  bhs.writeUInt16BE(f.tsih, 14);
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  putSn(bhs, f);
+  bhs[36] = f.statusClass;
+  bhs[37] = f.statusDetail;
+  return bhs;
+}
+
+export interface TextResponseFields extends SnFields {
+  final: boolean;
+  cont: boolean;
+  lun: number;
+  itt: number;
+  ttt: number;
+  dataLength: number;
+}
+
+export function encodeTextResponse(f: TextResponseFields): Buffer {
+  const bhs = newBhs(Op.TEXT_RSP, f.dataLength);
+  bhs[1] = (f.final ? 0x80 : 0) | (f.cont ? 0x40 : 0);
+  encodeLun(f.lun, bhs, 8);
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  bhs.writeUInt32BE(f.ttt >>> 0, 20);
+  putSn(bhs, f);
+  return bhs;
+}
+
+export interface NopInFields extends SnFields {
+  lun: number;
+  itt: number;
+  ttt: number;
+  dataLength: number;
+}
+
+export function encodeNopIn(f: NopInFields): Buffer {
+  const bhs = newBhs(Op.NOP_IN, f.dataLength);
+  bhs[1] = 0x80;
+  encodeLun(f.lun, bhs, 8);
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  bhs.writeUInt32BE(f.ttt >>> 0, 20);
+  putSn(bhs, f);
+  return bhs;
+}
+
+export interface TmfResponseFields extends SnFields {
+  itt: number;
+  response: number;
+}
+
+export function encodeTmfResponse(f: TmfResponseFields): Buffer {
+  const bhs = newBhs(Op.TMF_RSP, 0);
+  bhs[1] = 0x80;
+  bhs[2] = f.response;
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  putSn(bhs, f);
+  return bhs;
+}
+
+export interface LogoutResponseFields extends SnFields {
+  itt: number;
+  response: number;
+  time2Wait: number;
+  time2Retain: number;
+}
+
+export function encodeLogoutResponse(f: LogoutResponseFields): Buffer {
+  const bhs = newBhs(Op.LOGOUT_RSP, 0);
+  bhs[1] = 0x80;
+  bhs[2] = f.response;
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  putSn(bhs, f);
+  bhs.writeUInt16BE(f.time2Wait, 40);
+  bhs.writeUInt16BE(f.time2Retain, 42);
+  return bhs;
+}
+
+export interface RejectFields extends SnFields {
+  reason: number;
+  dataSN: number;
+}
+
+/** The rejected PDU's BHS travels as the data segment. */
+export function encodeReject(f: RejectFields): Buffer {
+  const bhs = newBhs(Op.REJECT, BHS_LENGTH);
+  bhs[1] = 0x80;
+  bhs[2] = f.reason;
+  bhs.writeUInt32BE(0xffffffff, 16);
+  putSn(bhs, f);
+  bhs.writeUInt32BE(f.dataSN >>> 0, 36);
+  return bhs;
+}
+
+export interface AsyncMessageFields extends SnFields {
+  lun: number;
+  event: number;
+  vcode: number;
+  parameter1: number;
+  parameter2: number;
+  parameter3: number;
+  dataLength: number;
+}
+
+export const AsyncEvent = {
+  SCSI_EVENT: 0,
+  LOGOUT_REQUEST: 1,
+  CONNECTION_DROP: 2,
+  SESSION_DROP: 3,
+  NEGOTIATION_REQUEST: 4,
+} as const;
+
+export function encodeAsyncMessage(f: AsyncMessageFields): Buffer {
+  const bhs = newBhs(Op.ASYNC_MSG, f.dataLength);
+  bhs[1] = 0x80;
+  encodeLun(f.lun, bhs, 8);
+  bhs.writeUInt32BE(0xffffffff, 16);
+  putSn(bhs, f);
+  bhs[36] = f.event;
+  bhs[37] = f.vcode;
+  bhs.writeUInt16BE(f.parameter1, 38);
+  bhs.writeUInt16BE(f.parameter2, 40);
+  bhs.writeUInt16BE(f.parameter3, 42);
+  return bhs;
+}

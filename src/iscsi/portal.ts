@@ -1,0 +1,61 @@
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { Connection, type ConnectionOptions } from './connection.js';
+import type { PortalAddress } from './target.js';
+
+/** A TCP listener; every accepted socket becomes a Connection handed to `onConnection`. */
+export class Portal {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    readonly address: PortalAddress,
+    private readonly log: Logger,
+    private readonly connOptions: ConnectionOptions,
+    private readonly onConnection: (conn: Connection) => void,
+    private readonly maxConnections: number,
+  ) {
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** Resolves with the port actually bound (useful with port 0 in tests). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.address.port, this.address.host, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : this.address.port);
+      });
+    });
+  }
+
+  get boundPort(): number {
+    const addr = this.server.address();
+    return typeof addr === 'object' && addr ? addr.port : this.address.port;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.sockets.size >= this.maxConnections) {
+      this.log.warn({ remote: socket.remoteAddress }, 'connection limit reached; refusing');
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const conn = new Connection(socket, this.log.child({ conn: `${socket.remoteAddress}:${socket.remotePort}` }), this.connOptions);
+    this.onConnection(conn);
+  }
+
+  /** Stop accepting; existing connections stay until their sessions end. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+    });
+  }
+
+  /** Drop whatever is still connected (logins in progress, stragglers). */
+  destroyConnections(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+}

@@ -1,0 +1,39 @@
+import type { ChapTargetConfig } from './chap.js';
+import type { ScsiTargetCore } from '../scsi/target-core.js';
+
+export interface PortalAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** An iSCSI target node: a name, its portals (one portal group, tag 1), auth, and the SCSI device server behind it. */
+export interface IscsiTarget {
+  readonly iqn: string;
+  readonly alias?: string;
+  readonly portalGroupTag: number;
+  readonly portals: readonly PortalAddress[];
+  /** undefined = AuthMethod None. */
+  readonly chap?: ChapTargetConfig;
+  readonly scsi: ScsiTargetCore;
+}
+
+export class TargetRegistry {
+  private readonly targets = new Map<string, IscsiTarget>();
+
+  add(target: IscsiTarget): void {
+    // iSCSI names compare case-insensitively (they are normalised to lower case, RFC 3722).
+    this.targets.set(target.iqn.toLowerCase(), target);
+  }
+
+  remove(iqn: string): void {
+    this.targets.delete(iqn.toLowerCase());
+  }
+
+  get(iqn: string): IscsiTarget | undefined {
+    return this.targets.get(iqn.toLowerCase());
+  }
+
+  all(): IscsiTarget[] {
+    return [...this.targets.values()];
+  }
+}

@@ -1,0 +1,79 @@
+import type { SgVector } from '../block/sg.js';
+import type { Nexus } from './command.js';
+import type { LogicalUnit } from './logical-unit.js';
+import type { Outcome } from './outcome.js';
+import type { SenseReason } from './sense-reasons.js';
+import type { CommandClass } from './stats.js';
+
+/** What a handler may know of the target around its LU. */
+export interface TargetInfo {
+  readonly targetName: string;
+  /** SPC protocol identifier of the transport (iSCSI = 5h), for target port designators. */
+  readonly protocolId: number;
+  readonly lunNumbers: readonly number[];
+  /** The opcode table, for REPORT SUPPORTED OPERATION CODES. */
+  readonly handlers: readonly CommandHandler[];
+}
+
+export interface CommandContext<L extends LogicalUnit | undefined> {
+  readonly cdb: Buffer;
+  readonly lu: L;
+  readonly nexus: Nexus;
+  readonly target: TargetInfo;
+}
+
+/** Second phase input: the payload (if any) and the task's abort signal. */
+export interface RunInput {
+  readonly dataOut?: SgVector;
+  /**
+   * Bytes of Data-Out the transport was asked for: `dataOutLength`, or less when the initiator's
+   * expected length cut it down to a multiple of `dataOutGranularity`.
+   */
+  readonly dataOutLength: number;
+  readonly signal: AbortSignal;
+}
+
+/** A decoded, checked CDB, ready to run once its data (if any) is in. */
+export interface ParsedCommand {
+  /** Bytes the CDB asks the initiator to send (SPDTL of a data-out command); 0 for others. */
+  readonly dataOutLength: number;
+  /**
+   * When set, an initiator expected length (EDTL) below `dataOutLength` that is a multiple of
+   * this still runs, on the first EDTL bytes only (FCP-4: "process the command normally except
+   * that data beyond the expected length is not transferred"). Unset: such a command is refused.
+   */
+  readonly dataOutGranularity?: number;
+  run(input: RunInput): Promise<Outcome> | Outcome;
+}
+
+interface HandlerInfo {
+  readonly name: string;
+  readonly opcode: number;
+  /** For opcodes that carry a SERVICE ACTION in byte 1, bits 4..0. */
+  readonly serviceAction?: number;
+  readonly cdbLength: number;
+  /** CDB USAGE DATA for REPORT SUPPORTED OPERATION CODES: byte 0 the opcode, then the bits we look at. */
+  readonly usage: readonly number[];
+  readonly cls: CommandClass;
+  /** Neither reports nor clears unit attentions (INQUIRY, REPORT LUNS, REQUEST SENSE: SPC-4). */
+  readonly bypassesUnitAttention?: boolean;
+}
+
+/** A command that needs its LU (every disk command). */
+export interface LuCommandHandler extends HandlerInfo {
+  readonly anyLun?: false;
+  parse(ctx: CommandContext<LogicalUnit>): ParsedCommand | SenseReason;
+}
+
+/** A command that also answers for a LUN with no LU behind it (INQUIRY, REPORT LUNS, REQUEST SENSE). */
+export interface AnyLunCommandHandler extends HandlerInfo {
+  readonly anyLun: true;
+  parse(ctx: CommandContext<LogicalUnit | undefined>): ParsedCommand | SenseReason;
+}
+
+export type CommandHandler = LuCommandHandler | AnyLunCommandHandler;
+
+/** A command without data-out whose answer is already known once decoded. */
+export function immediate(outcome: Outcome | (() => Outcome)): ParsedCommand {
+  return { dataOutLength: 0, run: typeof outcome === 'function' ? outcome : () => outcome };
+}

@@ -1,0 +1,110 @@
+import type { BlockDevice } from '../block/device.js';
+import { TaskSet } from './task-set.js';
+import type { Task } from './task.js';
+import { UnitAttentions } from './unit-attention.js';
+
+export interface LogicalUnitConfig {
+  /** 0..16383: what REPORT LUNS can express with peripheral / flat space addressing. */
+  lun: number;
+  device: BlockDevice;
+  readOnly: boolean;
+  writeCacheEnabled: boolean;
+  /** INQUIRY T10 VENDOR IDENTIFICATION, 8 ASCII characters (default 'SCATTER '). */
+  vendor?: string;
+  /** INQUIRY PRODUCT IDENTIFICATION, 16 ASCII characters. */
+  product?: string;
+  /** INQUIRY PRODUCT REVISION LEVEL, 4 ASCII characters. */
+  revision?: string;
+  /** VPD 80h unit serial number (ASCII). */
+  serial: string;
+  /** 16-byte NAA 6h designator, stable across restarts (see `deriveNaaId`). */
+  naaId: Buffer;
+  /** For the VPD 83h SCSI name string of the target device. */
+  targetName: string;
+  /** Backstore hook for MODE SELECT of the caching page (a later issue). */
+  setWriteCache?: (enabled: boolean) => void;
+  /** MAXIMUM TRANSFER LENGTH in logical blocks (VPD B0h); larger READ/WRITEs are refused. Default: 8 MiB worth. */
+  maxTransferLength?: number;
+}
+
+export const DEFAULT_VENDOR = 'SCATTER';
+export const DEFAULT_PRODUCT = 'SCATTER-DISK';
+export const DEFAULT_REVISION = '0001';
+export const DEFAULT_MAX_TRANSFER_BYTES = 8 * 1024 * 1024;
+export const MAX_LUN = 16383;
+
+/** One direct-access logical unit: its identity, its mode state, its task set and unit attentions. */
+export class LogicalUnit {
+  readonly lun: number;
+  readonly device: BlockDevice;
+  readonly vendor: string;
+  readonly product: string;
+  readonly revision: string;
+  readonly serial: string;
+  readonly naaId: Buffer;
+  readonly targetName: string;
+  readonly maxTransferLength: number;
+  readonly taskSet = new TaskSet<Task>();
+  readonly unitAttentions = new UnitAttentions();
+  /** Caching mode page WCE: when false every write is made durable before status. */
+  writeCacheEnabled: boolean;
+  /** Control mode page D_SENSE: descriptor-format sense instead of fixed. */
+  descriptorSense = false;
+
+  /** WCE after a reset (MODE SENSE default values). */
+  readonly defaultWriteCache: boolean;
+
+  private readonly configReadOnly: boolean;
+  private readonly setWriteCache: ((enabled: boolean) => void) | undefined;
+
+  constructor(config: LogicalUnitConfig) {
+    if (!Number.isInteger(config.lun) || config.lun < 0 || config.lun > MAX_LUN) {
+      throw new RangeError(`LUN ${config.lun} outside 0..${MAX_LUN}`);
+    }
+    if (config.naaId.length !== 16 || config.naaId[0] >> 4 !== 6) {
+      throw new RangeError('naaId must be a 16-byte NAA 6h designator');
+    }
+    const { blockSize, size } = config.device;
+    if (!(blockSize > 0) || size % blockSize !== 0) {
+      throw new RangeError(`device size ${size} is not a multiple of block size ${blockSize}`);
+    }
+    const maxTransfer = config.maxTransferLength ?? Math.max(1, Math.floor(DEFAULT_MAX_TRANSFER_BYTES / blockSize));
+    if (!Number.isInteger(maxTransfer) || maxTransfer < 1 || maxTransfer > 0xffffffff) {
+      throw new RangeError(`maxTransferLength ${maxTransfer} is not a block count`);
+    }
+    this.lun = config.lun;
+    this.device = config.device;
+    this.vendor = config.vendor ?? DEFAULT_VENDOR;
+    this.product = config.product ?? DEFAULT_PRODUCT;
+    this.revision = config.revision ?? DEFAULT_REVISION;
+    this.serial = config.serial;
+    this.naaId = Buffer.from(config.naaId);
+    this.targetName = config.targetName;
+    this.maxTransferLength = maxTransfer;
+    this.configReadOnly = config.readOnly;
+    this.defaultWriteCache = config.writeCacheEnabled;
+    this.writeCacheEnabled = config.writeCacheEnabled;
+    this.setWriteCache = config.setWriteCache;
+  }
+
+  get readOnly(): boolean {
+    return this.configReadOnly || this.device.readOnly;
+  }
+
+  get blockSize(): number {
+    return this.device.blockSize;
+  }
+
+  get numBlocks(): number {
+    return Math.floor(this.device.size / this.device.blockSize);
+  }
+
+  /** LOGICAL UNIT RESET (SAM-5): mode parameters go back to their defaults (nothing is saved). */
+  resetModeParameters(): void {
+    this.descriptorSense = false;
+    if (this.writeCacheEnabled !== this.defaultWriteCache) {
+      this.writeCacheEnabled = this.defaultWriteCache;
+      this.setWriteCache?.(this.defaultWriteCache);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import type { CommandHandler } from './handler.js';
+import { readCapacity10, readCapacity16 } from './sbc/read-capacity.js';
+import { readHandler, writeHandler } from './sbc/read-write.js';
+import { synchronizeCache10, synchronizeCache16 } from './sbc/synchronize-cache.js';
+import { Sense, type SenseReason } from './sense-reasons.js';
+import { inquiry } from './spc/inquiry.js';
+import { modeSense10, modeSense6 } from './spc/mode-sense.js';
+import { reportLuns } from './spc/report-luns.js';
+import { reportSupportedOperationCodes } from './spc/report-supported-opcodes.js';
+import { requestSense } from './spc/request-sense.js';
+import { testUnitReady } from './spc/test-unit-ready.js';
+
+/** Every command this target answers: SPC (every LU) and SBC (direct access). */
+export const COMMAND_HANDLERS: readonly CommandHandler[] = Object.freeze([
+  testUnitReady,
+  requestSense,
+  inquiry,
+  modeSense6,
+  modeSense10,
+  reportLuns,
+  reportSupportedOperationCodes,
+  readCapacity10,
+  readCapacity16,
+  readHandler(6),
+  readHandler(10),
+  readHandler(12),
+  readHandler(16),
+  writeHandler(6),
+  writeHandler(10),
+  writeHandler(12),
+  writeHandler(16),
+  synchronizeCache10,
+  synchronizeCache16,
+]);
+
+/** Opcode -> handler, or opcode -> (service action -> handler) for SERVICE ACTION IN / MAINTENANCE IN. */
+export class CommandTable {
+  private readonly plain = new Map<number, CommandHandler>();
+  private readonly withAction = new Map<number, Map<number, CommandHandler>>();
+
+  constructor(readonly handlers: readonly CommandHandler[] = COMMAND_HANDLERS) {
+    for (const h of handlers) {
+      if (h.serviceAction === undefined) {
+        this.plain.set(h.opcode, h);
+      } else {
+        let actions = this.withAction.get(h.opcode);
+        if (!actions) this.withAction.set(h.opcode, (actions = new Map()));
+        actions.set(h.serviceAction, h);
+      }
+    }
+  }
+
+  /**
+   * Unknown opcode: INVALID COMMAND OPERATION CODE. Unknown service action of a known opcode:
+   * INVALID FIELD IN CDB pointing at SERVICE ACTION (what initiators read as "not supported").
+   */
+  lookup(cdb: Buffer): CommandHandler | SenseReason {
+    const opcode = cdb[0];
+    const plain = this.plain.get(opcode);
+    if (plain) return plain;
+    const actions = this.withAction.get(opcode);
+    if (!actions) return Sense.invalidOpcode;
+    return actions.get(cdb[1] & 0x1f) ?? Sense.invalidFieldInCdb(1, 4);
+  }
+}

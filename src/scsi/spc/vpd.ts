@@ -1,0 +1,147 @@
+import type { Nexus } from '../command.js';
+import type { TargetInfo } from '../handler.js';
+import type { LogicalUnit } from '../logical-unit.js';
+import { asciiField } from '../cdb.js';
+
+/** Byte 0 of INQUIRY data: peripheral qualifier 000b + direct access, or 011b/1Fh for "no LU here". */
+export function peripheralByte(lu: LogicalUnit | undefined): number {
+  return lu ? 0x00 : 0x7f;
+}
+
+export const VPD_SUPPORTED_PAGES = 0x00;
+export const VPD_UNIT_SERIAL_NUMBER = 0x80;
+export const VPD_DEVICE_IDENTIFICATION = 0x83;
+export const VPD_BLOCK_LIMITS = 0xb0;
+export const VPD_BLOCK_DEVICE_CHARACTERISTICS = 0xb1;
+
+const CODE_SET_BINARY = 1;
+const CODE_SET_ASCII = 2;
+const CODE_SET_UTF8 = 3;
+const ASSOC_LOGICAL_UNIT = 0;
+const ASSOC_TARGET_PORT = 1;
+const ASSOC_TARGET_DEVICE = 2;
+const TYPE_T10_VENDOR_ID = 1;
+const TYPE_NAA = 3;
+const TYPE_RELATIVE_TARGET_PORT = 4;
+const TYPE_TARGET_PORT_GROUP = 5;
+const TYPE_SCSI_NAME_STRING = 8;
+
+/** Target port group reported in VPD 83h (TPGS = 0: no ALUA yet, a single group). */
+export const TARGET_PORT_GROUP = 0;
+
+interface VpdContext {
+  readonly lu: LogicalUnit;
+  readonly nexus: Nexus;
+  readonly target: TargetInfo;
+}
+
+/** Page header: peripheral byte, page code, 2-byte page length. */
+function page(code: number, body: Buffer): Buffer {
+  const b = Buffer.alloc(4 + body.length);
+  b[1] = code;
+  b.writeUInt16BE(body.length, 2);
+  body.copy(b, 4);
+  return b;
+}
+
+/** SPC-4 designation descriptor. PIV = 1 only where the protocol identifier means something. */
+function designator(codeSet: number, association: number, type: number, value: Buffer, protocolId?: number): Buffer {
+  const b = Buffer.alloc(4 + value.length);
+  b[0] = ((protocolId ?? 0) << 4) | codeSet;
+  b[1] = (protocolId !== undefined ? 0x80 : 0) | (association << 4) | type;
+  b[3] = value.length;
+  value.copy(b, 4);
+  return b;
+}
+
+/** SCSI name string: UTF-8, NUL terminated, padded with NULs to a multiple of 4 bytes. */
+function scsiNameString(name: string): Buffer {
+  const utf8 = Buffer.from(name, 'utf8');
+  const length = (utf8.length + 4) & ~3;
+  const b = Buffer.alloc(Math.min(length, 252));
+  utf8.copy(b, 0, 0, b.length - 1);
+  return b;
+}
+
+function twoByteId(id: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt16BE(id & 0xffff, 2);
+  return b;
+}
+
+function supportedPages(): Buffer {
+  return Buffer.from(PAGES.map((p) => p.code));
+}
+
+function unitSerialNumber({ lu }: VpdContext): Buffer {
+  return Buffer.from(lu.serial.replace(/[^\x20-\x7e]/g, '?'), 'ascii');
+}
+
+/**
+ * Device identification: what Linux (NAA first, association LU) and multipath tools key on.
+ * LU: NAA 6h, T10 vendor id + serial. Target port: relative port, port group, port name.
+ * Target device: the target name.
+ */
+function deviceIdentification({ lu, nexus, target }: VpdContext): Buffer {
+  const proto = target.protocolId;
+  return Buffer.concat([
+    designator(CODE_SET_BINARY, ASSOC_LOGICAL_UNIT, TYPE_NAA, lu.naaId),
+    designator(
+      CODE_SET_ASCII,
+      ASSOC_LOGICAL_UNIT,
+      TYPE_T10_VENDOR_ID,
+      Buffer.concat([asciiField(lu.vendor, 8), Buffer.from(lu.serial.replace(/[^\x20-\x7e]/g, '?'), 'ascii')]),
+    ),
+    designator(CODE_SET_BINARY, ASSOC_TARGET_PORT, TYPE_RELATIVE_TARGET_PORT, twoByteId(nexus.relativeTargetPortId), proto),
+    designator(CODE_SET_BINARY, ASSOC_TARGET_PORT, TYPE_TARGET_PORT_GROUP, twoByteId(TARGET_PORT_GROUP), proto),
+    designator(CODE_SET_UTF8, ASSOC_TARGET_PORT, TYPE_SCSI_NAME_STRING, scsiNameString(nexus.targetPort), proto),
+    designator(CODE_SET_UTF8, ASSOC_TARGET_DEVICE, TYPE_SCSI_NAME_STRING, scsiNameString(lu.targetName), proto),
+  ]);
+}
+
+/** Block limits (SBC-3, page length 3Ch). No UNMAP, WRITE SAME or COMPARE AND WRITE yet. */
+function blockLimits({ lu }: VpdContext): Buffer {
+  const b = Buffer.alloc(0x3c);
+  // Offsets below are page offsets minus the 4-byte header.
+  const granularity = lu.blockSize < 4096 && 4096 % lu.blockSize === 0 ? 4096 / lu.blockSize : 1;
+  b.writeUInt16BE(granularity, 2); // OPTIMAL TRANSFER LENGTH GRANULARITY (page bytes 6-7)
+  b.writeUInt32BE(lu.maxTransferLength, 4); // MAXIMUM TRANSFER LENGTH (8-11)
+  b.writeUInt32BE(lu.maxTransferLength, 8); // OPTIMAL TRANSFER LENGTH (12-15)
+  return b;
+}
+
+/** Block device characteristics (SBC-3): MEDIUM ROTATION RATE 1 = non-rotating medium. */
+function blockDeviceCharacteristics(): Buffer {
+  const b = Buffer.alloc(0x3c);
+  b.writeUInt16BE(0x0001, 0);
+  return b;
+}
+
+interface VpdPage {
+  readonly code: number;
+  build(ctx: VpdContext): Buffer;
+}
+
+/** Ascending page codes, as SPC requires of the supported pages list. */
+const PAGES: readonly VpdPage[] = [
+  { code: VPD_SUPPORTED_PAGES, build: supportedPages },
+  { code: VPD_UNIT_SERIAL_NUMBER, build: unitSerialNumber },
+  { code: VPD_DEVICE_IDENTIFICATION, build: deviceIdentification },
+  { code: VPD_BLOCK_LIMITS, build: blockLimits },
+  { code: VPD_BLOCK_DEVICE_CHARACTERISTICS, build: blockDeviceCharacteristics },
+];
+
+/** The whole VPD page, or undefined when the page is not supported (for this LUN). */
+export function vpdPage(code: number, lu: LogicalUnit | undefined, nexus: Nexus, target: TargetInfo): Buffer | undefined {
+  if (!lu) {
+    // No LU: only the (empty but for itself) supported pages list.
+    return code === VPD_SUPPORTED_PAGES ? withPeripheral(page(code, Buffer.from([VPD_SUPPORTED_PAGES])), lu) : undefined;
+  }
+  const p = PAGES.find((x) => x.code === code);
+  return p ? withPeripheral(page(code, p.build({ lu, nexus, target })), lu) : undefined;
+}
+
+function withPeripheral(b: Buffer, lu: LogicalUnit | undefined): Buffer {
+  b[0] = peripheralByte(lu);
+  return b;
+}

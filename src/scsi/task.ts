@@ -1,0 +1,72 @@
+import type { ScsiCommand } from './command.js';
+import type { ParsedCommand, CommandHandler } from './handler.js';
+import type { LogicalUnit } from './logical-unit.js';
+import type { TaskSetEntry } from './task-set.js';
+
+/**
+ * SCST-style explicit command state:
+ *   received  - prepared, the transport is collecting Data-Out;
+ *   queued    - execute() called, waiting for the task set to enable it;
+ *   executing - the handler (and its block I/O) runs;
+ *   done      - a response has been produced.
+ */
+export type TaskState = 'received' | 'queued' | 'executing' | 'done';
+
+/** One command inside the core, from prepare() to its response. */
+export class Task implements TaskSetEntry {
+  state: TaskState = 'received';
+  readonly receivedAt = performance.now();
+  queuedAt = 0;
+  executingAt = 0;
+  /** Settles when no I/O of this task can still be in flight (what a reset waits for). */
+  readonly settled: Promise<void>;
+
+  private readonly controller = new AbortController();
+  private markSettled!: () => void;
+  private readonly onCommandAbort = (): void => this.abort();
+
+  constructor(
+    readonly seq: number,
+    readonly cmd: ScsiCommand,
+    readonly lu: LogicalUnit | undefined,
+    readonly handler: CommandHandler,
+    readonly parsed: ParsedCommand,
+    /** Data-Out bytes the transport collects: parsed.dataOutLength, or less if the EDTL cut it. */
+    readonly dataOutLength: number,
+  ) {
+    this.settled = new Promise<void>((resolve) => (this.markSettled = resolve));
+    cmd.signal.addEventListener('abort', this.onCommandAbort, { once: true });
+  }
+
+  get attr(): ScsiCommand['attr'] {
+    return this.cmd.attr;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /**
+   * TMF or transport abort. A task that is not executing leaves the task set at once (it must not
+   * hold back others) and is settled; an executing one settles when its I/O does.
+   */
+  abort(): void {
+    if (this.aborted || this.state === 'done') return;
+    this.controller.abort();
+    if (this.state !== 'executing') {
+      this.lu?.taskSet.remove(this);
+      this.markSettled();
+    }
+  }
+
+  finish(): void {
+    this.state = 'done';
+    this.lu?.taskSet.remove(this);
+    this.cmd.signal.removeEventListener('abort', this.onCommandAbort);
+    this.markSettled();
+  }
+}

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Backstore } from './backstore/backstore.js';
+import { openBackstore } from './backstore/open.js';
+import { Mempool } from './block/mempool.js';
+import { BlockQueue } from './block/queue.js';
+import type { Config, LunConfig, TargetConfig } from './config/schema.js';
+import { chapConfigFromAuth } from './iscsi/chap.js';
+import { IscsiServer } from './iscsi/iscsi-server.js';
+import type { TargetNegotiationConfig } from './iscsi/session-params.js';
+import type { IscsiTarget } from './iscsi/target.js';
+import { LogicalUnit } from './scsi/logical-unit.js';
+import { ScsiTargetCore } from './scsi/target-core.js';
+
+/** A running Scatter: the iSCSI server and everything behind it. */
+export interface Scatter {
+  readonly iscsi: IscsiServer;
+  readonly pool: Mempool;
+  readonly queues: ReadonlyMap<string, BlockQueue>;
+  /** Ports bound, in the order of config.iscsi.portals. */
+  readonly ports: readonly number[];
+  /** Ask initiators to log out, wait up to `graceMs`, close everything. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** A stable NAA 6 designator (16 bytes) for a LUN: IEEE company id 0 + a hash of target and LUN. */
+export function naaDesignator(iqn: string, lun: number): Buffer {
+  const h = createHash('sha256').update(`naa\0${iqn.toLowerCase()}\0${lun}`).digest();
+  const id = Buffer.alloc(16);
+  h.copy(id, 0, 0, 16);
+  // NAA 6 (IEEE Registered Extended) in the top nibble; the rest stays hashed and stable.
+  id[0] = 0x60 | (id[0]! & 0x0f);
+  return id;
+}
+
+export function negotiationFromConfig(c: Config['iscsi']): TargetNegotiationConfig {
+  return {
+    maxRecvDataSegmentLength: c.maxRecvDataSegmentLength,
+    maxBurstLength: c.maxBurstLength,
+    firstBurstLength: c.firstBurstLength,
+    maxOutstandingR2T: c.maxOutstandingR2T,
+    immediateData: c.immediateData,
+    initialR2T: c.initialR2T,
+    headerDigests: c.headerDigest,
+    dataDigests: c.dataDigest,
+    defaultTime2Wait: 2,
+    defaultTime2Retain: 0,
+  };
+}
+
+async function openLun(
+  target: TargetConfig,
+  lun: LunConfig,
+  pool: Mempool,
+  poolWaitMs: number,
+): Promise<{ unit: LogicalUnit; queue: BlockQueue; backstore: Backstore }> {
+  const spec = lun.backstore;
+  if (spec.type === 'block') throw new Error(`targets ${target.iqn} lun ${lun.lun}: block backstores are not supported yet`);
+  const backstore = await openBackstore(
+    spec.type === 'file'
+      ? { type: 'file', path: spec.path, size: spec.size, blockSize: spec.blockSize, readOnly: lun.readOnly, writeCache: spec.writeCache }
+      : { type: 'null', size: spec.size, blockSize: spec.blockSize },
+  );
+  const queue = new BlockQueue(backstore, pool, { poolWaitMs });
+  const unit = new LogicalUnit({
+    lun: lun.lun,
+    device: queue,
+    readOnly: lun.readOnly,
+    writeCacheEnabled: spec.type === 'file' ? spec.writeCache : true,
+    serial: lun.serial,
+    naaId: naaDesignator(target.iqn, lun.lun),
+    targetName: target.iqn,
+  });
+  return { unit, queue, backstore };
+}
+
+/** Open every backstore, build the SCSI and iSCSI layers from a validated config, and listen. */
+export async function startScatter(config: Config, log: Logger): Promise<Scatter> {
+  const pool = new Mempool({ pages: config.memory.poolPages, pageSize: config.memory.pageSize });
+  const queues = new Map<string, BlockQueue>();
+  const iscsi = new IscsiServer(
+    {
+      portals: config.iscsi.portals,
+      negotiation: negotiationFromConfig(config.iscsi),
+      connection: {
+        nopInInterval: config.iscsi.nopInInterval,
+        nopInTimeout: config.iscsi.nopInTimeout,
+        sendHighWater: 4 * 1024 * 1024,
+      },
+      discoveryChap: chapConfigFromAuth(config.discoveryAuth) ?? undefined,
+      maxCmdWindow: config.iscsi.maxCmdWindow,
+      maxConnections: 256,
+      loginTimeoutMs: 15_000,
+    },
+    log,
+  );
+  try {
+    for (const t of config.targets) {
+      const units: LogicalUnit[] = [];
+      for (const l of t.luns) {
+        const { unit, queue } = await openLun(t, l, pool, config.memory.poolWaitMs);
+        units.push(unit);
+        queues.set(`${t.iqn}/${l.lun}`, queue);
+        log.info({ target: t.iqn, lun: l.lun, backstore: l.backstore.type, size: queue.size }, 'LUN ready');
+      }
+      const target: IscsiTarget = {
+        iqn: t.iqn,
+        alias: t.alias,
+        portalGroupTag: 1,
+        portals: config.iscsi.portals,
+        chap: chapConfigFromAuth(t.auth) ?? undefined,
+        scsi: new ScsiTargetCore({ targetName: t.iqn, luns: units, logger: log }),
+      };
+      iscsi.targets.add(target);
+    }
+  } catch (err) {
+    await Promise.allSettled([...queues.values()].map((q) => q.close()));
+    throw err;
+  }
+  const ports = await iscsi.start();
+  let stopping: Promise<void> | undefined;
+  return {
+    iscsi,
+    pool,
+    queues,
+    ports,
+    stop: (graceMs = 2000) =>
+      (stopping ??= (async () => {
+        await iscsi.stop(graceMs);
+        await Promise.allSettled([...queues.values()].map((q) => q.close()));
+      })()),
+  };
+}

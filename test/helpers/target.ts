@@ -1,0 +1,58 @@
+/** Starts a real Scatter on 127.0.0.1 (ephemeral port) over real files in a temp dir. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { validateConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { startScatter, type Scatter } from '../../src/server.js';
+
+export const TEST_IQN = 'iqn.2026-11.io.scatter:test';
+
+export interface TestTarget {
+  scatter: Scatter;
+  port: number;
+  dir: string;
+  config: Config;
+  stop(graceMs?: number): Promise<void>;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+
+/**
+ * `customize` receives a plain config object (as a file would hold it, paths relative to `dir`)
+ * before validation. Default: one target TEST_IQN with LUN 0 = 64 MiB sparse file and LUN 1 = null.
+ */
+export async function startTestTarget(customize?: (raw: Record<string, unknown>, dir: string) => void): Promise<TestTarget> {
+  const dir = mkdtempSync(join(tmpdir(), 'scatter-test-'));
+  const raw: Record<string, unknown> = {
+    logLevel: process.env.SCATTER_TEST_LOG ?? 'silent',
+    iscsi: { portals: [{ host: '127.0.0.1', port: 3260 }], nopInInterval: 0 },
+    memory: { poolPages: 64, pageSize: 65536 },
+    targets: [
+      {
+        iqn: TEST_IQN,
+        luns: [
+          { lun: 0, backstore: { type: 'file', path: join(dir, 'lun0.img'), size: '64MiB' } },
+          { lun: 1, backstore: { type: 'null', size: '1GiB' } },
+        ],
+      },
+    ],
+  };
+  customize?.(raw, dir);
+  const config = validateConfig(raw, 'test') as Mutable<Config>;
+  // Port 0: let the kernel pick, so parallel runs never collide.
+  config.iscsi.portals = config.iscsi.portals.map((p) => ({ ...p, port: 0 }));
+  const log = pino({ level: config.logLevel });
+  const scatter = await startScatter(config, log);
+  return {
+    scatter,
+    port: scatter.ports[0]!,
+    dir,
+    config,
+    stop: async (graceMs = 0) => {
+      await scatter.stop(graceMs);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Interop tests spawn real initiators; keep files sequential on a 2-core box.
+    fileParallelism: false,
+    pool: 'forks',
+  },
+});
