@@ -1,3 +1,4 @@
+import { readv as fsReadv, writev as fsWritev } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Bio } from '../block/bio.js';
@@ -91,7 +92,7 @@ export class FileBackstore implements Backstore {
       let views: readonly Buffer[] = bio.segments;
       let done = 0;
       while (done < bio.length) {
-        const { bytesRead } = await this.fh.readv(views, bio.offset + done);
+        const bytesRead = await preadv(this.fh.fd, views, bio.offset + done);
         if (bytesRead === 0) {
           // Past the end of the file: a sparse device reads as zeros.
           for (const v of views) v.fill(0);
@@ -112,7 +113,7 @@ export class FileBackstore implements Backstore {
       let views: readonly Buffer[] = bio.segments;
       let done = 0;
       while (done < bio.length) {
-        const { bytesWritten } = await this.fh.writev(views, bio.offset + done);
+        const bytesWritten = await pwritev(this.fh.fd, views, bio.offset + done);
         if (bytesWritten <= 0) throw new BackstoreError('EIO', `${this.path}: write made no progress`);
         done += bytesWritten;
         views = advance(views, bytesWritten);
@@ -201,6 +202,15 @@ async function openOrCreate(path: string, readOnly: boolean, size: number | unde
   } catch (err) {
     throw fromErrno(err, `${path}: create`);
   }
+}
+
+// The callback API on the raw fd: FileHandle.readv/writev add a few microseconds per call.
+function preadv(fd: number, views: readonly Buffer[], position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsReadv(fd, views, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+function pwritev(fd: number, views: readonly Buffer[], position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsWritev(fd, views, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /** Drop the first `n` bytes of a view list (after a short read or write). */

@@ -1,3 +1,4 @@
+import type { CancelSignal } from './cancel.js';
 import type { SgVector } from './sg.js';
 
 /**
@@ -13,9 +14,9 @@ export interface BlockDevice {
    * Read `length` bytes at `offset`. The data's segments may be pool pages: call
    * `release()` exactly once when done with them (e.g. after the socket took them).
    */
-  read(offset: number, length: number, opts?: { signal?: AbortSignal }): Promise<BlockReadResult>;
+  read(offset: number, length: number, opts?: { signal?: CancelSignal }): Promise<BlockReadResult>;
   /** Write `data` at `offset`; `fua` = durable before resolving. */
-  write(offset: number, data: SgVector, opts: { fua: boolean; signal?: AbortSignal }): Promise<void>;
+  write(offset: number, data: SgVector, opts: { fua: boolean; signal?: CancelSignal }): Promise<void>;
   /** SYNCHRONIZE CACHE. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -31,7 +32,7 @@ export interface BlockReadResult {
  * POOL_EXHAUSTED: the bounce pool could not serve the request in time (SCSI: TASK SET FULL / BUSY).
  * IO_ERROR: the backstore failed (MEDIUM ERROR). NO_SPACE: ENOSPC (SPACE ALLOCATION FAILED WRITE PROTECT).
  * READ_ONLY: write to a read-only backstore (WRITE PROTECTED). OUT_OF_RANGE: beyond capacity.
- * ABORTED: the request was cancelled via its AbortSignal.
+ * ABORTED: the request was cancelled via its CancelSignal.
  */
 export type BlockErrorCode = 'POOL_EXHAUSTED' | 'IO_ERROR' | 'NO_SPACE' | 'READ_ONLY' | 'OUT_OF_RANGE' | 'ABORTED';
 

@@ -1,3 +1,4 @@
+import type { CancelSignal } from './cancel.js';
 import { BlockError } from './device.js';
 
 /**
@@ -34,7 +35,7 @@ export interface MempoolOptions {
 }
 
 export interface AllocOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: CancelSignal;
   /** Give up (POOL_EXHAUSTED) after this long; 0 = do not wait; default: wait until served. */
   readonly timeoutMs?: number;
 }
@@ -162,7 +163,7 @@ export class Mempool {
       const onAbort = (): void => waiter.fail(new BlockError('ABORTED', 'pool allocation aborted'));
       const cleanup = (): void => {
         if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        offAbort?.();
       };
       const waiter: Waiter = {
         n,
@@ -188,7 +189,8 @@ export class Mempool {
           timeoutMs,
         );
       }
-      signal?.addEventListener('abort', onAbort, { once: true });
+      // Registered last: `signal` is not aborted yet (checked above), so cleanup never runs before this.
+      const offAbort = signal?.onAbort(onAbort);
     });
   }
 

@@ -1,3 +1,4 @@
+import type { CancelSignal } from './cancel.js';
 import type { Backstore, DiscardRange } from '../backstore/backstore.js';
 import { bounceIn, bounceOut, prepareBio } from './bounce.js';
 import { BlockError, type BlockDevice, type BlockReadResult } from './device.js';
@@ -22,6 +23,8 @@ export interface BlockQueueOptions {
 }
 
 export const DEFAULT_POOL_WAIT_MS = 2000;
+/** Reads at least this large use pool pages on a buffered backstore when pages are free. */
+export const POOLED_READ_MIN_BYTES = 32 * 1024;
 
 type Direction = 'read' | 'write';
 const noop = (): void => {};
@@ -78,7 +81,7 @@ export class BlockQueue implements BlockDevice {
     return this.backstore.readOnly;
   }
 
-  write(offset: number, data: SgVector, opts: { fua: boolean; signal?: AbortSignal }): Promise<void> {
+  write(offset: number, data: SgVector, opts: { fua: boolean; signal?: CancelSignal }): Promise<void> {
     this.stats.writeRequests++;
     return this.track(async () => {
       if (this.backstore.readOnly) throw new BlockError('READ_ONLY', 'backstore is read-only');
@@ -93,16 +96,25 @@ export class BlockQueue implements BlockDevice {
     });
   }
 
-  read(offset: number, length: number, opts: { signal?: AbortSignal } = {}): Promise<BlockReadResult> {
+  read(offset: number, length: number, opts: { signal?: CancelSignal } = {}): Promise<BlockReadResult> {
     this.stats.readRequests++;
     return this.track(async () => {
       this.checkRange(offset, length);
       if (length === 0) return { data: new SgVector(), release: noop };
       const pages = Math.ceil(length / this.pool.pageSize);
-      const result =
-        this.limits.alignment > 1 && pages <= this.maxPagesPerRequestBio
-          ? await this.readIntoPoolPages(offset, length, pages, opts.signal)
+      let result: BlockReadResult;
+      if (this.limits.alignment > 1 && pages <= this.maxPagesPerRequestBio) {
+        result = await this.readIntoPoolPages(offset, length, await this.allocPages(pages, opts.signal), opts.signal);
+      } else if (length >= POOLED_READ_MIN_BYTES && pages <= this.maxPagesPerRequestBio) {
+        // Large buffered reads land in preallocated pool pages when some are free right now
+        // (never waiting: a fresh buffer is the fallback), sparing malloc/mmap and GC per read.
+        const free = this.pool.tryAlloc(pages);
+        result = free
+          ? await this.readIntoPoolPages(offset, length, free, opts.signal)
           : await this.readIntoFreshBuffer(offset, length, opts.signal);
+      } else {
+        result = await this.readIntoFreshBuffer(offset, length, opts.signal);
+      }
       this.stats.readBytes += length;
       return result;
     });
@@ -139,8 +151,8 @@ export class BlockQueue implements BlockDevice {
    * Aligned backstore, read small enough: reserve all its pages in one step
    * (all or nothing), read straight into them and hand them out as the data.
    */
-  private async readIntoPoolPages(offset: number, length: number, count: number, signal?: AbortSignal): Promise<BlockReadResult> {
-    const pages = await this.allocPages(count, signal);
+  private async readIntoPoolPages(offset: number, length: number, pages: Buffer[], signal?: CancelSignal): Promise<BlockReadResult> {
+    const count = pages.length;
     try {
       const pageSize = this.pool.pageSize;
       const data = new SgVector(pages.map((p, i) => (i === count - 1 ? p.subarray(0, length - i * pageSize) : p)));
@@ -164,14 +176,15 @@ export class BlockQueue implements BlockDevice {
   }
 
   /** One allocation, many views; on an aligned backstore each bio reads via bounce pages and is copied back. */
-  private async readIntoFreshBuffer(offset: number, length: number, signal?: AbortSignal): Promise<BlockReadResult> {
-    const data = new SgVector([Buffer.allocUnsafeSlow(length)]);
+  private async readIntoFreshBuffer(offset: number, length: number, signal?: CancelSignal): Promise<BlockReadResult> {
+    // Small reads come from Node's shared slab (allocUnsafe); large ones get their own memory.
+    const data = new SgVector([length < POOLED_READ_MIN_BYTES ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length)]);
     await this.run(mapSg(data, offset, this.limits, this.mapOptions), 'read', false, signal);
     return { data, release: noop };
   }
 
   /** Submit the plan's bios in order; on failure stop submitting, let the in-flight ones settle, reject with the first error. */
-  private async run(plan: SgMapPlan, dir: Direction, durable: boolean, signal?: AbortSignal): Promise<void> {
+  private async run(plan: SgMapPlan, dir: Direction, durable: boolean, signal?: CancelSignal): Promise<void> {
     const inFlight: Promise<void>[] = [];
     let failure: { error: unknown } | undefined;
     const fail = (error: unknown): void => {
@@ -232,7 +245,7 @@ export class BlockQueue implements BlockDevice {
     }
   }
 
-  private allocPages(n: number, signal?: AbortSignal): Promise<Buffer[]> {
+  private allocPages(n: number, signal?: CancelSignal): Promise<Buffer[]> {
     const now = this.pool.tryAlloc(n);
     if (now) return Promise.resolve(now);
     this.stats.poolWaits++;

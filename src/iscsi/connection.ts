@@ -135,7 +135,9 @@ export class Connection {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
+      // Uncork after the poll phase: every response completed in this loop iteration
+      // (several fs callbacks at a deep queue) leaves in one writev.
+      setImmediate(() => {
         this.corked = false;
         this.socket.uncork();
       });

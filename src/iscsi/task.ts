@@ -1,3 +1,4 @@
+import { Cancellation } from '../block/cancel.js';
 import { SgVector } from '../block/sg.js';
 import type { ScsiCommand, TaskAttribute } from '../scsi/command.js';
 import type { ScsiCommandPdu } from './pdu.js';
@@ -41,7 +42,7 @@ export class IscsiTask {
   readonly r2ts = new Map<number, OutstandingR2t>();
   /** Data-In / R2T PDUs sent, for ExpDataSN in the SCSI Response. */
   dataSN = 0;
-  readonly abort = new AbortController();
+  readonly abort = new Cancellation();
   readonly command: ScsiCommand;
   /** A response decided before the data arrived (error from prepare): sent once unsolicited data stops. */
   earlyResponse: (() => void) | undefined;

@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../block/cancel.js';
 import type { SgVector } from '../block/sg.js';
 
 export type TaskAttribute = 'simple' | 'ordered' | 'headOfQueue' | 'aca';
@@ -26,7 +27,7 @@ export interface ScsiCommand {
   readonly expectedDataInLength: number;
   readonly expectedDataOutLength: number;
   /** Aborted by a TMF or a dropped connection. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
 }
 
 export const ScsiStatus = {

@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../block/cancel.js';
 import type { SgVector } from '../block/sg.js';
 import type { Nexus } from './command.js';
 import type { LogicalUnit } from './logical-unit.js';
@@ -30,7 +31,7 @@ export interface RunInput {
    * expected length cut it down to a multiple of `dataOutGranularity`.
    */
   readonly dataOutLength: number;
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
 }
 
 /** A decoded, checked CDB, ready to run once its data (if any) is in. */

@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../block/cancel.js';
 import type { TaskAttribute } from './command.js';
 
 export interface TaskSetEntry {
@@ -76,17 +77,16 @@ export class TaskSet<T extends TaskSetEntry> {
   }
 
   /** Resolves true once the entry may start, false if it leaves the set or `signal` aborts first. */
-  whenEnabled(entry: T, signal: AbortSignal): Promise<boolean> {
+  whenEnabled(entry: T, signal: CancelSignal): Promise<boolean> {
     if (!this.has(entry) || signal.aborted) return Promise.resolve(false);
     if (this.isEnabled(entry)) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
-      const onAbort = (): void => {
+      const offAbort = signal.onAbort(() => {
         this.waiters.delete(entry);
         resolve(false);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
       this.waiters.set(entry, (enabled) => {
-        signal.removeEventListener('abort', onAbort);
+        offAbort();
         resolve(enabled);
       });
     });

@@ -1,3 +1,4 @@
+import { Cancellation, type CancelSignal } from '../block/cancel.js';
 import type { ScsiCommand } from './command.js';
 import type { ParsedCommand, CommandHandler } from './handler.js';
 import type { LogicalUnit } from './logical-unit.js';
@@ -21,7 +22,8 @@ export class Task implements TaskSetEntry {
   /** Settles when no I/O of this task can still be in flight (what a reset waits for). */
   readonly settled: Promise<void>;
 
-  private readonly controller = new AbortController();
+  private readonly controller = new Cancellation();
+  private readonly offCommandAbort: () => void;
   private markSettled!: () => void;
   private readonly onCommandAbort = (): void => this.abort();
 
@@ -35,19 +37,19 @@ export class Task implements TaskSetEntry {
     readonly dataOutLength: number,
   ) {
     this.settled = new Promise<void>((resolve) => (this.markSettled = resolve));
-    cmd.signal.addEventListener('abort', this.onCommandAbort, { once: true });
+    this.offCommandAbort = cmd.signal.onAbort(this.onCommandAbort);
   }
 
   get attr(): ScsiCommand['attr'] {
     return this.cmd.attr;
   }
 
-  get signal(): AbortSignal {
+  get signal(): CancelSignal {
     return this.controller.signal;
   }
 
   get aborted(): boolean {
-    return this.controller.signal.aborted;
+    return this.controller.aborted;
   }
 
   /**
@@ -66,7 +68,7 @@ export class Task implements TaskSetEntry {
   finish(): void {
     this.state = 'done';
     this.lu?.taskSet.remove(this);
-    this.cmd.signal.removeEventListener('abort', this.onCommandAbort);
+    this.offCommandAbort();
     this.markSettled();
   }
 }

@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../../block/cancel.js';
 import type { SgVector } from '../../block/sg.js';
 import { checkControlByte, isBeyondCapacity, readLba64 } from '../cdb.js';
 import { blockFailure } from '../block-failure.js';
@@ -111,7 +112,7 @@ export function writeHandler(size: RwLayout['size']): LuCommandHandler {
   };
 }
 
-async function readBlocks(lu: LogicalUnit, req: RwRequest, signal: AbortSignal): Promise<Outcome> {
+async function readBlocks(lu: LogicalUnit, req: RwRequest, signal: CancelSignal): Promise<Outcome> {
   if (req.blocks === 0) return GOOD;
   try {
     const result = await lu.device.read(req.lba * lu.blockSize, req.blocks * lu.blockSize, { signal });
@@ -128,7 +129,7 @@ async function writeBlocks(
   length: number,
   fua: boolean,
   dataOut: SgVector | undefined,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<Outcome> {
   if (length === 0) return GOOD;
   if (!dataOut || dataOut.length < length) return Sense.dataPhaseError;

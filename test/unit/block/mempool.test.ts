@@ -1,3 +1,4 @@
+import { Cancellation } from '../../../src/block/cancel.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isAddressAligned } from '../../../src/block/alignment.js';
@@ -91,7 +92,7 @@ describe('Mempool', () => {
   it('aborts a waiter (and an already aborted signal) with ABORTED', async () => {
     const pool = new Mempool({ pages: 1, pageSize: PAGE });
     const held = pool.tryAlloc(1)!;
-    const ac = new AbortController();
+    const ac = new Cancellation();
     const waiting = pool.alloc(1, { signal: ac.signal });
     ac.abort();
     await expect(waiting).rejects.toMatchObject({ code: 'ABORTED' });

@@ -1,3 +1,4 @@
+import { Cancellation } from '../../../src/block/cancel.js';
 import fc from 'fast-check';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -198,7 +199,7 @@ describe('BlockQueue behaviour', () => {
     const pool = new Mempool({ pages: 2, pageSize: 4096 });
     const q = new BlockQueue(ram({ alignment: 512 }), pool);
     const hog = pool.tryAlloc(2)!;
-    const ac = new AbortController();
+    const ac = new Cancellation();
     const w = q.write(0, new SgVector([Buffer.alloc(4096)]), { fua: false, signal: ac.signal });
     await new Promise((r) => setImmediate(r));
     expect(q.stats.poolWaits).toBe(1);

@@ -1,3 +1,4 @@
+import { Cancellation, type CancelSignal } from '../../../src/block/cancel.js';
 /** Shared set-up for the SCSI core unit tests: a core over in-memory LUs and a tiny "initiator". */
 import type { BlockDevice } from '../../../src/block/device.js';
 import { SgVector } from '../../../src/block/sg.js';
@@ -43,7 +44,7 @@ export interface SendOptions {
   /** Expected data-out length; default = data length. */
   edtlOut?: number;
   data?: Buffer;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface Sent {
@@ -67,7 +68,7 @@ export function makeCommand(cdb: Buffer | number[], o: SendOptions = {}): ScsiCo
     attr: o.attr ?? 'simple',
     expectedDataInLength: o.edtlIn ?? 1 << 24,
     expectedDataOutLength: o.edtlOut ?? o.data?.length ?? 0,
-    signal: o.signal ?? new AbortController().signal,
+    signal: o.signal ?? new Cancellation().signal,
   };
 }
 

@@ -1,3 +1,4 @@
+import { Cancellation } from '../../../src/block/cancel.js';
 import { describe, expect, it } from 'vitest';
 import type { TaskAttribute } from '../../../src/scsi/command.js';
 import { ScsiStatus } from '../../../src/scsi/command.js';
@@ -44,8 +45,8 @@ describe('TaskSet rules (SAM-5)', () => {
     const set = new TaskSet<TaskSetEntry>();
     const [s1, o, s2] = entries('simple', 'ordered', 'simple');
     for (const e of [s1!, o!, s2!]) set.add(e);
-    const ac = new AbortController();
-    const ordered = set.whenEnabled(o!, new AbortController().signal);
+    const ac = new Cancellation();
+    const ordered = set.whenEnabled(o!, new Cancellation().signal);
     const aborted = set.whenEnabled(s2!, ac.signal);
     ac.abort();
     expect(await aborted).toBe(false);
@@ -58,7 +59,7 @@ describe('TaskSet rules (SAM-5)', () => {
     const [o1, o2] = entries('ordered', 'ordered');
     set.add(o1!);
     set.add(o2!);
-    const waiting = set.whenEnabled(o2!, new AbortController().signal);
+    const waiting = set.whenEnabled(o2!, new Cancellation().signal);
     set.remove(o2!);
     expect(await waiting).toBe(false);
     expect(set.size).toBe(1);

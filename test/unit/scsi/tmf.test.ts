@@ -1,3 +1,4 @@
+import { Cancellation } from '../../../src/block/cancel.js';
 import { describe, expect, it } from 'vitest';
 import { ScsiStatus } from '../../../src/scsi/command.js';
 import { ScsiTargetCore } from '../../../src/scsi/target-core.js';
@@ -88,7 +89,7 @@ describe('ABORT TASK', () => {
 
   it("the transport's signal aborts a prepared task before execute(); it stops blocking an ORDERED successor", async () => {
     const { core, a, started } = await world();
-    const ac = new AbortController();
+    const ac = new Cancellation();
     const pending = makeCommand(cdb10(0x2a, 5, 1), { nexus: a, signal: ac.signal, data: Buffer.alloc(512) });
     expect(core.prepare(pending).kind).toBe('execute'); // collecting Data-Out that never comes
     const ordered = send(core, cdb10(0x28, 6, 1), { nexus: a, attr: 'ordered' });
@@ -102,7 +103,7 @@ describe('ABORT TASK', () => {
 
   it('a command whose signal is already aborted is answered TASK ABORTED at prepare()', async () => {
     const { core } = await world();
-    const ac = new AbortController();
+    const ac = new Cancellation();
     ac.abort();
     const s = send(core, cdb10(0x28, 0, 1), { signal: ac.signal });
     expect(s.prepared.kind).toBe('respond');
