@@ -56,6 +56,33 @@ describe('login', () => {
     await i.waitClosed();
   });
 
+  it('accepts login text continued over several PDUs (C bit)', async () => {
+    const i = await TestInitiator.connect(t.port);
+    const text = encodeTextPairs([
+      ['InitiatorName', 'iqn.2026-11.io.scatter.test:split'],
+      ['SessionType', 'Normal'],
+      ['TargetName', TEST_IQN],
+      ['AuthMethod', 'None'],
+    ]);
+    const cut = 20; // inside the InitiatorName value
+    const itt = i.allocItt();
+    const send = (part: Buffer, cont: boolean, transit: boolean) =>
+      i.request(itt, () =>
+        i.send(
+          loginRequest({ transit, cont, csg: 0, nsg: 1, isid: i.isid, tsih: 0, itt, cid: 0, cmdSN: 1, expStatSN: 0, dataLength: part.length }),
+          part,
+        ),
+      );
+    const first = await send(text.subarray(0, cut), true, false);
+    expect([first.bhs[36], first.bhs[37]]).toEqual([0, 0]);
+    expect(first.data.length).toBe(0); // "go on"
+    const second = await send(text.subarray(cut), false, true);
+    expect([second.bhs[36], second.bhs[37]]).toEqual([0, 0]);
+    expect(second.bhs[1]! & 0x80).toBe(0x80); // transit to the operational stage
+    expect(second.data.toBuffer().toString()).toContain('AuthMethod=None');
+    i.close();
+  });
+
   it('refuses an unknown target with "target not found"', async () => {
     const i = await TestInitiator.connect(t.port);
     const r = await i.login({ targetName: 'iqn.2026-11.io.scatter:nope' });

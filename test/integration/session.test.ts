@@ -68,6 +68,18 @@ describe('session', () => {
     b.close();
   });
 
+  it('TARGET WARM RESET completes and raises a reset unit attention on every LUN', async () => {
+    const a = await session();
+    expect(await a.tmf(6)).toBe(0);
+    for (const lun of [0, 1]) {
+      const r = await a.command({ lun, cdb: testUnitReady() });
+      expect(r.status).toBe(2);
+      expect(senseCodes(r.sense)?.slice(0, 2)).toEqual([0x06, 0x29]);
+    }
+    expect((await a.command({ cdb: testUnitReady() })).status).toBe(0);
+    a.close();
+  });
+
   it('reinstates a session: same InitiatorName and ISID with TSIH 0 replaces the old one', async () => {
     const isid = Buffer.from([0x80, 1, 2, 3, 4, 5]);
     const old = await session({ isid });

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestInitiator } from '../helpers/initiator.js';
+import { inquiry } from '../helpers/cdb.js';
+
+const CLI = join(process.cwd(), 'dist/cli/main.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Proc {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+}
+
+function startCli(args: string[]): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: Proc = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
+  child.stdout!.on('data', (c: Buffer) => (p.stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (p.stderr += c.toString()));
+  return p;
+}
+
+async function waitFor(cond: () => boolean, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('scatter serve (the built CLI)', () => {
+  let dir: string;
+  let proc: Proc | undefined;
+  beforeAll(() => {
+    // `npm test` builds first (pretest); this guards a direct vitest run.
+    if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
+  });
+  afterEach(() => {
+    proc?.child.kill('SIGKILL');
+    proc = undefined;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops start-up on an invalid config with a message naming the field', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(
+      cfg,
+      `targets:\n  - iqn: iqn.2026-11.io.scatter:x\n    luns:\n      - { lun: 0, backstore: { type: file, path: ${dir}/x.img, size: 1000 } }\n`,
+    );
+    proc = startCli(['serve', '--config', cfg]);
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr).toContain('targets[0].luns[0].backstore.size: must be a multiple of blockSize (512)');
+    expect(existsSync(join(dir, 'x.img'))).toBe(false);
+  });
+
+  it('serves a sparse file LUN, and on SIGTERM asks initiators to log out and exits 0', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
+    const port = await freePort();
+    const cfg = join(dir, 'ok.yaml');
+    writeFileSync(
+      cfg,
+      [
+        'logLevel: info',
+        `iscsi: { portals: [ { host: 127.0.0.1, port: ${port} } ] }`,
+        'targets:',
+        '  - iqn: iqn.2026-11.io.scatter:cli',
+        '    luns:',
+        `      - { lun: 0, backstore: { type: file, path: ${dir}/data/lun0.img, size: 1GiB } }`,
+        '',
+      ].join('\n'),
+    );
+    proc = startCli(['serve', '--config', cfg]);
+    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    const img = statSync(join(dir, 'data/lun0.img'));
+    expect(img.size).toBe(1024 ** 3);
+    expect(img.blocks * 512).toBeLessThan(1024 * 1024); // sparse
+    const i = await TestInitiator.connect(port);
+    expect((await i.login({ targetName: 'iqn.2026-11.io.scatter:cli' })).status).toEqual([0, 0]);
+    expect((await i.command({ cdb: inquiry(36), read: 36 })).status).toBe(0);
+    const logoutRequest = i.waitFor((p) => (p.bhs[0]! & 0x3f) === 0x32 && p.bhs[36] === 1);
+    proc.child.kill('SIGTERM');
+    await logoutRequest;
+    expect(await i.logout()).toBe(0);
+    expect(await proc.exited).toBe(0);
+    expect(proc.stdout).toContain('"msg":"stopped"');
+  });
+});
