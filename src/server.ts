@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Backstore } from './backstore/backstore.js';
 import { openBackstore } from './backstore/open.js';
@@ -10,6 +9,7 @@ import { IscsiServer } from './iscsi/iscsi-server.js';
 import type { TargetNegotiationConfig } from './iscsi/session-params.js';
 import type { IscsiTarget } from './iscsi/target.js';
 import { LogicalUnit } from './scsi/logical-unit.js';
+import { deriveNaaId } from './scsi/naa.js';
 import { ScsiTargetCore } from './scsi/target-core.js';
 
 /** A running Scatter: the iSCSI server and everything behind it. */
@@ -21,16 +21,6 @@ export interface Scatter {
   readonly ports: readonly number[];
   /** Ask initiators to log out, wait up to `graceMs`, close everything. */
   stop(graceMs?: number): Promise<void>;
-}
-
-/** A stable NAA 6 designator (16 bytes) for a LUN: IEEE company id 0 + a hash of target and LUN. */
-export function naaDesignator(iqn: string, lun: number): Buffer {
-  const h = createHash('sha256').update(`naa\0${iqn.toLowerCase()}\0${lun}`).digest();
-  const id = Buffer.alloc(16);
-  h.copy(id, 0, 0, 16);
-  // NAA 6 (IEEE Registered Extended) in the top nibble; the rest stays hashed and stable.
-  id[0] = 0x60 | (id[0]! & 0x0f);
-  return id;
 }
 
 export function negotiationFromConfig(c: Config['iscsi']): TargetNegotiationConfig {
@@ -68,7 +58,7 @@ async function openLun(
     readOnly: lun.readOnly,
     writeCacheEnabled: spec.type === 'file' ? spec.writeCache : true,
     serial: lun.serial,
-    naaId: naaDesignator(target.iqn, lun.lun),
+    naaId: deriveNaaId(target.iqn.toLowerCase(), lun.lun),
     targetName: target.iqn,
   });
   return { unit, queue, backstore };
