@@ -149,11 +149,12 @@ describe('data transfer', () => {
     const a = randomBytes(512);
     const b = randomBytes(512);
     // Send CmdSN n+1 (write b) before CmdSN n (write a) to the same block: b must win.
+    // ORDERED (attr 2): SIMPLE tasks may legally complete in any order once delivered.
     const snA = i.cmdSN;
     i.cmdSN = snA + 1;
-    const pB = i.command({ cdb: write10(77, 1), write: b });
+    const pB = i.command({ cdb: write10(77, 1), write: b, attr: 2 });
     i.cmdSN = snA;
-    const pA = i.command({ cdb: write10(77, 1), write: a });
+    const pA = i.command({ cdb: write10(77, 1), write: a, attr: 2 });
     i.cmdSN = snA + 2;
     expect((await pA).status).toBe(GOOD);
     expect((await pB).status).toBe(GOOD);
