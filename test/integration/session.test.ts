@@ -68,6 +68,35 @@ describe('session', () => {
     b.close();
   });
 
+  it('ABORT TASK SET drops this session’s waiting tasks; CLEAR TASK SET also those of other sessions', async () => {
+    const a = await session({ keys: NO_IMMEDIATE });
+    const b = await session({ isid: Buffer.from([0x80, 0, 0, 0, 0, 0x77]), keys: NO_IMMEDIATE });
+    const never = (p: Promise<unknown>) => {
+      p.catch(() => undefined);
+      return Promise.race([p.then(() => 'answered'), new Promise((r) => setTimeout(() => r('no answer'), 300))]);
+    };
+    const a1 = a.command({ cdb: write10(30, 8), write: Buffer.alloc(4096), holdData: true });
+    const b1 = b.command({ cdb: write10(40, 8), write: Buffer.alloc(4096), holdData: true });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await a.tmf(2, { lun: 0 })).toBe(0); // ABORT TASK SET: a's task only
+    expect(await never(a1)).toBe('no answer');
+    expect(t.scatter.iscsi.sessions.all().some((s) => s.tasks.size > 0)).toBe(true); // b's task is still there
+    expect(await a.tmf(4, { lun: 0 })).toBe(0); // CLEAR TASK SET: every nexus
+    expect(await never(b1)).toBe('no answer');
+    expect(t.scatter.iscsi.sessions.all().every((s) => s.tasks.size === 0)).toBe(true);
+    expect((await b.command({ cdb: inquiry(36), read: 36 })).status).toBe(0);
+    a.close();
+    b.close();
+  });
+
+  it('TARGET COLD RESET answers, then ends every session of the target', async () => {
+    const a = await session();
+    const b = await session({ isid: Buffer.from([0x80, 0, 0, 0, 0, 0x78]) });
+    expect(await a.tmf(7)).toBe(0);
+    await a.waitClosed();
+    await b.waitClosed();
+  });
+
   it('TARGET WARM RESET completes and raises a reset unit attention on every LUN', async () => {
     const a = await session();
     expect(await a.tmf(6)).toBe(0);
