@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backstore } from './backstore/backstore.js';
+import { FileBackstore } from './backstore/file.js';
 import { openBackstore } from './backstore/open.js';
 import { Mempool } from './block/mempool.js';
 import { BlockQueue } from './block/queue.js';
@@ -9,6 +10,8 @@ import { IscsiServer } from './iscsi/iscsi-server.js';
 import type { TargetNegotiationConfig } from './iscsi/session-params.js';
 import type { IscsiTarget } from './iscsi/target.js';
 import { LogicalUnit } from './scsi/logical-unit.js';
+import { reservationFilePath } from './scsi/pr/file-path.js';
+import { FileReservationStore } from './scsi/pr/file-store.js';
 import { deriveNaaId } from './scsi/naa.js';
 import { ScsiTargetCore } from './scsi/target-core.js';
 
@@ -48,7 +51,7 @@ async function openLun(
   if (spec.type === 'block') throw new Error(`targets ${target.iqn} lun ${lun.lun}: block backstores are not supported yet`);
   const backstore = await openBackstore(
     spec.type === 'file'
-      ? { type: 'file', path: spec.path, size: spec.size, blockSize: spec.blockSize, readOnly: lun.readOnly, writeCache: spec.writeCache }
+      ? { type: 'file', path: spec.path, size: spec.size, blockSize: spec.blockSize, readOnly: lun.readOnly, writeCache: spec.writeCache, thin: spec.thin }
       : { type: 'null', size: spec.size, blockSize: spec.blockSize },
   );
   const queue = new BlockQueue(backstore, pool, { poolWaitMs });
@@ -57,9 +60,15 @@ async function openLun(
     device: queue,
     readOnly: lun.readOnly,
     writeCacheEnabled: spec.type === 'file' ? spec.writeCache : true,
+    thin: spec.type === 'file' && spec.thin,
+    removable: lun.removable,
+    // MODE SELECT of the caching page (WCE) reaches the backing file.
+    setWriteCache: (on: boolean) => (backstore instanceof FileBackstore ? backstore.setWriteCache(on) : undefined),
     serial: lun.serial,
     naaId: deriveNaaId(target.iqn.toLowerCase(), lun.lun),
     targetName: target.iqn,
+    // APTPL state next to the backing file (the server is not told where its config lives).
+    reservationStore: spec.type === 'file' ? new FileReservationStore(reservationFilePath(spec.path, target.iqn, lun.lun)) : undefined,
   });
   return { unit, queue, backstore };
 }

@@ -25,7 +25,15 @@ export interface Backstore {
   /** Make every completed write durable (SYNCHRONIZE CACHE). */
   flush(): Promise<void>;
   discard(ranges: readonly DiscardRange[]): Promise<void>;
+  /** The allocation run containing `offset`: mapped (data) or not (a hole, reads as zeros), and where it ends. */
+  allocationRun?(offset: number): Promise<AllocationRun>;
   close(): Promise<void>;
+}
+
+export interface AllocationRun {
+  readonly mapped: boolean;
+  /** Byte offset where the run ends (at most the capacity). */
+  readonly end: number;
 }
 
 export type BackstoreErrorCode = 'EIO' | 'ENOSPC' | 'EROFS' | 'EINVAL' | 'ECLOSED';

@@ -3,7 +3,8 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
-import { BackstoreError, type Backstore, type BackstoreErrorCode, type DiscardRange } from './backstore.js';
+import { BackstoreError, type AllocationRun, type Backstore, type BackstoreErrorCode, type DiscardRange } from './backstore.js';
+import { allocationRun, ffiAvailable, punchHole, SyscallError } from './ffi.js';
 
 export interface FileBackstoreOptions {
   readonly path: string;
@@ -13,6 +14,8 @@ export interface FileBackstoreOptions {
   readonly readOnly?: boolean;
   /** Write-back cache (WCE=1). When false every write is on stable storage before it resolves. */
   readonly writeCache?: boolean;
+  /** Thin provisioning: discard punches holes (fallocate) so deallocated blocks read as zeros. */
+  readonly thin?: boolean;
 }
 
 /** Counters for metrics and tests. */
@@ -44,12 +47,13 @@ export class FileBackstore implements Backstore {
     readonly blockSize: number,
     readonly readOnly: boolean,
     private wce: boolean,
+    readonly thin: boolean,
   ) {
     this.limits = defaultLimits(blockSize);
   }
 
   static async open(opts: FileBackstoreOptions): Promise<FileBackstore> {
-    const { path, size, blockSize = 512, readOnly = false, writeCache = true } = opts;
+    const { path, size, blockSize = 512, readOnly = false, writeCache = true, thin = false } = opts;
     if (!Number.isSafeInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
       throw new BackstoreError('EINVAL', `${path}: block size ${blockSize} is not a power of two >= 512`);
     }
@@ -57,6 +61,9 @@ export class FileBackstore implements Backstore {
       throw new BackstoreError('EINVAL', `${path}: size ${size} is not a positive multiple of the block size ${blockSize}`);
     }
 
+    if (thin && !ffiAvailable()) {
+      throw new BackstoreError('EINVAL', `${path}: thin provisioning needs fallocate(PUNCH_HOLE) and SEEK_DATA (Linux, koffi)`);
+    }
     const fh = await openOrCreate(path, readOnly, size);
     try {
       const st = await fh.stat();
@@ -70,7 +77,7 @@ export class FileBackstore implements Backstore {
       // A file whose length is not a whole number of blocks serves only its whole blocks.
       const capacity = Math.floor(fileSize / blockSize) * blockSize;
       if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: file is smaller than one block; give a size`);
-      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache);
+      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin);
     } catch (err) {
       await fh.close().catch(() => {});
       throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
@@ -131,15 +138,27 @@ export class FileBackstore implements Backstore {
   }
 
   /**
-   * Accepted and ignored: deallocating needs fallocate(PUNCH_HOLE), which Node
-   * cannot reach without the FFI module. The LU must therefore not report
-   * LBPRZ (reads after UNMAP return zeros).
+   * Thin: fallocate(PUNCH_HOLE | KEEP_SIZE) per range, so the blocks are deallocated and read
+   * back as zeros (LBPRZ). Not thin: accepted and ignored (the LU does not offer UNMAP then).
+   * With the write cache off the deallocation is made durable before resolving, like a write.
    */
   discard(ranges: readonly DiscardRange[]): Promise<void> {
     return this.op(async () => {
       if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
       for (const r of ranges) this.checkRange(r.offset, r.length);
+      if (!this.thin) return;
+      for (const r of ranges) native(() => punchHole(this.fh.fd, r.offset, r.length), this.path);
+      if (!this.wce) await this.sync();
     }, 'discard');
+  }
+
+  /** SEEK_DATA / SEEK_HOLE: what the file system really holds at `offset`. */
+  allocationRun(offset: number): Promise<AllocationRun> {
+    let run: AllocationRun = { mapped: true, end: this.size };
+    return this.op(async () => {
+      this.checkRange(offset, 0);
+      if (offset < this.size) run = native(() => allocationRun(this.fh.fd, offset, this.size), this.path);
+    }, 'allocation').then(() => run);
   }
 
   /** Waits for I/O under way, makes written data durable, closes the file. */
@@ -186,6 +205,16 @@ export class FileBackstore implements Backstore {
     if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new BackstoreError('EINVAL', `${this.path}: range ${offset}+${length} outside 0..${this.size}`);
     }
+  }
+}
+
+/** A native call's failure as a BackstoreError (EOPNOTSUPP and friends become EIO; ENOSPC stays). */
+function native<T>(call: () => T, path: string): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof SyscallError) throw fromErrno(Object.assign(new Error(err.message), { code: err.code }), path);
+    throw new BackstoreError('EIO', `${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 

@@ -10,6 +10,7 @@ export type BackstoreSpec =
       readonly blockSize?: number;
       readonly readOnly?: boolean;
       readonly writeCache?: boolean;
+      readonly thin?: boolean;
     }
   | { readonly type: 'null'; readonly size: number; readonly blockSize?: number };
 

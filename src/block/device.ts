@@ -1,3 +1,4 @@
+import type { AllocationRun, DiscardRange } from '../backstore/backstore.js';
 import type { CancelSignal } from './cancel.js';
 import type { SgVector } from './sg.js';
 
@@ -19,6 +20,10 @@ export interface BlockDevice {
   write(offset: number, data: SgVector, opts: { fua: boolean; signal?: CancelSignal }): Promise<void>;
   /** SYNCHRONIZE CACHE. */
   flush(): Promise<void>;
+  /** Deallocate byte ranges (UNMAP, WRITE SAME with UNMAP); absent = the device cannot. */
+  discard?(ranges: readonly DiscardRange[]): Promise<void>;
+  /** The allocation run containing `offset` (GET LBA STATUS); absent = everything is mapped. */
+  allocationRun?(offset: number): Promise<AllocationRun>;
   close(): Promise<void>;
 }
 

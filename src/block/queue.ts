@@ -1,5 +1,5 @@
 import type { CancelSignal } from './cancel.js';
-import type { Backstore, DiscardRange } from '../backstore/backstore.js';
+import type { AllocationRun, Backstore, DiscardRange } from '../backstore/backstore.js';
 import { bounceIn, bounceOut, prepareBio } from './bounce.js';
 import { BlockError, type BlockDevice, type BlockReadResult } from './device.js';
 import { toBlockError } from './errors.js';
@@ -131,6 +131,15 @@ export class BlockQueue implements BlockDevice {
       if (this.backstore.readOnly) throw new BlockError('READ_ONLY', 'backstore is read-only');
       for (const r of ranges) this.checkRange(r.offset, r.length);
       await this.backstore.discard(ranges);
+    });
+  }
+
+  /** Allocation of the backstore at `offset`; a backstore that cannot tell reports everything mapped. */
+  allocationRun(offset: number): Promise<AllocationRun> {
+    return this.track(async () => {
+      this.checkRange(offset, 0);
+      if (!this.backstore.allocationRun) return { mapped: true, end: this.size };
+      return this.backstore.allocationRun(offset);
     });
   }
 

@@ -153,6 +153,8 @@ const FileBackstoreSchema = z
     writeCache: z.boolean().default(true),
     /** O_DIRECT: bypass the page cache (unaligned segments are bounced). */
     direct: z.boolean().default(false),
+    /** Thin provisioning: UNMAP / WRITE SAME(UNMAP) punch holes, GET LBA STATUS reports them (LBPME, LBPRZ). */
+    thin: z.boolean().default(false),
   })
   .superRefine(checkMultipleOfBlockSize);
 
@@ -194,6 +196,8 @@ const LunSchema = z.strictObject({
   lun: integer(0, 16383),
   backstore: BackstoreSchema,
   readOnly: z.boolean().default(false),
+  /** Removable medium (INQUIRY RMB = 1): START STOP UNIT can eject / load it, PREVENT ALLOW is honoured. */
+  removable: z.boolean().default(false),
   /** Defaults to a stable value derived from the target name and LUN (see defaultLunSerial). */
   serial: SerialSchema.optional(),
 });

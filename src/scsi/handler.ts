@@ -44,6 +44,11 @@ export interface ParsedCommand {
    * that data beyond the expected length is not transferred"). Unset: such a command is refused.
    */
   readonly dataOutGranularity?: number;
+  /**
+   * When set, any initiator expected length other than `dataOutLength` is refused with this
+   * (COMPARE AND WRITE: a length that disagrees with NUMBER OF LOGICAL BLOCKS is a bad CDB).
+   */
+  readonly onDataOutMismatch?: SenseReason;
   run(input: RunInput): Promise<Outcome> | Outcome;
 }
 

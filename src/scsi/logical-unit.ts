@@ -1,4 +1,8 @@
 import type { BlockDevice } from '../block/device.js';
+import { ReservationState } from './pr/state.js';
+import type { ReservationStore } from './pr/types.js';
+import { RangeLock } from './sbc/range-lock.js';
+import { RemovableMedium } from './sbc/removable.js';
 import { TaskSet } from './task-set.js';
 import type { Task } from './task.js';
 import { UnitAttentions } from './unit-attention.js';
@@ -21,10 +25,16 @@ export interface LogicalUnitConfig {
   naaId: Buffer;
   /** For the VPD 83h SCSI name string of the target device. */
   targetName: string;
-  /** Backstore hook for MODE SELECT of the caching page (a later issue). */
+  /** Backstore hook for MODE SELECT of the caching page (WCE). */
   setWriteCache?: (enabled: boolean) => void;
+  /** Removable medium (INQUIRY RMB): START STOP UNIT ejects / loads, PREVENT ALLOW is honoured. */
+  removable?: boolean;
+  /** Thin provisioned (LBPME): UNMAP, WRITE SAME with UNMAP and GET LBA STATUS deallocate / report via the device. */
+  thin?: boolean;
   /** MAXIMUM TRANSFER LENGTH in logical blocks (VPD B0h); larger READ/WRITEs are refused. Default: 8 MiB worth. */
   maxTransferLength?: number;
+  /** Where persistent reservations with APTPL live across restarts; none = they do not. */
+  reservationStore?: ReservationStore;
 }
 
 export const DEFAULT_VENDOR = 'SCATTER';
@@ -44,12 +54,23 @@ export class LogicalUnit {
   readonly naaId: Buffer;
   readonly targetName: string;
   readonly maxTransferLength: number;
+  /** Logical block provisioning management enabled (READ CAPACITY(16) LBPME, VPD B2h). */
+  readonly thin: boolean;
   readonly taskSet = new TaskSet<Task>();
+  /** Removable-medium state (see sbc/removable.ts); never ejected unless `removable`. */
+  readonly medium = new RemovableMedium();
+  readonly removable: boolean;
+  /** Keeps COMPARE AND WRITE / ORWRITE atomic against other writes to the same blocks. */
+  readonly rangeLock = new RangeLock();
   readonly unitAttentions = new UnitAttentions();
+  /** RESERVE/RELEASE and persistent reservations (src/scsi/pr). */
+  readonly reservations: ReservationState;
   /** Caching mode page WCE: when false every write is made durable before status. */
   writeCacheEnabled: boolean;
   /** Control mode page D_SENSE: descriptor-format sense instead of fixed. */
   descriptorSense = false;
+  /** Control mode page SWP: software write protect, set by MODE SELECT, cleared by a reset. */
+  softwareWriteProtect = false;
 
   /** WCE after a reset (MODE SENSE default values). */
   readonly defaultWriteCache: boolean;
@@ -81,14 +102,24 @@ export class LogicalUnit {
     this.naaId = Buffer.from(config.naaId);
     this.targetName = config.targetName;
     this.maxTransferLength = maxTransfer;
+    this.thin = config.thin === true && config.device.discard !== undefined;
+    this.removable = config.removable === true;
     this.configReadOnly = config.readOnly;
     this.defaultWriteCache = config.writeCacheEnabled;
     this.writeCacheEnabled = config.writeCacheEnabled;
     this.setWriteCache = config.setWriteCache;
+    this.reservations = new ReservationState(this.unitAttentions, config.reservationStore);
   }
 
   get readOnly(): boolean {
-    return this.configReadOnly || this.device.readOnly;
+    return this.configReadOnly || this.device.readOnly || this.softwareWriteProtect;
+  }
+
+  /** Caching mode page WCE from MODE SELECT: the backstore follows (write-through when off). */
+  setWriteCacheEnabled(enabled: boolean): void {
+    if (this.writeCacheEnabled === enabled) return;
+    this.writeCacheEnabled = enabled;
+    this.setWriteCache?.(enabled);
   }
 
   get blockSize(): number {
@@ -102,9 +133,7 @@ export class LogicalUnit {
   /** LOGICAL UNIT RESET (SAM-5): mode parameters go back to their defaults (nothing is saved). */
   resetModeParameters(): void {
     this.descriptorSense = false;
-    if (this.writeCacheEnabled !== this.defaultWriteCache) {
-      this.writeCacheEnabled = this.defaultWriteCache;
-      this.setWriteCache?.(this.defaultWriteCache);
-    }
+    this.softwareWriteProtect = false;
+    this.setWriteCacheEnabled(this.defaultWriteCache);
   }
 }

@@ -1,4 +1,7 @@
 import type { CommandHandler } from './handler.js';
+import { prInHandlers } from './pr/pr-in.js';
+import { prOutHandlers } from './pr/pr-out.js';
+import { reserveReleaseHandlers } from './pr/reserve-release.js';
 import { readCapacity10, readCapacity16 } from './sbc/read-capacity.js';
 import { readHandler, writeHandler } from './sbc/read-write.js';
 import { synchronizeCache10, synchronizeCache16 } from './sbc/synchronize-cache.js';
@@ -9,6 +12,17 @@ import { reportLuns } from './spc/report-luns.js';
 import { reportSupportedOperationCodes } from './spc/report-supported-opcodes.js';
 import { requestSense } from './spc/request-sense.js';
 import { testUnitReady } from './spc/test-unit-ready.js';
+import { prefetch10, prefetch16 } from './sbc/prefetch.js';
+import { readDefectData10, readDefectData12 } from './sbc/read-defect-data.js';
+import { preventAllowMediumRemoval, startStopUnit } from './sbc/start-stop.js';
+import { verifyHandler, writeAndVerifyHandler } from './sbc/verify.js';
+import { logSense } from './spc/log-sense.js';
+import { modeSelect10, modeSelect6 } from './spc/mode-select.js';
+import { getLbaStatus } from './sbc/get-lba-status.js';
+import { compareAndWrite, orWrite16 } from './sbc/compare-and-write.js';
+import { unmap } from './sbc/unmap.js';
+import { writeSame10, writeSame16 } from './sbc/write-same.js';
+import { reportSupportedTmfs } from './spc/report-tmf.js';
 
 /** Every command this target answers: SPC (every LU) and SBC (direct access). */
 export const COMMAND_HANDLERS: readonly CommandHandler[] = Object.freeze([
@@ -31,6 +45,33 @@ export const COMMAND_HANDLERS: readonly CommandHandler[] = Object.freeze([
   writeHandler(16),
   synchronizeCache10,
   synchronizeCache16,
+  // issue #4: the rest of SBC/SPC
+  verifyHandler(10),
+  verifyHandler(12),
+  verifyHandler(16),
+  writeAndVerifyHandler(10),
+  writeAndVerifyHandler(12),
+  writeAndVerifyHandler(16),
+  prefetch10,
+  prefetch16,
+  startStopUnit,
+  preventAllowMediumRemoval,
+  readDefectData10,
+  readDefectData12,
+  reportSupportedTmfs,
+  logSense,
+  modeSelect6,
+  modeSelect10,
+  writeSame10,
+  writeSame16,
+  unmap,
+  getLbaStatus,
+  compareAndWrite,
+  orWrite16,
+  // issue #4: reservations (src/scsi/pr)
+  ...reserveReleaseHandlers,
+  ...prInHandlers,
+  ...prOutHandlers,
 ]);
 
 /** Opcode -> handler, or opcode -> (service action -> handler) for SERVICE ACTION IN / MAINTENANCE IN. */

@@ -3,12 +3,16 @@ import { ScsiStatus, type Nexus, type PrepareResult, type ScsiCommand, type Scsi
 import type { CommandHandler, ParsedCommand, TargetInfo } from './handler.js';
 import type { LogicalUnit } from './logical-unit.js';
 import { CommandTable } from './opcodes.js';
+import { RESERVATION_CONFLICT } from './pr/pr-sense.js';
+import { reservationConflict } from './pr/access.js';
 import { status, type Outcome } from './outcome.js';
 import { toResponse } from './response.js';
 import type { SenseFormat } from './sense.js';
 import { Asc, isSenseReason, Sense, type AscPair, type SenseReason } from './sense-reasons.js';
 import { createStats, recordCommand, type ScsiStats } from './stats.js';
 import { Task } from './task.js';
+import { MEDIUM_ACCESS_OPCODES } from './sbc/removable.js';
+import { ExtraSense } from './spc/extra-sense.js';
 
 /** The subset of a pino logger the core uses. */
 export interface ScsiLogger {
@@ -73,15 +77,20 @@ export class ScsiTargetCore {
   addNexus(nexus: Nexus): void {
     if (this.nexuses.has(nexus.id)) return;
     this.nexuses.set(nexus.id, nexus);
-    for (const lu of this.lus.values()) pushUa(lu, nexus.id, Asc.POWER_ON_RESET_OR_BUS_DEVICE_RESET);
+    for (const lu of this.lus.values()) {
+      pushUa(lu, nexus.id, Asc.POWER_ON_RESET_OR_BUS_DEVICE_RESET);
+      lu.reservations.nexusAdded(nexus);
+    }
   }
 
-  /** The nexus is gone: its tasks are aborted and its unit attentions forgotten. */
+  /** The nexus is gone: its tasks are aborted, its unit attentions forgotten, its SPC-2 reservation released. */
   removeNexus(nexus: Nexus): void {
     this.nexuses.delete(nexus.id);
     for (const lu of this.lus.values()) {
       abortAll(lu, (t) => t.cmd.nexus.id === nexus.id);
       lu.unitAttentions.forget(nexus.id);
+      lu.medium.forget(nexus.id);
+      lu.reservations.nexusRemoved(nexus);
     }
   }
 
@@ -169,6 +178,8 @@ export class ScsiTargetCore {
   private async resetLu(lu: LogicalUnit, ua: AscPair): Promise<void> {
     const aborted = abortAll(lu, () => true);
     lu.resetModeParameters();
+    lu.medium.reset();
+    lu.reservations.reset();
     for (const id of this.nexuses.keys()) pushUa(lu, id, ua);
     await Promise.all(aborted.map((t) => t.settled));
   }
@@ -193,8 +204,17 @@ export class ScsiTargetCore {
     // No ACA is ever established (NACA is refused), so an ACA task has nothing to run under.
     if (cmd.attr === 'aca') return this.refuse(cmd, known, Sense.invalidFieldInCdb(), format, receivedAt);
 
+    if (lu && !lu.medium.present && MEDIUM_ACCESS_OPCODES.has(cmd.cdb[0]!)) {
+      return this.refuse(cmd, known, ExtraSense.mediumNotPresent, format, receivedAt);
+    }
     const parsed = this.parse(known, cmd, lu);
     if (isSenseReason(parsed)) return this.refuse(cmd, known, parsed, format, receivedAt);
+    if (lu && reservationConflict(lu.reservations, cmd.nexus, cmd.cdb)) {
+      return this.refuse(cmd, known, RESERVATION_CONFLICT, format, receivedAt);
+    }
+    if (parsed.onDataOutMismatch && cmd.expectedDataOutLength !== parsed.dataOutLength) {
+      return this.refuse(cmd, known, parsed.onDataOutMismatch, format, receivedAt, dataOutTransferLength(known, parsed));
+    }
     const dataOutLength = effectiveDataOutLength(parsed, cmd.expectedDataOutLength);
     if (dataOutLength === undefined) {
       const spdtl = dataOutTransferLength(known, parsed);

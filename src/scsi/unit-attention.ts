@@ -98,6 +98,11 @@ export class UnitAttentions {
     return this.queues.get(nexusId)?.peek();
   }
 
+  /** Establish `ua` for every known nexus but `nexusId` (e.g. MODE PARAMETERS CHANGED: SPC-4 says "other I_T nexuses"). */
+  pushToOthers(nexusId: number, ua: UnitAttention): void {
+    for (const [id, q] of this.queues) if (id !== nexusId) q.push(ua);
+  }
+
   forget(nexusId: number): void {
     this.queues.delete(nexusId);
   }

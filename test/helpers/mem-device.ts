@@ -1,8 +1,9 @@
 /** A BlockDevice over an in-memory Buffer, for unit tests of CDB handling only. */
+import type { AllocationRun, DiscardRange } from '../../src/backstore/backstore.js';
 import { BlockError, type BlockDevice, type BlockReadResult } from '../../src/block/device.js';
 import { SgVector } from '../../src/block/sg.js';
 
-export type IoOp = 'read' | 'write' | 'flush';
+export type IoOp = 'read' | 'write' | 'flush' | 'discard';
 
 export interface IoRecord {
   readonly op: IoOp;
@@ -18,6 +19,8 @@ export class MemDevice implements BlockDevice {
   released = 0;
   /** Runs before every I/O: return a promise to hold it, throw (e.g. a BlockError) to fail it. */
   beforeIo?: (op: IoOp, offset: number, length: number) => void | Promise<void>;
+  /** Blocks deallocated by discard() and not written since. */
+  readonly unmapped = new Set<number>();
 
   constructor(
     blocks: number,
@@ -45,11 +48,31 @@ export class MemDevice implements BlockDevice {
     this.check(offset, data.length);
     this.log.push({ op: 'write', offset, length: data.length, fua: opts.fua });
     data.copyTo(this.buffer, offset);
+    for (let b = offset / this.blockSize; b < (offset + data.length) / this.blockSize; b++) this.unmapped.delete(b);
   }
 
   async flush(): Promise<void> {
     await this.beforeIo?.('flush', 0, 0);
     this.log.push({ op: 'flush', offset: 0, length: 0 });
+  }
+
+  /** Thin-provisioning double: discarded blocks read as zeros and report unmapped until written again. */
+  async discard(ranges: readonly DiscardRange[]): Promise<void> {
+    for (const r of ranges) {
+      await this.beforeIo?.('discard', r.offset, r.length);
+      this.check(r.offset, r.length);
+      this.log.push({ op: 'discard', offset: r.offset, length: r.length });
+      this.buffer.fill(0, r.offset, r.offset + r.length);
+      for (let b = r.offset / this.blockSize; b < (r.offset + r.length) / this.blockSize; b++) this.unmapped.add(b);
+    }
+  }
+
+  async allocationRun(offset: number): Promise<AllocationRun> {
+    const first = Math.floor(offset / this.blockSize);
+    const mapped = !this.unmapped.has(first);
+    let b = first + 1;
+    while (b * this.blockSize < this.size && this.unmapped.has(b) !== mapped) b++;
+    return { mapped, end: b * this.blockSize };
   }
 
   async close(): Promise<void> {}

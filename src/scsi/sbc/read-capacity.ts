@@ -16,11 +16,15 @@ export function readCapacity10Data(lu: LogicalUnit): Buffer {
   return b;
 }
 
-/** READ CAPACITY(16) parameter data (SBC-3): no protection, no thin provisioning yet (LBPME = 0). */
+/**
+ * READ CAPACITY(16) parameter data (SBC-3): no protection. A thin LU reports LBPME and LBPRZ
+ * (deallocated blocks read as zeros: holes punched in the backing file do).
+ */
 export function readCapacity16Data(lu: LogicalUnit): Buffer {
   const b = Buffer.alloc(32);
   b.writeBigUInt64BE(BigInt(Math.max(lu.numBlocks - 1, 0)), 0);
   b.writeUInt32BE(lu.blockSize, 8);
+  if (lu.thin) b[14] = 0x80 | 0x40;
   return b;
 }
 

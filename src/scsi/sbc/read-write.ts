@@ -2,13 +2,14 @@ import type { CancelSignal } from '../../block/cancel.js';
 import type { SgVector } from '../../block/sg.js';
 import { checkControlByte, isBeyondCapacity, readLba64 } from '../cdb.js';
 import { blockFailure } from '../block-failure.js';
+import { withRange } from './range-lock.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
 
 /** Where the fields of one READ/WRITE CDB size live (SBC-3). */
-interface RwLayout {
+export interface RwLayout {
   readonly size: 6 | 10 | 12 | 16;
   readonly cdbLength: number;
   /** Byte holding the (most significant byte of the) TRANSFER LENGTH, for field pointers. */
@@ -17,7 +18,7 @@ interface RwLayout {
   blocks(cdb: Buffer): number;
 }
 
-const LAYOUTS: Record<RwLayout['size'], RwLayout> = {
+export const LAYOUTS: Record<RwLayout['size'], RwLayout> = {
   6: {
     size: 6,
     cdbLength: 6,
@@ -122,21 +123,27 @@ async function readBlocks(lu: LogicalUnit, req: RwRequest, signal: CancelSignal)
   }
 }
 
-/** Writes `length` bytes (whole blocks; the CDB's length unless the initiator's EDTL cut it) at `lba`. */
-async function writeBlocks(
+/**
+ * Writes `length` bytes (whole blocks; the CDB's length unless the initiator's EDTL cut it) at `lba`.
+ * `locked`: the caller already holds the range exclusively (COMPARE AND WRITE, ORWRITE); otherwise
+ * the write takes it shared, so it waits only for such a read-modify-write on the same blocks.
+ */
+export async function writeBlocks(
   lu: LogicalUnit,
   lba: number,
   length: number,
   fua: boolean,
   dataOut: SgVector | undefined,
   signal: CancelSignal,
+  locked = false,
 ): Promise<Outcome> {
   if (length === 0) return GOOD;
   if (!dataOut || dataOut.length < length) return Sense.dataPhaseError;
   const data = dataOut.length === length ? dataOut : dataOut.slice(0, length);
   try {
     // WCE = 0: no volatile cache may hold the data when status goes out (SBC-3 caching page).
-    await lu.device.write(lba * lu.blockSize, data, { fua: fua || !lu.writeCacheEnabled, signal });
+    const write = (): Promise<void> => lu.device.write(lba * lu.blockSize, data, { fua: fua || !lu.writeCacheEnabled, signal });
+    await (locked ? write() : withRange(lu.rangeLock, lba, length / lu.blockSize, false, write));
     return GOOD;
   } catch (err) {
     return blockFailure(err, 'write', lba);

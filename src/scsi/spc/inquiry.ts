@@ -13,6 +13,7 @@ export const VERSION_DESCRIPTORS: readonly number[] = [0x00a0, 0x0460, 0x04c0];
 export function standardInquiry(lu: LogicalUnit | undefined): Buffer {
   const b = Buffer.alloc(STANDARD_INQUIRY_LENGTH);
   b[0] = peripheralByte(lu);
+  if (lu?.removable) b[1] = 0x80; // RMB
   b[2] = 0x06; // VERSION: SPC-4
   b[3] = 0x10 | 0x02; // HISUP | RESPONSE DATA FORMAT 2
   b[4] = STANDARD_INQUIRY_LENGTH - 5; // ADDITIONAL LENGTH

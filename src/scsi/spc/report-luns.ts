@@ -14,6 +14,8 @@ export function encodeLun(lun: number, into: Buffer, at: number): void {
   }
 }
 
+const SELECT_REPORTS = new Set([0x00, 0x01, 0x02, 0x10, 0x11, 0x12]);
+
 export function reportLunsData(luns: readonly number[]): Buffer {
   const b = Buffer.alloc(8 + 8 * luns.length);
   b.writeUInt32BE(8 * luns.length, 0);
@@ -22,8 +24,9 @@ export function reportLunsData(luns: readonly number[]): Buffer {
 }
 
 /**
- * REPORT LUNS (SPC-4), answered for any LUN. SELECT REPORT 00h and 02h list every LU;
- * 01h asks for well-known LUs, of which there are none.
+ * REPORT LUNS (SPC-4/SPC-5), answered for any LUN. SELECT REPORT 00h and 02h list every LU;
+ * 01h asks for well-known LUs, 10h-12h for administrative LUs and conglomerates: there are none,
+ * so those lists are empty.
  */
 export const reportLuns: AnyLunCommandHandler = {
   name: 'REPORT LUNS',
@@ -37,10 +40,10 @@ export const reportLuns: AnyLunCommandHandler = {
     const control = checkControlByte(cdb, 12);
     if (control) return control;
     const select = cdb[2];
-    if (select > 0x02) return Sense.invalidFieldInCdb(2);
+    if (!SELECT_REPORTS.has(select)) return Sense.invalidFieldInCdb(2);
     const allocation = cdb.readUInt32BE(6);
     if (allocation < 16) return Sense.invalidFieldInCdb(6);
-    const luns = select === 0x01 ? [] : target.lunNumbers;
+    const luns = select === 0x00 || select === 0x02 ? target.lunNumbers : [];
     return immediate(() => goodData(truncateToAllocation(reportLunsData(luns), allocation)));
   },
 };

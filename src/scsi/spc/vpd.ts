@@ -2,6 +2,7 @@ import type { Nexus } from '../command.js';
 import type { TargetInfo } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { asciiField } from '../cdb.js';
+import { maxWriteSameBlocks, ProvisioningLimits, unmapGranularityBlocks } from '../sbc/provisioning.js';
 
 /** Byte 0 of INQUIRY data: peripheral qualifier 000b + direct access, or 011b/1Fh for "no LU here". */
 export function peripheralByte(lu: LogicalUnit | undefined): number {
@@ -13,6 +14,7 @@ export const VPD_UNIT_SERIAL_NUMBER = 0x80;
 export const VPD_DEVICE_IDENTIFICATION = 0x83;
 export const VPD_BLOCK_LIMITS = 0xb0;
 export const VPD_BLOCK_DEVICE_CHARACTERISTICS = 0xb1;
+export const VPD_LOGICAL_BLOCK_PROVISIONING = 0xb2;
 
 const CODE_SET_BINARY = 1;
 const CODE_SET_ASCII = 2;
@@ -69,8 +71,8 @@ function twoByteId(id: number): Buffer {
   return b;
 }
 
-function supportedPages(): Buffer {
-  return Buffer.from(PAGES.map((p) => p.code));
+function supportedPages({ lu }: VpdContext): Buffer {
+  return Buffer.from(PAGES.filter((p) => !p.when || p.when(lu)).map((p) => p.code));
 }
 
 function unitSerialNumber({ lu }: VpdContext): Buffer {
@@ -99,14 +101,38 @@ function deviceIdentification({ lu, nexus, target }: VpdContext): Buffer {
   ]);
 }
 
-/** Block limits (SBC-3, page length 3Ch). No UNMAP, WRITE SAME or COMPARE AND WRITE yet. */
+/** MAXIMUM COMPARE AND WRITE LENGTH (blocks, one byte). */
+export const MAX_COMPARE_AND_WRITE_BLOCKS = 255;
+
+/**
+ * Block limits (SBC-3, page length 3Ch). WSNZ = 0 (WRITE SAME with 0 blocks runs to the end),
+ * MAXIMUM WRITE SAME LENGTH always; the UNMAP limits only on a thin LU.
+ */
 function blockLimits({ lu }: VpdContext): Buffer {
   const b = Buffer.alloc(0x3c);
   // Offsets below are page offsets minus the 4-byte header.
   const granularity = lu.blockSize < 4096 && 4096 % lu.blockSize === 0 ? 4096 / lu.blockSize : 1;
+  b[1] = Math.min(MAX_COMPARE_AND_WRITE_BLOCKS, lu.maxTransferLength); // MAXIMUM COMPARE AND WRITE LENGTH (5)
   b.writeUInt16BE(granularity, 2); // OPTIMAL TRANSFER LENGTH GRANULARITY (page bytes 6-7)
   b.writeUInt32BE(lu.maxTransferLength, 4); // MAXIMUM TRANSFER LENGTH (8-11)
   b.writeUInt32BE(lu.maxTransferLength, 8); // OPTIMAL TRANSFER LENGTH (12-15)
+  if (lu.thin) {
+    b.writeUInt32BE(ProvisioningLimits.maxUnmapBlocks, 16); // MAXIMUM UNMAP LBA COUNT (20-23)
+    b.writeUInt32BE(ProvisioningLimits.maxUnmapDescriptors, 20); // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (24-27)
+    b.writeUInt32BE(unmapGranularityBlocks(lu), 24); // OPTIMAL UNMAP GRANULARITY (28-31)
+  }
+  b.writeBigUInt64BE(BigInt(maxWriteSameBlocks(lu)), 32); // MAXIMUM WRITE SAME LENGTH (36-43)
+  return b;
+}
+
+/**
+ * Logical block provisioning (SBC-4), thin LUs only: LBPU (UNMAP), LBPWS / LBPWS10 (WRITE SAME
+ * with UNMAP), LBPRZ = 001b (deallocated blocks read as zeros), no anchoring, PROVISIONING TYPE thin.
+ */
+function logicalBlockProvisioning(): Buffer {
+  const b = Buffer.alloc(4);
+  b[1] = 0x80 | 0x40 | 0x20 | 0x04;
+  b[2] = 0x02;
   return b;
 }
 
@@ -120,6 +146,8 @@ function blockDeviceCharacteristics(): Buffer {
 interface VpdPage {
   readonly code: number;
   build(ctx: VpdContext): Buffer;
+  /** Only for LUs where this holds (listed and answered). */
+  when?(lu: LogicalUnit): boolean;
 }
 
 /** Ascending page codes, as SPC requires of the supported pages list. */
@@ -129,6 +157,7 @@ const PAGES: readonly VpdPage[] = [
   { code: VPD_DEVICE_IDENTIFICATION, build: deviceIdentification },
   { code: VPD_BLOCK_LIMITS, build: blockLimits },
   { code: VPD_BLOCK_DEVICE_CHARACTERISTICS, build: blockDeviceCharacteristics },
+  { code: VPD_LOGICAL_BLOCK_PROVISIONING, build: logicalBlockProvisioning, when: (lu) => lu.thin },
 ];
 
 /** The whole VPD page, or undefined when the page is not supported (for this LUN). */
@@ -137,7 +166,7 @@ export function vpdPage(code: number, lu: LogicalUnit | undefined, nexus: Nexus,
     // No LU: only the (empty but for itself) supported pages list.
     return code === VPD_SUPPORTED_PAGES ? withPeripheral(page(code, Buffer.from([VPD_SUPPORTED_PAGES])), lu) : undefined;
   }
-  const p = PAGES.find((x) => x.code === code);
+  const p = PAGES.find((x) => x.code === code && (!x.when || x.when(lu)));
   return p ? withPeripheral(page(code, p.build({ lu, nexus, target })), lu) : undefined;
 }
 

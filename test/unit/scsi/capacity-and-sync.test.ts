@@ -84,7 +84,7 @@ describe('READ CAPACITY(16)', () => {
   it('another SERVICE ACTION IN(16) action is INVALID FIELD IN CDB on the service action', async () => {
     const { core } = await setup();
     const c = rc16();
-    c[1] = 0x12; // GET LBA STATUS: not supported
+    c[1] = 0x13; // REPORT REFERRALS: not supported
     expect(sense(await run(core, c))).toEqual({ key: 5, asc: 0x24, ascq: 0, fieldPointer: { cd: true, byte: 1, bit: 4 } });
   });
 });

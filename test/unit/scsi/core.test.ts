@@ -78,7 +78,7 @@ describe('a LUN without an LU', () => {
 describe('opcode table', () => {
   it('an unknown opcode is INVALID COMMAND OPERATION CODE', async () => {
     const { core } = await setup();
-    for (const op of [0x04, 0x15, 0x41, 0x42, 0x89, 0x93, 0xff]) {
+    for (const op of [0x04, 0x01, 0x07, 0x3b, 0x3c, 0x9c, 0xff]) {
       expect(sense(await run(core, [op, 0, 0, 0, 0, 0]))).toEqual({ key: 5, asc: 0x20, ascq: 0 });
     }
   });
@@ -114,7 +114,7 @@ describe('REPORT SUPPORTED OPERATION CODES', () => {
 
   it('one command: an unknown opcode is "not supported"', async () => {
     const { core } = await setup();
-    expect([...dataOf(await run(core, rsoc(1, 0x41)))]).toEqual([0, 0x01, 0, 0]);
+    expect([...dataOf(await run(core, rsoc(1, 0x3b)))]).toEqual([0, 0x01, 0, 0]);
   });
 
   it('asking without a service action for an opcode that has them, or with one for one that has not, is refused', async () => {
@@ -128,7 +128,7 @@ describe('REPORT SUPPORTED OPERATION CODES', () => {
     const { core } = await setup();
     const d = dataOf(await run(core, rsoc(2, 0x9e, 0x10)));
     expect([d[1], d.readUInt16BE(2), d[4], d[5]]).toEqual([0x03, 16, 0x9e, 0x10]);
-    expect([...dataOf(await run(core, rsoc(2, 0x9e, 0x12)))]).toEqual([0, 0x01, 0, 0]);
+    expect([...dataOf(await run(core, rsoc(2, 0x9e, 0x13)))]).toEqual([0, 0x01, 0, 0]);
   });
 
   it('all commands: one 8-byte descriptor per table entry, sorted, with SERVACTV where it applies', async () => {

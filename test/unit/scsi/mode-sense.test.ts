@@ -45,12 +45,12 @@ describe('MODE SENSE(6)', () => {
     expect(d[4 + 2]).toBe(0x04);
   });
 
-  it('changeable values: nothing can be changed', async () => {
+  it('changeable values: WCE, D_SENSE and SWP only (MODE SELECT)', async () => {
     const { core } = await setup();
     const d = dataOf(await run(core, ms6(0x3f, { pc: 1 })));
     expect([...d.subarray(4, 12)]).toEqual(new Array<number>(8).fill(0));
-    expect([...d.subarray(12, 32)]).toEqual(CACHING_NO_WCE);
-    expect([...d.subarray(32)]).toEqual([0x0a, 0x0a, ...new Array<number>(10).fill(0)]);
+    expect([...d.subarray(12, 32)]).toEqual(CACHING_WCE);
+    expect([...d.subarray(32)]).toEqual([0x0a, 0x0a, 0x04, 0x00, 0x08, ...new Array<number>(7).fill(0)]);
   });
 
   it('default values: the configured WCE and D_SENSE off', async () => {

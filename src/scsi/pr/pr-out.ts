@@ -1,0 +1,88 @@
+import { checkControlByte } from '../cdb.js';
+import type { LuCommandHandler, ParsedCommand } from '../handler.js';
+import type { LogicalUnit } from '../logical-unit.js';
+import { Sense, type SenseReason } from '../sense-reasons.js';
+import type { Task } from '../task.js';
+import { applyPrOut, BASIC_PARAMETER_LENGTH, PrOutAction, type PrOutResult } from './pr-out-actions.js';
+import { PrSense } from './pr-sense.js';
+import { isPrType, LU_SCOPE, PrType, type PrTypeCode } from './types.js';
+
+export const PERSISTENT_RESERVE_OUT = 0x5f;
+
+/** Room for a REGISTER AND MOVE TransportID (iSCSI names are at most 223 bytes); more is refused. */
+export const MAX_PARAMETER_LENGTH = 1024;
+
+const NAMES: Record<number, string> = {
+  [PrOutAction.REGISTER]: 'REGISTER',
+  [PrOutAction.RESERVE]: 'RESERVE',
+  [PrOutAction.RELEASE]: 'RELEASE',
+  [PrOutAction.CLEAR]: 'CLEAR',
+  [PrOutAction.PREEMPT]: 'PREEMPT',
+  [PrOutAction.PREEMPT_AND_ABORT]: 'PREEMPT AND ABORT',
+  [PrOutAction.REGISTER_AND_IGNORE_EXISTING_KEY]: 'REGISTER AND IGNORE EXISTING KEY',
+  [PrOutAction.REGISTER_AND_MOVE]: 'REGISTER AND MOVE',
+};
+
+/** Service actions whose SCOPE and TYPE fields mean something (the others ignore them). */
+const USES_TYPE = new Set<number>([
+  PrOutAction.RESERVE,
+  PrOutAction.RELEASE,
+  PrOutAction.PREEMPT,
+  PrOutAction.PREEMPT_AND_ABORT,
+  PrOutAction.REGISTER_AND_MOVE,
+]);
+
+function decodeType(action: number, byte2: number): PrTypeCode | SenseReason {
+  if (!USES_TYPE.has(action)) return PrType.WRITE_EXCLUSIVE; // unused
+  if (byte2 >> 4 !== LU_SCOPE) return Sense.invalidFieldInCdb(2, 7);
+  const type = byte2 & 0x0f;
+  return isPrType(type) ? type : Sense.invalidFieldInCdb(2, 3);
+}
+
+/** PREEMPT AND ABORT: the preempted nexuses' tasks on this LU end (SPC-4 5.13.11.2.6). */
+async function abortPreempted(lu: LogicalUnit, result: PrOutResult, issuer: number): Promise<void> {
+  const ids = new Set(result.preempted.flatMap((reg) => lu.reservations.liveNexusIds(reg)));
+  ids.delete(issuer);
+  if (ids.size === 0) return;
+  const victims: Task[] = [...lu.taskSet.entries()].filter((t) => ids.has(t.cmd.nexus.id));
+  for (const t of victims) t.abort();
+  await Promise.all(victims.map((t) => t.settled));
+}
+
+function prOut(action: number): LuCommandHandler {
+  return {
+    name: `PERSISTENT RESERVE OUT (${NAMES[action]!})`,
+    opcode: PERSISTENT_RESERVE_OUT,
+    serviceAction: action,
+    cdbLength: 10,
+    usage: [PERSISTENT_RESERVE_OUT, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x00],
+    cls: 'other',
+    parse({ cdb, lu, nexus }): ParsedCommand | SenseReason {
+      const control = checkControlByte(cdb, 10);
+      if (control) return control;
+      const type = decodeType(action, cdb[2]!);
+      if (typeof type !== 'number') return type;
+      const length = cdb.readUInt32BE(5);
+      if (length < BASIC_PARAMETER_LENGTH || length > MAX_PARAMETER_LENGTH) return PrSense.parameterListLengthError;
+      return {
+        dataOutLength: length,
+        async run({ dataOut }) {
+          if (!dataOut || dataOut.length < length) return PrSense.parameterListLengthError;
+          const state = lu.reservations;
+          const result = applyPrOut(state, nexus, { action, type, params: dataOut.toBuffer() });
+          if (!result.changed) return result.outcome;
+          if (action === PrOutAction.PREEMPT_AND_ABORT) await abortPreempted(lu, result, nexus.id);
+          // APTPL: the new state is durable before the command completes.
+          try {
+            await state.persist();
+          } catch {
+            return Sense.internalTargetFailure;
+          }
+          return result.outcome;
+        },
+      };
+    },
+  };
+}
+
+export const prOutHandlers: readonly LuCommandHandler[] = Object.values(PrOutAction).map(prOut);

@@ -1,0 +1,71 @@
+import { checkControlByte } from '../cdb.js';
+import type { Nexus } from '../command.js';
+import { immediate, type LuCommandHandler } from '../handler.js';
+import { GOOD, type Outcome } from '../outcome.js';
+import { Sense } from '../sense-reasons.js';
+import { RESERVATION_CONFLICT } from './pr-sense.js';
+import type { ReservationState } from './state.js';
+import { admitsRegistrants } from './types.js';
+
+/**
+ * SPC-2 RESERVE / RELEASE (6 and 10), logical unit reservations only: no extents and no
+ * third-party reservations (those bits are refused).
+ */
+
+/**
+ * While persistent registrations exist, RESERVE and RELEASE yield to them (SPC-4 5.13.3, what
+ * REPORT CAPABILITIES announces as CRH = 1): GOOD without effect from a persistent reservation
+ * holder, or from a registrant under a registrants-only or all-registrants type; RESERVATION
+ * CONFLICT from anyone else (SPC-2 5.5.1: registrations make RESERVE and RELEASE conflict).
+ * Undefined when no registration exists and the SPC-2 rules apply.
+ */
+function yieldToPersistent(state: ReservationState, nexus: Nexus): Outcome | undefined {
+  if (!state.hasRegistrations) return undefined;
+  const reg = state.registrationOf(nexus);
+  const r = state.reservation;
+  const noOp = reg !== undefined && r !== undefined && (state.isHolder(reg) || admitsRegistrants(r.type));
+  return noOp ? GOOD : RESERVATION_CONFLICT;
+}
+
+function doReserve(state: ReservationState, nexus: Nexus): Outcome {
+  const persistent = yieldToPersistent(state, nexus);
+  if (persistent) return persistent;
+  if (state.legacyHolder !== undefined && state.legacyHolder !== nexus.id) return RESERVATION_CONFLICT;
+  state.legacyHolder = nexus.id;
+  return GOOD;
+}
+
+/** RELEASE from a nexus that holds nothing is GOOD and changes nothing (SPC-2 7.17). */
+function doRelease(state: ReservationState, nexus: Nexus): Outcome {
+  const persistent = yieldToPersistent(state, nexus);
+  if (persistent) return persistent;
+  if (state.legacyHolder === nexus.id) state.legacyHolder = undefined;
+  return GOOD;
+}
+
+function legacy(name: string, opcode: number, cdbLength: 6 | 10, release: boolean): LuCommandHandler {
+  // 6: byte 1 bit 4 3RDPTY, bits 3-1 third party id, bit 0 EXTENT. 10: bit 4 3RDPTY, bit 1 LONGID.
+  const refused = cdbLength === 6 ? 0x1f : 0x12;
+  const usage = cdbLength === 6 ? [opcode, 0, 0, 0, 0, 0] : [opcode, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  return {
+    name,
+    opcode,
+    cdbLength,
+    usage,
+    cls: 'other',
+    parse({ cdb, lu, nexus }) {
+      const control = checkControlByte(cdb, cdbLength);
+      if (control) return control;
+      const bad = cdb[1]! & refused;
+      if (bad) return Sense.invalidFieldInCdb(1, 31 - Math.clz32(bad));
+      return immediate(() => (release ? doRelease : doReserve)(lu.reservations, nexus));
+    },
+  };
+}
+
+export const reserveReleaseHandlers: readonly LuCommandHandler[] = [
+  legacy('RESERVE(6)', 0x16, 6, false),
+  legacy('RELEASE(6)', 0x17, 6, true),
+  legacy('RESERVE(10)', 0x56, 10, false),
+  legacy('RELEASE(10)', 0x57, 10, true),
+];

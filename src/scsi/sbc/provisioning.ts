@@ -1,0 +1,48 @@
+import { blockFailure } from '../block-failure.js';
+import type { LogicalUnit } from '../logical-unit.js';
+import { GOOD, type Outcome } from '../outcome.js';
+
+/** Limits reported in VPD B0h and enforced by WRITE SAME and UNMAP. */
+export const ProvisioningLimits = {
+  /** MAXIMUM WRITE SAME LENGTH (blocks): bounds the data a WRITE SAME without UNMAP writes. */
+  maxWriteSameBytes: 32 * 1024 * 1024,
+  /** MAXIMUM UNMAP LBA COUNT: blocks per UNMAP command (punching holes is cheap). */
+  maxUnmapBlocks: 0x100000,
+  /** MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT. */
+  maxUnmapDescriptors: 256,
+  /** OPTIMAL UNMAP GRANULARITY in bytes: a file system page. */
+  unmapGranularityBytes: 4096,
+} as const;
+
+/**
+ * Below 65536 blocks: libiscsi's WriteSame16.Unmap then skips a 65536-block WRITE(16) that would
+ * exceed our MAXIMUM TRANSFER LENGTH.
+ */
+export function maxWriteSameBlocks(lu: LogicalUnit): number {
+  return Math.max(1, Math.min(0xffff, Math.floor(ProvisioningLimits.maxWriteSameBytes / lu.blockSize)));
+}
+
+export function unmapGranularityBlocks(lu: LogicalUnit): number {
+  return Math.max(1, Math.floor(ProvisioningLimits.unmapGranularityBytes / lu.blockSize));
+}
+
+/** Deallocate whole-block ranges; with the write cache off the device makes it durable (see FileBackstore.discard). */
+export async function deallocate(lu: LogicalUnit, ranges: readonly { lba: number; blocks: number }[]): Promise<Outcome> {
+  const discard = lu.device.discard?.bind(lu.device);
+  const wanted = ranges.filter((r) => r.blocks > 0);
+  if (!discard || wanted.length === 0) return GOOD;
+  // Deallocation is a write: it must not land inside a COMPARE AND WRITE / ORWRITE (see range-lock.ts).
+  // One shared lock over the span of all ranges: taking several one by one could deadlock.
+  const first = Math.min(...wanted.map((r) => r.lba));
+  const end = Math.max(...wanted.map((r) => r.lba + r.blocks));
+  const got = lu.rangeLock.lock(first, end - first, false);
+  const unlock = typeof got === 'function' ? got : await got;
+  try {
+    await discard(wanted.map((r) => ({ offset: r.lba * lu.blockSize, length: r.blocks * lu.blockSize })));
+    return GOOD;
+  } catch (err) {
+    return blockFailure(err, 'write', wanted[0]!.lba);
+  } finally {
+    unlock();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Block-range lock of one LU, for COMPARE AND WRITE and ORWRITE: their read-modify-write must not
+ * interleave with any other write to the same blocks. Plain writes take the range shared (they may
+ * overlap each other: SBC orders nothing between SIMPLE tasks); a read-modify-write takes it
+ * exclusive. Each request waits only for earlier conflicting requests (FIFO), so nothing starves
+ * and nothing deadlocks: every wait is on a request that was already admitted before it.
+ */
+export type Unlock = () => void;
+
+interface Entry {
+  readonly start: number;
+  readonly end: number;
+  readonly exclusive: boolean;
+  readonly released: Promise<void>;
+  release(): void;
+}
+
+export class RangeLock {
+  private readonly entries = new Set<Entry>();
+
+  /**
+   * Blocks [lba, lba + blocks). Returns the unlock function at once when nothing earlier conflicts
+   * (the common case for plain writes: no promise, no extra turn of the event loop), else a promise of it.
+   */
+  lock(lba: number, blocks: number, exclusive: boolean): Unlock | Promise<Unlock> {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const entry: Entry = { start: lba, end: lba + Math.max(blocks, 1), exclusive, released, release };
+    const blockers: Promise<void>[] = [];
+    for (const other of this.entries) {
+      if ((other.exclusive || exclusive) && other.start < entry.end && entry.start < other.end) blockers.push(other.released);
+    }
+    this.entries.add(entry);
+    let done = false;
+    const unlock: Unlock = () => {
+      if (done) return;
+      done = true;
+      this.entries.delete(entry);
+      entry.release();
+    };
+    return blockers.length === 0 ? unlock : Promise.all(blockers).then(() => unlock);
+  }
+
+  /** Requests holding or waiting (for tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/** Runs `body` holding [lba, lba + blocks). */
+export async function withRange<T>(lock: RangeLock, lba: number, blocks: number, exclusive: boolean, body: () => Promise<T>): Promise<T> {
+  const got = lock.lock(lba, blocks, exclusive);
+  const unlock = typeof got === 'function' ? got : await got;
+  try {
+    return await body();
+  } finally {
+    unlock();
+  }
+}
