@@ -1,0 +1,269 @@
+# Scenario bodies for /init (sourced). Each either returns (pass) or calls fail.
+
+node_set() { must iscsiadm -m node -T "$IQN" -p "$PORTAL" -o update -n "$1" -v "$2"; }
+
+# A node record for the virtual portal (SendTargets announces the host's 127.0.0.1 address).
+node_new() { must iscsiadm -m node -o new -T "$IQN" -p "$PORTAL,1"; }
+
+login() { must iscsiadm -m node -T "$IQN" -p "$PORTAL" --login; }
+
+logout() { must iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout; }
+
+# Waits (up to 20 s) for the session's disk; sets DISK=/dev/sdX.
+wait_disk() {
+  i=0
+  while [ $i -lt 200 ]; do
+    for b in /sys/class/iscsi_session/session*/device/target*/*/block/*; do
+      if [ -e "$b" ] && [ -b "/dev/${b##*/}" ]; then DISK=/dev/${b##*/}; return 0; fi
+    done
+    sleep 0.1
+    i=$((i + 1))
+  done
+  fail 'no disk appeared after login'
+}
+
+# The kernel reports digests in use as 1 (CRC32C) or 0 (None).
+check_digests() {
+  c=/sys/class/iscsi_connection/$(ls /sys/class/iscsi_connection | head -1)
+  [ "$(cat "$c/header_digest")" = 1 ] || fail "header digest not in use: $(cat "$c/header_digest")"
+  [ "$(cat "$c/data_digest")" = 1 ] || fail "data digest not in use: $(cat "$c/data_digest")"
+}
+
+check_gone() {
+  [ -z "$(ls /sys/class/iscsi_session)" ] || fail 'session still present after logout'
+  [ ! -e "/sys/block/${DISK##*/}" ] || fail "$DISK still present after logout"
+}
+
+# The guest must reach the target through the virtual portal and nothing else.
+check_confined() {
+  if nc -w 2 10.0.2.2 "$TARGET_PORT" </dev/null >/dev/null 2>&1; then fail 'guest reached the host loopback via 10.0.2.2'; fi
+  if nc -w 2 10.0.2.100 3261 </dev/null >/dev/null 2>&1; then fail 'guest reached 10.0.2.100:3261'; fi
+}
+
+# dd the host-made pattern to the start and the last blocks, read both back with O_DIRECT.
+pattern_io() {
+  lun_mib=$((LUN_BYTES / 1048576))
+  pat_mib=$((PATTERN_BYTES / 1048576))
+  blocks=$(cat "/sys/block/${DISK##*/}/size")
+  [ "$((blocks * 512))" = "$LUN_BYTES" ] || fail "disk size $((blocks * 512)) != $LUN_BYTES"
+  t0=$(now)
+  must dd if=/pattern.bin of="$DISK" bs=1M oflag=direct conv=fsync
+  must dd if=/pattern.bin of="$DISK" bs=1M seek=$((lun_mib - pat_mib)) oflag=direct conv=fsync
+  t1=$(now)
+  echo 3 > /proc/sys/vm/drop_caches
+  must dd if="$DISK" of=/tmp/head.bin bs=1M count="$pat_mib" iflag=direct
+  must dd if="$DISK" of=/tmp/tail.bin bs=1M skip=$((lun_mib - pat_mib)) count="$pat_mib" iflag=direct
+  t2=$(now)
+  cmp /pattern.bin /tmp/head.bin || fail 'readback of the first blocks differs'
+  cmp /pattern.bin /tmp/tail.bin || fail 'readback of the last blocks differs'
+  metric write_s "$(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}')"
+  metric read_s "$(echo "$t1 $t2" | awk '{printf "%.2f", $2 - $1}')"
+  metric readback_md5 "$(md5sum < /tmp/tail.bin | cut -d' ' -f1)"
+  rm -f /tmp/head.bin /tmp/tail.bin
+}
+
+# 16 writers, then 16 readers, at once (4 KiB O_DIRECT commands: 16 in flight), each on its own
+# slice of the pattern at 16 MiB; the slices read back must make up the pattern.
+concurrent_io() {
+  pids=''
+  i=0
+  while [ $i -lt 16 ]; do
+    dd if=/pattern.bin of="$DISK" bs=4k skip=$((i * 64)) seek=$((4096 + i * 64)) count=64 oflag=direct 2>/tmp/dd$i.err &
+    pids="$pids $!"
+    i=$((i + 1))
+  done
+  for p in $pids; do wait "$p" || fail "a concurrent writer failed: $(cat /tmp/dd*.err)"; done
+  echo 3 > /proc/sys/vm/drop_caches
+  pids=''
+  i=0
+  while [ $i -lt 16 ]; do
+    dd if="$DISK" of="/tmp/part$i" bs=4k skip=$((4096 + i * 64)) count=64 iflag=direct 2>/tmp/dd$i.err &
+    pids="$pids $!"
+    i=$((i + 1))
+  done
+  for p in $pids; do wait "$p" || fail "a concurrent reader failed: $(cat /tmp/dd*.err)"; done
+  i=0
+  : > /tmp/all.bin
+  while [ $i -lt 16 ]; do cat "/tmp/part$i" >> /tmp/all.bin; rm "/tmp/part$i"; i=$((i + 1)); done
+  head -c 4194304 /pattern.bin | cmp - /tmp/all.bin || fail 'concurrent readback differs'
+  rm -f /tmp/all.bin /tmp/dd*.err
+}
+
+# mkfs, files, fsck, read-only remount and compare.
+filesystem() {
+  must /sbin/mke2fs -t ext4 -q -F "$DISK"
+  must mount -t ext4 "$DISK" /mnt
+  mkdir /mnt/d
+  cp /pattern.bin /mnt/pattern.bin
+  i=0
+  while [ $i -lt 50 ]; do
+    dd if=/pattern.bin of="/mnt/d/f$i" bs=4096 skip=$i count=$((i + 1)) 2>/dev/null
+    i=$((i + 1))
+  done
+  (cd /mnt && find . -type f | sort | xargs md5sum) > /tmp/sums
+  sync
+  must umount /mnt
+  must /sbin/e2fsck -fn "$DISK"
+  must mount -t ext4 -o ro "$DISK" /mnt
+  (cd /mnt && md5sum -c /tmp/sums >/tmp/sums.out 2>&1) || { sed 's/^/E2E-LOG /' /tmp/sums.out; fail 'files differ after remount'; }
+  must umount /mnt
+}
+
+scenario_basic() {
+  check_confined
+  step discovery-start
+  must iscsiadm -m discovery -t st -p "$PORTAL"
+  grep -q "$IQN" /tmp/must.out || fail "discovery did not list $IQN"
+  step discovery
+  node_new
+  login
+  wait_disk
+  step login
+  check_digests
+  pattern_io
+  step dd
+  concurrent_io
+  step concurrent
+  filesystem
+  step fs
+  logout
+  check_gone
+  step logout
+}
+
+# Login, then IDLE_S seconds without I/O: the session must survive the NOP exchange.
+scenario_idle() {
+  node_new
+  login
+  wait_disk
+  check_digests
+  sess=$(ls /sys/class/iscsi_session)
+  # Let the disk probe's reads (partition table) finish before counting idle traffic.
+  sleep 3
+  step idle-start
+  sleep "$IDLE_S"
+  step idle-end
+  [ "$(ls /sys/class/iscsi_session)" = "$sess" ] || fail "session changed: $sess -> $(ls /sys/class/iscsi_session)"
+  state=$(cat "/sys/class/iscsi_session/$sess/state")
+  [ "$state" = LOGGED_IN ] || fail "session state $state after idling"
+  if dmesg | grep -q 'conn error'; then fail 'connection error while idle'; fi
+  must dd if=/pattern.bin of="$DISK" bs=1M oflag=direct conv=fsync
+  echo 3 > /proc/sys/vm/drop_caches
+  must dd if="$DISK" of=/tmp/head.bin bs=1M count=$((PATTERN_BYTES / 1048576)) iflag=direct
+  cmp /pattern.bin /tmp/head.bin || fail 'readback after idling differs'
+  logout
+  check_gone
+}
+
+# One CHAP login attempt. $1 name, $2 target, $3 algorithm, $4 password, $5 password_in ('' = one-way), $6 ok|fail
+chap_case() {
+  IQN=$2
+  node_new
+  node_set node.session.auth.authmethod CHAP
+  node_set node.session.auth.chap_algs "$3"
+  node_set node.session.auth.username "$CHAP_USER"
+  node_set node.session.auth.password "$4"
+  if [ -n "$5" ]; then
+    node_set node.session.auth.username_in "$MUTUAL_USER"
+    node_set node.session.auth.password_in "$5"
+  fi
+  if iscsiadm -m node -T "$IQN" -p "$PORTAL" --login >/tmp/login.out 2>&1; then
+    [ "$6" = ok ] || fail "$1: login succeeded but must fail"
+    wait_disk
+    must dd if="$DISK" of=/dev/null bs=64k count=16 iflag=direct
+    logout
+    check_gone
+  else
+    sed 's/^/E2E-LOG /' /tmp/login.out
+    [ "$6" = fail ] || fail "$1: login failed"
+    [ -z "$(ls /sys/class/iscsi_session)" ] || fail "$1: a session exists after a failed login"
+  fi
+  must iscsiadm -m node -o delete -T "$IQN" -p "$PORTAL"
+  step "chap-$1-$6"
+}
+
+# Every algorithm open-iscsi offers, one-way and mutual, each against a target that accepts only it.
+scenario_chap() {
+  for alg in MD5 SHA1 SHA256 SHA3-256; do
+    lower=$(echo "$alg" | tr 'A-Z' 'a-z')
+    chap_case "oneway-$lower" "$IQN_BASE:chap-$lower" "$alg" "$CHAP_SECRET" '' ok
+    chap_case "mutual-$lower" "$IQN_BASE:mutual-$lower" "$alg" "$CHAP_SECRET" "$MUTUAL_SECRET" ok
+  done
+  chap_case wrong-secret "$IQN_BASE:chap-sha256" SHA256 "not-the-right-secret" '' fail
+  chap_case wrong-target-secret "$IQN_BASE:mutual-sha256" SHA256 "$CHAP_SECRET" "not-the-target-secret" fail
+  chap_case no-common-algorithm "$IQN_BASE:chap-md5" SHA256 "$CHAP_SECRET" '' fail
+}
+
+# Writes the pattern to slots 0..$1-1 (pattern-sized, from the start of the disk).
+write_slots() {
+  n=0
+  while [ "$n" -lt "$1" ]; do
+    must dd if=/pattern.bin of="$DISK" bs=1M seek=$((n * PATTERN_BYTES / 1048576)) oflag=direct conv=fsync
+    n=$((n + 1))
+  done
+}
+
+# Reads slots 0..$1-1 back with O_DIRECT and compares each with the pattern.
+verify_slots() {
+  echo 3 > /proc/sys/vm/drop_caches
+  n=0
+  while [ "$n" -lt "$1" ]; do
+    must dd if="$DISK" of=/tmp/slot.bin bs=1M skip=$((n * PATTERN_BYTES / 1048576)) count=$((PATTERN_BYTES / 1048576)) iflag=direct
+    cmp /pattern.bin /tmp/slot.bin || fail "slot $n differs after recovery"
+    n=$((n + 1))
+  done
+  rm -f /tmp/slot.bin
+}
+
+# The host cuts the connection (guest side only) while we write; open-iscsi logs in again
+# with the same ISID and the target must replace the old session.
+scenario_reinstate() {
+  node_new
+  login
+  wait_disk
+  sess=$(ls /sys/class/iscsi_session)
+  sleep 2
+  step writing
+  write_slots "$SLOTS"
+  step written
+  dmesg | grep -q 'detected conn error' || fail 'the connection was never cut'
+  [ "$(ls /sys/class/iscsi_session)" = "$sess" ] || fail "session changed: $sess -> $(ls /sys/class/iscsi_session)"
+  [ "$(cat "/sys/class/iscsi_session/$sess/state")" = LOGGED_IN ] || fail 'session not logged in after recovery'
+  verify_slots "$SLOTS"
+  step verified
+  logout
+  check_gone
+}
+
+# The host stops the target (SIGTERM) and starts it again while we write files;
+# open-iscsi must get back in within its replacement timeout and every write land.
+scenario_restart() {
+  node_new
+  login
+  wait_disk
+  sess=$(ls /sys/class/iscsi_session)
+  must /sbin/mke2fs -t ext4 -q -F "$DISK"
+  must mount -t ext4 "$DISK" /mnt
+  step writing
+  n=0
+  while [ "$n" -lt "$FILES" ]; do
+    must dd if=/pattern.bin of="/mnt/f$n" bs=1M conv=fsync
+    n=$((n + 1))
+  done
+  step written
+  sync
+  must umount /mnt
+  [ "$(ls /sys/class/iscsi_session)" = "$sess" ] || fail "session changed: $sess -> $(ls /sys/class/iscsi_session)"
+  must /sbin/e2fsck -fn "$DISK"
+  echo 3 > /proc/sys/vm/drop_caches
+  must mount -t ext4 -o ro "$DISK" /mnt
+  n=0
+  while [ "$n" -lt "$FILES" ]; do
+    cmp /pattern.bin "/mnt/f$n" || fail "file f$n differs after the restart"
+    n=$((n + 1))
+  done
+  must umount /mnt
+  step verified
+  logout
+  check_gone
+}

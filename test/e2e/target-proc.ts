@@ -1,0 +1,151 @@
+/**
+ * Scatter as a separate process (`node dist/cli/main.js serve`), so a test can
+ * SIGTERM it and start it again on the same port and backing file. Its JSON log
+ * is kept; entries at level error (50) or above fail a scenario.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CLI = join(process.cwd(), 'dist/cli/main.js');
+
+export interface LogEntry {
+  level: number;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RelayCounters {
+  toTarget: number;
+  toGuest: number;
+  pdusToTarget: Record<string, number>;
+  pdusToGuest: Record<string, number>;
+}
+
+/** b - a, key by key. */
+export function counterDelta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) if (v - (a[k] ?? 0) !== 0) out[k] = v - (a[k] ?? 0);
+  return out;
+}
+
+export class TargetProcess {
+  readonly dir = mkdtempSync(join(tmpdir(), 'scatter-e2e-'));
+  readonly portFile = join(this.dir, 'port');
+  readonly relayPidDir = join(this.dir, 'relays');
+  readonly log: LogEntry[] = [];
+  readonly rawLog: string[] = [];
+  port = 0;
+  private child: ChildProcess | undefined;
+  private exited: Promise<number | null> | undefined;
+
+  private readonly config: Record<string, unknown>;
+
+  /** `configure` gives the file's content as an object (YAML is a superset of JSON); the portal is filled in. */
+  constructor(configure: (self: TargetProcess) => Record<string, unknown>) {
+    this.config = configure(this);
+  }
+
+  lunPath(name = 'lun0.img'): string {
+    return join(this.dir, name);
+  }
+
+  async start(): Promise<void> {
+    if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
+    if (this.port === 0) this.port = await freePort();
+    writeFileSync(this.portFile, String(this.port));
+    mkdirSync(this.relayPidDir, { recursive: true });
+    const iscsi = { ...(this.config.iscsi as Record<string, unknown> | undefined), portals: [{ host: '127.0.0.1', port: this.port }] };
+    const file = join(this.dir, 'scatter.yaml');
+    writeFileSync(file, JSON.stringify({ logLevel: 'info', ...this.config, iscsi }, null, 2));
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    let pending = '';
+    let ready: () => void = () => undefined;
+    const serving = new Promise<void>((resolve) => (ready = resolve));
+    child.stdout!.on('data', (c: Buffer) => {
+      pending += c.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        this.rawLog.push(line);
+        try {
+          const entry = JSON.parse(line) as LogEntry;
+          this.log.push(entry);
+          if (entry.msg === 'scatter is serving') ready();
+        } catch {
+          this.log.push({ level: 60, msg: `unparsable log line: ${line}` });
+        }
+      }
+    });
+    child.stderr!.on('data', (c: Buffer) => this.rawLog.push(`stderr: ${c.toString()}`));
+    const early = this.exited.then((code) => {
+      throw new Error(`scatter exited ${code} before serving:\n${this.rawLog.join('\n')}`);
+    });
+    await Promise.race([serving, early]);
+    early.catch(() => undefined);
+  }
+
+  /** SIGTERM and wait for the exit code. */
+  async stop(): Promise<number | null> {
+    if (!this.child || this.child.exitCode !== null) return this.child?.exitCode ?? null;
+    this.child.kill('SIGTERM');
+    const code = await this.exited!;
+    this.child = undefined;
+    return code;
+  }
+
+  /** Bytes and PDUs (by opcode hex, plus NOP ping counts) relayed each way, summed over the live relays. */
+  relayCounters(): RelayCounters {
+    const sum: RelayCounters = { toTarget: 0, toGuest: 0, pdusToTarget: {}, pdusToGuest: {} };
+    const add = (into: Record<string, number>, from: Record<string, number>): void => {
+      for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+    };
+    for (const f of readdirSync(this.relayPidDir)) {
+      if (f.startsWith('.')) continue;
+      try {
+        const c = JSON.parse(readFileSync(join(this.relayPidDir, f), 'utf8')) as RelayCounters;
+        sum.toTarget += c.toTarget;
+        sum.toGuest += c.toGuest;
+        add(sum.pdusToTarget, c.pdusToTarget);
+        add(sum.pdusToGuest, c.pdusToGuest);
+      } catch {
+        // A relay that just exited or is mid-write.
+      }
+    }
+    return sum;
+  }
+
+  /** Pids of the live relays. */
+  relayPids(): number[] {
+    return readdirSync(this.relayPidDir)
+      .map(Number)
+      .filter((n) => n > 0);
+  }
+
+  errors(): LogEntry[] {
+    return this.log.filter((e) => e.level >= 50);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.child && this.child.exitCode === null) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

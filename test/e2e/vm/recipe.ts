@@ -1,0 +1,37 @@
+/** What goes into the e2e VM. Changing anything here (or the builder) rebuilds the cached artefacts. */
+
+/** The kernel comes from whatever this metapackage points to. */
+export const KERNEL_METAPACKAGE = 'linux-image-amd64';
+
+/**
+ * Userland packages whose files are extracted into the staging root: the programs and
+ * every shared library they load (the build fails naming a library none of them has).
+ */
+export const PACKAGES = [
+  'open-iscsi', 'libisns0', 'libopeniscsiusr', 'busybox-static', 'e2fsprogs',
+  'libc6', 'libssl3', 'libmount1', 'libkmod2', 'libsystemd0', 'libblkid1', 'libselinux1', 'libzstd1',
+  'liblzma5', 'libcap2', 'libgcrypt20', 'liblz4-1', 'libpcre2-8-0', 'libgpg-error0',
+  'libext2fs2', 'libcom-err2', 'libuuid1',
+] as const;
+
+/** Modules loaded at boot, in this order after their dependencies (resolved from each .ko's modinfo). */
+export const MODULES = [
+  'virtio_pci',
+  'virtio_net',
+  'crc32c_generic',
+  'libcrc32c',
+  'ext4',
+  'sd_mod',
+  'iscsi_tcp',
+] as const;
+
+/** Dynamically linked programs, copied with the libraries ldd finds for them in the staging root. */
+export const PROGRAMS = [
+  'sbin/iscsid',
+  'sbin/iscsiadm',
+  'sbin/mke2fs',
+  'sbin/e2fsck',
+] as const;
+
+/** Plain files copied from the staging root as they are. */
+export const FILES = ['etc/mke2fs.conf'] as const;
