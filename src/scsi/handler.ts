@@ -14,6 +14,8 @@ export interface TargetInfo {
   readonly lunNumbers: readonly number[];
   /** The opcode table, for REPORT SUPPORTED OPERATION CODES. */
   readonly handlers: readonly CommandHandler[];
+  /** Every LU of the target, for EXTENDED COPY between them (spc/xcopy*.ts). */
+  readonly logicalUnits?: readonly LogicalUnit[];
 }
 
 export interface CommandContext<L extends LogicalUnit | undefined> {

@@ -23,6 +23,7 @@ import { compareAndWrite, orWrite16 } from './sbc/compare-and-write.js';
 import { unmap } from './sbc/unmap.js';
 import { writeSame10, writeSame16 } from './sbc/write-same.js';
 import { reportSupportedTmfs } from './spc/report-tmf.js';
+import { xcopyHandlers } from './spc/xcopy.js';
 
 /** Every command this target answers: SPC (every LU) and SBC (direct access). */
 export const COMMAND_HANDLERS: readonly CommandHandler[] = Object.freeze([
@@ -72,6 +73,8 @@ export const COMMAND_HANDLERS: readonly CommandHandler[] = Object.freeze([
   ...reserveReleaseHandlers,
   ...prInHandlers,
   ...prOutHandlers,
+  // issue #4: EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (src/scsi/spc/xcopy*.ts)
+  ...xcopyHandlers,
 ]);
 
 /** Opcode -> handler, or opcode -> (service action -> handler) for SERVICE ACTION IN / MAINTENANCE IN. */

@@ -66,6 +66,7 @@ export class ScsiTargetCore {
       protocolId: opts.protocolId ?? PROTOCOL_ID_ISCSI,
       lunNumbers: this.lunNumbers,
       handlers: this.table.handlers,
+      logicalUnits: [...this.lus.values()],
     };
   }
 

@@ -17,6 +17,7 @@ export function standardInquiry(lu: LogicalUnit | undefined): Buffer {
   b[2] = 0x06; // VERSION: SPC-4
   b[3] = 0x10 | 0x02; // HISUP | RESPONSE DATA FORMAT 2
   b[4] = STANDARD_INQUIRY_LENGTH - 5; // ADDITIONAL LENGTH
+  if (lu) b[5] = 0x08; // 3PC: EXTENDED COPY between this target's LUs (spc/xcopy.ts)
   b[7] = 0x02; // CMDQUE: full task management with SIMPLE/ORDERED/HEAD OF QUEUE
   asciiField(lu?.vendor ?? DEFAULT_VENDOR, 8).copy(b, 8);
   asciiField(lu?.product ?? DEFAULT_PRODUCT, 16).copy(b, 16);

@@ -2,6 +2,7 @@ import type { Nexus } from '../command.js';
 import type { TargetInfo } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { asciiField } from '../cdb.js';
+import { thirdPartyCopyPage, VPD_THIRD_PARTY_COPY } from './xcopy-vpd.js';
 import { maxWriteSameBlocks, ProvisioningLimits, unmapGranularityBlocks } from '../sbc/provisioning.js';
 
 /** Byte 0 of INQUIRY data: peripheral qualifier 000b + direct access, or 011b/1Fh for "no LU here". */
@@ -155,6 +156,7 @@ const PAGES: readonly VpdPage[] = [
   { code: VPD_SUPPORTED_PAGES, build: supportedPages },
   { code: VPD_UNIT_SERIAL_NUMBER, build: unitSerialNumber },
   { code: VPD_DEVICE_IDENTIFICATION, build: deviceIdentification },
+  { code: VPD_THIRD_PARTY_COPY, build: thirdPartyCopyPage },
   { code: VPD_BLOCK_LIMITS, build: blockLimits },
   { code: VPD_BLOCK_DEVICE_CHARACTERISTICS, build: blockDeviceCharacteristics },
   { code: VPD_LOGICAL_BLOCK_PROVISIONING, build: logicalBlockProvisioning, when: (lu) => lu.thin },

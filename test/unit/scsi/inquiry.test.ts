@@ -24,7 +24,7 @@ describe('standard INQUIRY data', () => {
     expect(d[2]).toBe(0x06); // SPC-4
     expect(d[3]).toBe(0x12); // HISUP, response data format 2
     expect(d[4]).toBe(91); // additional length = 96 - 5
-    expect(d[5]).toBe(0x00); // no PROTECT, TPGS 00b
+    expect(d[5]).toBe(0x08); // 3PC (EXTENDED COPY), no PROTECT, TPGS 00b
     expect(d[7]).toBe(0x02); // CMDQUE
     expect(d.toString('ascii', 8, 16)).toBe('SCATTER ');
     expect(d.toString('ascii', 16, 32)).toBe('SCATTER-DISK    ');
@@ -71,7 +71,7 @@ describe('VPD pages', () => {
   it('00h lists the supported pages in ascending order, and each of them can be read', async () => {
     const { core } = await setup();
     const d = dataOf(await run(core, inquiryCdb(255, true, 0x00)));
-    expect([...d]).toEqual([0x00, 0x00, 0x00, 0x05, 0x00, 0x80, 0x83, 0xb0, 0xb1]);
+    expect([...d]).toEqual([0x00, 0x00, 0x00, 0x06, 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1]);
     for (const page of d.subarray(4)) {
       const p = dataOf(await run(core, inquiryCdb(255, true, page)));
       expect(p[1]).toBe(page);
