@@ -65,6 +65,8 @@ interface HandlerInfo {
   readonly cls: CommandClass;
   /** Neither reports nor clears unit attentions (INQUIRY, REPORT LUNS, REQUEST SENSE: SPC-4). */
   readonly bypassesUnitAttention?: boolean;
+  /** Only on some LUs (SANITIZE BLOCK ERASE: thin ones): REPORT SUPPORTED OPERATION CODES lists it there only. */
+  readonly supported?: (lu: LogicalUnit | undefined) => boolean;
 }
 
 /** A command that needs its LU (every disk command). */

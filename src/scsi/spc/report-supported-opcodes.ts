@@ -96,5 +96,5 @@ export const reportSupportedOperationCodes: LuCommandHandler = {
   cdbLength: 12,
   usage: [MAINTENANCE_IN, SA_REPORT_SUPPORTED_OPERATION_CODES, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00],
   cls: 'other',
-  parse: ({ cdb, target }) => parseRsoc(cdb, target.handlers),
+  parse: ({ cdb, lu, target }) => parseRsoc(cdb, target.handlers.filter((h) => !h.supported || h.supported(lu))),
 };

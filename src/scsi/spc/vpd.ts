@@ -137,10 +137,14 @@ function logicalBlockProvisioning(): Buffer {
   return b;
 }
 
-/** Block device characteristics (SBC-3): MEDIUM ROTATION RATE 1 = non-rotating medium. */
-function blockDeviceCharacteristics(): Buffer {
+/**
+ * Block device characteristics (SBC-3): MEDIUM ROTATION RATE 1 = non-rotating medium. WABEREQ = 01b
+ * on thin LUs, which offer SANITIZE BLOCK ERASE: reads after it succeed (zeros, LBPRZ).
+ */
+function blockDeviceCharacteristics({ lu }: VpdContext): Buffer {
   const b = Buffer.alloc(0x3c);
   b.writeUInt16BE(0x0001, 0);
+  if (lu.thin) b[3] = 0x40; // page byte 7: WABEREQ (7-6)
   return b;
 }
 
