@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backstore } from './backstore/backstore.js';
+import { BlockBackstore } from './backstore/block.js';
 import { FileBackstore } from './backstore/file.js';
 import { openBackstore } from './backstore/open.js';
 import { Mempool } from './block/mempool.js';
@@ -48,11 +49,21 @@ async function openLun(
   poolWaitMs: number,
 ): Promise<{ unit: LogicalUnit; queue: BlockQueue; backstore: Backstore }> {
   const spec = lun.backstore;
-  if (spec.type === 'block') throw new Error(`targets ${target.iqn} lun ${lun.lun}: block backstores are not supported yet`);
   const backstore = await openBackstore(
     spec.type === 'file'
-      ? { type: 'file', path: spec.path, size: spec.size, blockSize: spec.blockSize, readOnly: lun.readOnly, writeCache: spec.writeCache, thin: spec.thin }
-      : { type: 'null', size: spec.size, blockSize: spec.blockSize },
+      ? {
+          type: 'file',
+          path: spec.path,
+          size: spec.size,
+          blockSize: spec.blockSize,
+          readOnly: lun.readOnly,
+          writeCache: spec.writeCache,
+          thin: spec.thin,
+          direct: spec.direct,
+        }
+      : spec.type === 'block'
+        ? { type: 'block', path: spec.path, readOnly: lun.readOnly }
+        : { type: 'null', size: spec.size, blockSize: spec.blockSize },
   );
   const queue = new BlockQueue(backstore, pool, { poolWaitMs });
   const unit = new LogicalUnit({
@@ -60,10 +71,12 @@ async function openLun(
     device: queue,
     readOnly: lun.readOnly,
     writeCacheEnabled: spec.type === 'file' ? spec.writeCache : true,
-    thin: spec.type === 'file' && spec.thin,
+    // A block device is thin where it can discard (BLKDISCARD / BLKZEROOUT keep LBPRZ true).
+    thin: spec.type === 'file' ? spec.thin : backstore instanceof BlockBackstore && backstore.canDiscard,
     removable: lun.removable,
     // MODE SELECT of the caching page (WCE) reaches the backing file.
-    setWriteCache: (on: boolean) => (backstore instanceof FileBackstore ? backstore.setWriteCache(on) : undefined),
+    setWriteCache: (on: boolean) =>
+      backstore instanceof FileBackstore || backstore instanceof BlockBackstore ? backstore.setWriteCache(on) : undefined,
     serial: lun.serial,
     naaId: deriveNaaId(target.iqn.toLowerCase(), lun.lun),
     targetName: target.iqn,

@@ -1,4 +1,4 @@
-import { readv as fsReadv, writev as fsWritev } from 'node:fs';
+import { constants, readv as fsReadv, writev as fsWritev } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Bio } from '../block/bio.js';
@@ -16,6 +16,12 @@ export interface FileBackstoreOptions {
   readonly writeCache?: boolean;
   /** Thin provisioning: discard punches holes (fallocate) so deallocated blocks read as zeros. */
   readonly thin?: boolean;
+  /**
+   * O_DIRECT: bypass the page cache. Addresses, lengths and offsets must then be aligned to
+   * the block size (which must be at least the file system's): limits.alignment has the
+   * block layer bounce whatever is not.
+   */
+  readonly direct?: boolean;
 }
 
 /** Counters for metrics and tests. */
@@ -48,12 +54,13 @@ export class FileBackstore implements Backstore {
     readonly readOnly: boolean,
     private wce: boolean,
     readonly thin: boolean,
+    readonly direct: boolean,
   ) {
-    this.limits = defaultLimits(blockSize);
+    this.limits = direct ? { ...defaultLimits(blockSize), alignment: blockSize } : defaultLimits(blockSize);
   }
 
   static async open(opts: FileBackstoreOptions): Promise<FileBackstore> {
-    const { path, size, blockSize = 512, readOnly = false, writeCache = true, thin = false } = opts;
+    const { path, size, blockSize = 512, readOnly = false, writeCache = true, thin = false, direct = false } = opts;
     if (!Number.isSafeInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
       throw new BackstoreError('EINVAL', `${path}: block size ${blockSize} is not a power of two >= 512`);
     }
@@ -64,7 +71,7 @@ export class FileBackstore implements Backstore {
     if (thin && !ffiAvailable()) {
       throw new BackstoreError('EINVAL', `${path}: thin provisioning needs fallocate(PUNCH_HOLE) and SEEK_DATA (Linux, koffi)`);
     }
-    const fh = await openOrCreate(path, readOnly, size);
+    let fh = await openOrCreate(path, readOnly, size);
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new BackstoreError('EINVAL', `${path}: not a regular file`);
@@ -77,7 +84,8 @@ export class FileBackstore implements Backstore {
       // A file whose length is not a whole number of blocks serves only its whole blocks.
       const capacity = Math.floor(fileSize / blockSize) * blockSize;
       if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: file is smaller than one block; give a size`);
-      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin);
+      if (direct) fh = await reopenDirect(fh, path, readOnly);
+      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin, direct);
     } catch (err) {
       await fh.close().catch(() => {});
       throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
@@ -209,13 +217,17 @@ export class FileBackstore implements Backstore {
 }
 
 /** A native call's failure as a BackstoreError (EOPNOTSUPP and friends become EIO; ENOSPC stays). */
-function native<T>(call: () => T, path: string): T {
+export function native<T>(call: () => T, path: string): T {
   try {
     return call();
   } catch (err) {
-    if (err instanceof SyscallError) throw fromErrno(Object.assign(new Error(err.message), { code: err.code }), path);
-    throw new BackstoreError('EIO', `${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw nativeError(err, path);
   }
+}
+
+export function nativeError(err: unknown, path: string): BackstoreError {
+  if (err instanceof SyscallError) return fromErrno(Object.assign(new Error(err.message), { code: err.code }), path);
+  return new BackstoreError('EIO', `${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
 async function openOrCreate(path: string, readOnly: boolean, size: number | undefined): Promise<FileHandle> {
@@ -233,17 +245,27 @@ async function openOrCreate(path: string, readOnly: boolean, size: number | unde
   }
 }
 
+/** Created and sized through the ordinary open; served through a second, O_DIRECT one. */
+async function reopenDirect(fh: FileHandle, path: string, readOnly: boolean): Promise<FileHandle> {
+  await fh.close();
+  try {
+    return await open(path, (readOnly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_DIRECT);
+  } catch (err) {
+    throw fromErrno(err, `${path}: open O_DIRECT (the file system may not support it)`);
+  }
+}
+
 // The callback API on the raw fd: FileHandle.readv/writev add a few microseconds per call.
-function preadv(fd: number, views: readonly Buffer[], position: number): Promise<number> {
+export function preadv(fd: number, views: readonly Buffer[], position: number): Promise<number> {
   return new Promise((resolve, reject) => fsReadv(fd, views, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
-function pwritev(fd: number, views: readonly Buffer[], position: number): Promise<number> {
+export function pwritev(fd: number, views: readonly Buffer[], position: number): Promise<number> {
   return new Promise((resolve, reject) => fsWritev(fd, views, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /** Drop the first `n` bytes of a view list (after a short read or write). */
-function advance(views: readonly Buffer[], n: number): Buffer[] {
+export function advance(views: readonly Buffer[], n: number): Buffer[] {
   let i = 0;
   while (i < views.length && views[i]!.length <= n) n -= views[i++]!.length;
   const rest = views.slice(i);
@@ -269,7 +291,7 @@ function errnoCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function fromErrno(err: unknown, what: string): BackstoreError {
+export function fromErrno(err: unknown, what: string): BackstoreError {
   if (err instanceof BackstoreError) return err;
   const code = errnoCode(err);
   const message = err instanceof Error ? err.message : String(err);

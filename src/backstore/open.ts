@@ -1,4 +1,5 @@
 import { BackstoreError, type Backstore } from './backstore.js';
+import { BlockBackstore } from './block.js';
 import { FileBackstore } from './file.js';
 import { NullBackstore } from './null.js';
 
@@ -11,8 +12,10 @@ export type BackstoreSpec =
       readonly readOnly?: boolean;
       readonly writeCache?: boolean;
       readonly thin?: boolean;
+      readonly direct?: boolean;
     }
-  | { readonly type: 'null'; readonly size: number; readonly blockSize?: number };
+  | { readonly type: 'null'; readonly size: number; readonly blockSize?: number }
+  | { readonly type: 'block'; readonly path: string; readonly readOnly?: boolean; readonly writeCache?: boolean };
 
 /** Open the backstore a (validated) config entry describes. Rejects with BackstoreError. */
 export async function openBackstore(spec: BackstoreSpec): Promise<Backstore> {
@@ -20,6 +23,10 @@ export async function openBackstore(spec: BackstoreSpec): Promise<Backstore> {
     case 'file': {
       const { type: _type, ...opts } = spec;
       return FileBackstore.open(opts);
+    }
+    case 'block': {
+      const { type: _type, ...opts } = spec;
+      return BlockBackstore.open(opts);
     }
     case 'null':
       return new NullBackstore({ size: spec.size, ...(spec.blockSize !== undefined ? { blockSize: spec.blockSize } : {}) });

@@ -1,3 +1,4 @@
+import { alignedArrayBuffer, alignedMemoryAvailable } from './aligned.js';
 import type { CancelSignal } from './cancel.js';
 import { BlockError } from './device.js';
 
@@ -29,7 +30,8 @@ export interface MempoolOptions {
   /**
    * Source of page memory; must return a fresh ArrayBuffer of exactly `bytes`
    * whose start is aligned to pageSize (e.g. posix_memalign through FFI).
-   * Default: Buffer.allocUnsafeSlow, whose alignment the JS heap does not promise.
+   * Default: posix_memalign (aligned.ts) where libc is reachable; otherwise
+   * Buffer.allocUnsafeSlow, whose alignment is unknown, so the pool then claims none.
    */
   readonly allocateRun?: (bytes: number) => ArrayBuffer;
 }
@@ -92,14 +94,19 @@ export class Mempool {
     }
     this.pageSize = pageSize;
     this.capacity = pages;
-    const allocateRun = opts.allocateRun ?? ((bytes: number) => Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer);
+    // Alignment is recorded only where it is a fact: a caller's allocateRun promises it, posix_memalign gives it.
+    const native = opts.allocateRun === undefined && alignedMemoryAvailable();
+    const aligned = opts.allocateRun !== undefined || native;
+    const allocateRun =
+      opts.allocateRun ??
+      (native ? (bytes: number) => alignedArrayBuffer(bytes, pageSize) : (bytes: number) => Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer);
     const pagesPerRun = Math.max(1, Math.floor((opts.runBytes ?? DEFAULT_RUN_BYTES) / pageSize));
     for (let made = 0; made < pages; ) {
       const count = Math.min(pagesPerRun, pages - made);
       const run = allocateRun(count * pageSize);
       if (run.byteLength < count * pageSize) throw new RangeError('Mempool: allocateRun returned a short buffer');
       POOL_MEMORY.add(run);
-      baseAlignment.set(run, pageSize);
+      if (aligned) baseAlignment.set(run, pageSize);
       for (let i = 0; i < count; i++) this.freePages.push(Buffer.from(run, i * pageSize, pageSize));
       made += count;
     }

@@ -1,0 +1,248 @@
+import { constants } from 'node:fs';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import type { Bio } from '../block/bio.js';
+import { defaultLimits, type QueueLimits } from '../block/limits.js';
+import { BackstoreError, type Backstore, type DiscardRange } from './backstore.js';
+import { SyscallError } from './ffi.js';
+import { blkDiscard, blkPunchHole, blkZeroOut, blockFfiAvailable, blockGeometry } from './ffi-block.js';
+import { advance, fromErrno, native, nativeError, preadv, pwritev } from './file.js';
+
+export interface BlockBackstoreOptions {
+  /** A block device: /dev/sdX, /dev/loopN, /dev/mapper/... */
+  readonly path: string;
+  readonly readOnly?: boolean;
+  /** Write-back cache (WCE=1). When false the device is opened O_DSYNC. */
+  readonly writeCache?: boolean;
+}
+
+export interface BlockBackstoreStats {
+  reads: number;
+  writes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  syncs: number;
+  discards: number;
+  /** Ranges deallocated by fallocate(PUNCH_HOLE) / zeroed by BLKZEROOUT. */
+  punches: number;
+  zeroOuts: number;
+}
+
+/** What sysfs says about discard on the device (queue/discard_*). */
+export interface DiscardSupport {
+  readonly maxBytes: number;
+  readonly granularity: number;
+  /** Discarded blocks are guaranteed to read as zeros (queue/discard_zeroes_data; 0 on modern kernels). */
+  readonly zeroes: boolean;
+}
+
+/**
+ * A raw block device with O_DIRECT (the page cache is bypassed, so every iovec address,
+ * length and offset must be aligned to the logical block size: limits.alignment makes the
+ * block layer bounce what is not) and O_EXCL (Linux refuses a second exclusive open, so two
+ * LUNs cannot share a device by mistake, nor can a mounted file system be exported).
+ */
+export class BlockBackstore implements Backstore {
+  readonly kind = 'block' as const;
+  readonly limits: QueueLimits;
+  readonly stats: BlockBackstoreStats = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, syncs: 0, discards: 0, punches: 0, zeroOuts: 0 };
+  private readonly pending = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+  /** Try fallocate(PUNCH_HOLE) until the device says it cannot. */
+  private punchHole = true;
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    readonly size: number,
+    readonly blockSize: number,
+    readonly physicalBlockSize: number,
+    readonly readOnly: boolean,
+    private wce: boolean,
+    /** The fd was opened O_DSYNC: every write is durable already. */
+    private readonly dsync: boolean,
+    readonly discardSupport: DiscardSupport,
+  ) {
+    this.limits = { ...defaultLimits(blockSize), alignment: blockSize };
+  }
+
+  static async open(opts: BlockBackstoreOptions): Promise<BlockBackstore> {
+    const { path, readOnly = false, writeCache = true } = opts;
+    if (!blockFfiAvailable()) throw new BackstoreError('EINVAL', `${path}: block devices need the BLK* ioctls (Linux, koffi)`);
+    const dsync = !writeCache && !readOnly;
+    const flags =
+      (readOnly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_DIRECT | constants.O_EXCL | (dsync ? constants.O_DSYNC : 0);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, flags);
+    } catch (err) {
+      throw fromErrno(err, `${path}: open (O_DIRECT | O_EXCL)`);
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isBlockDevice()) throw new BackstoreError('EINVAL', `${path}: not a block device`);
+      const g = native(() => blockGeometry(fh.fd), path);
+      const lbs = g.logicalBlockSize;
+      if (lbs < 512 || (lbs & (lbs - 1)) !== 0) throw new BackstoreError('EINVAL', `${path}: logical block size ${lbs} unsupported`);
+      const capacity = Math.floor(g.size / lbs) * lbs;
+      if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: device is empty`);
+      const discard = await readDiscardSupport(st.rdev);
+      return new BlockBackstore(path, fh, capacity, lbs, Math.max(lbs, g.physicalBlockSize), readOnly, writeCache, dsync, discard);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
+    }
+  }
+
+  /** The device can deallocate blocks so that they read as zeros: offer thin provisioning (UNMAP, LBPRZ). */
+  get canDiscard(): boolean {
+    return this.discardSupport.maxBytes > 0 && !this.readOnly;
+  }
+
+  get writeCache(): boolean {
+    return this.wce;
+  }
+
+  setWriteCache(enabled: boolean): void {
+    this.wce = enabled;
+  }
+
+  readv(bio: Bio): Promise<void> {
+    return this.op(async () => {
+      this.checkBio(bio);
+      let views: readonly Buffer[] = bio.segments;
+      let done = 0;
+      while (done < bio.length) {
+        const n = await preadv(this.fh.fd, views, bio.offset + done);
+        if (n <= 0) throw new BackstoreError('EIO', `${this.path}: read at ${bio.offset + done} made no progress`);
+        done += n;
+        views = advance(views, n);
+      }
+      this.stats.reads++;
+      this.stats.bytesRead += bio.length;
+    }, 'read');
+  }
+
+  writev(bio: Bio, durable: boolean): Promise<void> {
+    return this.op(async () => {
+      if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
+      this.checkBio(bio);
+      let views: readonly Buffer[] = bio.segments;
+      let done = 0;
+      while (done < bio.length) {
+        const n = await pwritev(this.fh.fd, views, bio.offset + done);
+        if (n <= 0) throw new BackstoreError('EIO', `${this.path}: write made no progress`);
+        done += n;
+        views = advance(views, n);
+      }
+      this.stats.writes++;
+      this.stats.bytesWritten += bio.length;
+      // O_DIRECT skips the page cache but not the device's own cache: durability still needs a flush.
+      if ((durable || !this.wce) && !this.dsync) await this.sync();
+    }, 'write');
+  }
+
+  flush(): Promise<void> {
+    return this.op(async () => {
+      if (!this.readOnly) await this.sync();
+    }, 'flush');
+  }
+
+  /**
+   * The LU claims LBPRZ (unmapped blocks read as zeros). BLKDISCARD promises that only where
+   * sysfs says discard_zeroes_data = 1. Elsewhere fallocate(PUNCH_HOLE) deallocates with zeros
+   * guaranteed where the device can (write zeroes with unmap), and BLKZEROOUT, which writes
+   * zeros without deallocating, keeps the promise where it cannot.
+   */
+  discard(ranges: readonly DiscardRange[]): Promise<void> {
+    return this.op(async () => {
+      if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
+      for (const r of ranges) this.checkRange(r.offset, r.length);
+      for (const r of ranges) {
+        await this.deallocate(r).catch((err: unknown) => {
+          throw nativeError(err, this.path);
+        });
+      }
+      this.stats.discards += ranges.length;
+      if (!this.wce && !this.dsync) await this.sync();
+    }, 'discard');
+  }
+
+  private async deallocate(r: DiscardRange): Promise<void> {
+    if (this.discardSupport.zeroes) return blkDiscard(this.fh.fd, r.offset, r.length);
+    if (this.punchHole) {
+      try {
+        await blkPunchHole(this.fh.fd, r.offset, r.length);
+        this.stats.punches++;
+        return;
+      } catch (err) {
+        if (!(err instanceof SyscallError) || (err.code !== 'EOPNOTSUPP' && err.code !== 'ENOTSUP')) throw err;
+        this.punchHole = false; // the device cannot: zero it out from now on
+      }
+    }
+    await blkZeroOut(this.fh.fd, r.offset, r.length);
+    this.stats.zeroOuts++;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.pending]);
+      try {
+        if (!this.readOnly) await this.sync();
+      } finally {
+        await this.fh.close();
+      }
+    })().catch((err: unknown) => {
+      throw fromErrno(err, `${this.path}: close`);
+    });
+    return this.closing;
+  }
+
+  private async sync(): Promise<void> {
+    await this.fh.datasync();
+    this.stats.syncs++;
+  }
+
+  private op(body: () => Promise<void>, what: string): Promise<void> {
+    if (this.closing) return Promise.reject(new BackstoreError('ECLOSED', `${this.path}: closed`));
+    const p = body().catch((err: unknown) => {
+      throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
+    });
+    this.pending.add(p);
+    const forget = (): void => {
+      this.pending.delete(p);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  private checkBio(bio: Bio): void {
+    let total = 0;
+    for (const s of bio.segments) total += s.length;
+    if (total !== bio.length) throw new BackstoreError('EINVAL', `bio segments hold ${total} bytes, length says ${bio.length}`);
+    this.checkRange(bio.offset, bio.length);
+  }
+
+  private checkRange(offset: number, length: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new BackstoreError('EINVAL', `${this.path}: range ${offset}+${length} outside 0..${this.size}`);
+    }
+  }
+}
+
+/** queue/discard_* of the device (a partition's queue is its disk's: /sys/dev/block/M:m/../queue). */
+async function readDiscardSupport(rdev: number): Promise<DiscardSupport> {
+  // glibc's dev_t encoding: major in bits 8..19, minor in bits 0..7 and 20..31.
+  const dev = `/sys/dev/block/${(rdev >>> 8) & 0xfff}:${(rdev & 0xff) | ((rdev >>> 12) & 0xfff00)}`;
+  const read = async (name: string): Promise<number> => {
+    for (const dir of [`${dev}/queue`, `${dev}/../queue`]) {
+      const text = await readFile(`${dir}/${name}`, 'utf8').catch(() => undefined);
+      if (text !== undefined) return Number.parseInt(text.trim(), 10) || 0;
+    }
+    return 0;
+  };
+  return {
+    maxBytes: await read('discard_max_bytes'),
+    granularity: await read('discard_granularity'),
+    zeroes: (await read('discard_zeroes_data')) === 1,
+  };
+}
