@@ -5,7 +5,8 @@ import { defaultLimits, type QueueLimits } from '../block/limits.js';
 import { BackstoreError, type Backstore, type DiscardRange } from './backstore.js';
 import { SyscallError } from './ffi.js';
 import { blkDiscard, blkPunchHole, blkZeroOut, blockFfiAvailable, blockGeometry } from './ffi-block.js';
-import { advance, fromErrno, native, nativeError, preadv, pwritev } from './file.js';
+import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
+import { advance, fromErrno, native, nativeError, preadv, pwritev } from './file-io.js';
 
 export interface BlockBackstoreOptions {
   /** A block device: /dev/sdX, /dev/loopN, /dev/mapper/... */
@@ -44,9 +45,8 @@ export interface DiscardSupport {
 export class BlockBackstore implements Backstore {
   readonly kind = 'block' as const;
   readonly limits: QueueLimits;
+  private readonly life: FdLifecycle;
   readonly stats: BlockBackstoreStats = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, syncs: 0, discards: 0, punches: 0, zeroOuts: 0 };
-  private readonly pending = new Set<Promise<unknown>>();
-  private closing: Promise<void> | undefined;
   /** Try fallocate(PUNCH_HOLE) until the device says it cannot. */
   private punchHole = true;
 
@@ -62,6 +62,7 @@ export class BlockBackstore implements Backstore {
     private readonly dsync: boolean,
     readonly discardSupport: DiscardSupport,
   ) {
+    this.life = new FdLifecycle(path, fh);
     this.limits = { ...defaultLimits(blockSize), alignment: blockSize };
   }
 
@@ -184,17 +185,9 @@ export class BlockBackstore implements Backstore {
   }
 
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      await Promise.allSettled([...this.pending]);
-      try {
-        if (!this.readOnly) await this.sync();
-      } finally {
-        await this.fh.close();
-      }
-    })().catch((err: unknown) => {
-      throw fromErrno(err, `${this.path}: close`);
+    return this.life.close(async () => {
+      if (!this.readOnly) await this.sync();
     });
-    return this.closing;
   }
 
   private async sync(): Promise<void> {
@@ -203,29 +196,15 @@ export class BlockBackstore implements Backstore {
   }
 
   private op(body: () => Promise<void>, what: string): Promise<void> {
-    if (this.closing) return Promise.reject(new BackstoreError('ECLOSED', `${this.path}: closed`));
-    const p = body().catch((err: unknown) => {
-      throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
-    });
-    this.pending.add(p);
-    const forget = (): void => {
-      this.pending.delete(p);
-    };
-    p.then(forget, forget);
-    return p;
+    return this.life.op(body, what);
   }
 
   private checkBio(bio: Bio): void {
-    let total = 0;
-    for (const s of bio.segments) total += s.length;
-    if (total !== bio.length) throw new BackstoreError('EINVAL', `bio segments hold ${total} bytes, length says ${bio.length}`);
-    this.checkRange(bio.offset, bio.length);
+    checkBio(this.path, this.size, bio);
   }
 
   private checkRange(offset: number, length: number): void {
-    if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new BackstoreError('EINVAL', `${this.path}: range ${offset}+${length} outside 0..${this.size}`);
-    }
+    checkRange(this.path, this.size, offset, length);
   }
 }
 

@@ -1,10 +1,12 @@
-import { constants, readv as fsReadv, writev as fsWritev } from 'node:fs';
+import { constants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
-import { BackstoreError, type AllocationRun, type Backstore, type BackstoreErrorCode, type DiscardRange } from './backstore.js';
-import { allocationRun, ffiAvailable, punchHole, SyscallError } from './ffi.js';
+import { BackstoreError, type AllocationRun, type Backstore, type DiscardRange } from './backstore.js';
+import { allocationRun, ffiAvailable, punchHole } from './ffi.js';
+import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
+import { advance, errnoCode, fromErrno, native, preadv, pwritev } from './file-io.js';
 
 export interface FileBackstoreOptions {
   readonly path: string;
@@ -42,9 +44,8 @@ export interface FileBackstoreStats {
 export class FileBackstore implements Backstore {
   readonly kind = 'file' as const;
   readonly limits: QueueLimits;
+  private readonly life: FdLifecycle;
   readonly stats: FileBackstoreStats = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, syncs: 0 };
-  private readonly pending = new Set<Promise<unknown>>();
-  private closing: Promise<void> | undefined;
 
   private constructor(
     readonly path: string,
@@ -56,6 +57,7 @@ export class FileBackstore implements Backstore {
     readonly thin: boolean,
     readonly direct: boolean,
   ) {
+    this.life = new FdLifecycle(path, fh);
     this.limits = direct ? { ...defaultLimits(blockSize), alignment: blockSize } : defaultLimits(blockSize);
   }
 
@@ -171,17 +173,9 @@ export class FileBackstore implements Backstore {
 
   /** Waits for I/O under way, makes written data durable, closes the file. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      await Promise.allSettled([...this.pending]);
-      try {
-        if (!this.readOnly) await this.sync();
-      } finally {
-        await this.fh.close();
-      }
-    })().catch((err: unknown) => {
-      throw fromErrno(err, `${this.path}: close`);
+    return this.life.close(async () => {
+      if (!this.readOnly) await this.sync();
     });
-    return this.closing;
   }
 
   private async sync(): Promise<void> {
@@ -190,44 +184,16 @@ export class FileBackstore implements Backstore {
   }
 
   private op(body: () => Promise<void>, what: string): Promise<void> {
-    if (this.closing) return Promise.reject(new BackstoreError('ECLOSED', `${this.path}: closed`));
-    const p = body().catch((err: unknown) => {
-      throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
-    });
-    this.pending.add(p);
-    const forget = (): void => {
-      this.pending.delete(p);
-    };
-    p.then(forget, forget);
-    return p;
+    return this.life.op(body, what);
   }
 
   private checkBio(bio: Bio): void {
-    let total = 0;
-    for (const s of bio.segments) total += s.length;
-    if (total !== bio.length) throw new BackstoreError('EINVAL', `bio segments hold ${total} bytes, length says ${bio.length}`);
-    this.checkRange(bio.offset, bio.length);
+    checkBio(this.path, this.size, bio);
   }
 
   private checkRange(offset: number, length: number): void {
-    if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new BackstoreError('EINVAL', `${this.path}: range ${offset}+${length} outside 0..${this.size}`);
-    }
+    checkRange(this.path, this.size, offset, length);
   }
-}
-
-/** A native call's failure as a BackstoreError (EOPNOTSUPP and friends become EIO; ENOSPC stays). */
-export function native<T>(call: () => T, path: string): T {
-  try {
-    return call();
-  } catch (err) {
-    throw nativeError(err, path);
-  }
-}
-
-export function nativeError(err: unknown, path: string): BackstoreError {
-  if (err instanceof SyscallError) return fromErrno(Object.assign(new Error(err.message), { code: err.code }), path);
-  return new BackstoreError('EIO', `${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
 async function openOrCreate(path: string, readOnly: boolean, size: number | undefined): Promise<FileHandle> {
@@ -253,47 +219,4 @@ async function reopenDirect(fh: FileHandle, path: string, readOnly: boolean): Pr
   } catch (err) {
     throw fromErrno(err, `${path}: open O_DIRECT (the file system may not support it)`);
   }
-}
-
-// The callback API on the raw fd: FileHandle.readv/writev add a few microseconds per call.
-export function preadv(fd: number, views: readonly Buffer[], position: number): Promise<number> {
-  return new Promise((resolve, reject) => fsReadv(fd, views, position, (err, n) => (err ? reject(err) : resolve(n))));
-}
-
-export function pwritev(fd: number, views: readonly Buffer[], position: number): Promise<number> {
-  return new Promise((resolve, reject) => fsWritev(fd, views, position, (err, n) => (err ? reject(err) : resolve(n))));
-}
-
-/** Drop the first `n` bytes of a view list (after a short read or write). */
-export function advance(views: readonly Buffer[], n: number): Buffer[] {
-  let i = 0;
-  while (i < views.length && views[i]!.length <= n) n -= views[i++]!.length;
-  const rest = views.slice(i);
-  if (n > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(n);
-  return rest;
-}
-
-const ERRNO_CODES: Record<string, BackstoreErrorCode> = {
-  ENOSPC: 'ENOSPC',
-  EDQUOT: 'ENOSPC',
-  EFBIG: 'ENOSPC',
-  EROFS: 'EROFS',
-  EBADF: 'ECLOSED',
-  EINVAL: 'EINVAL',
-  ENOENT: 'EINVAL',
-  EISDIR: 'EINVAL',
-  EACCES: 'EINVAL',
-  EPERM: 'EINVAL',
-};
-
-function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
-  return undefined;
-}
-
-export function fromErrno(err: unknown, what: string): BackstoreError {
-  if (err instanceof BackstoreError) return err;
-  const code = errnoCode(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return new BackstoreError((code && ERRNO_CODES[code]) || 'EIO', `${what}: ${message}`, { cause: err });
 }

@@ -1,0 +1,60 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { Bio } from '../block/bio.js';
+import { BackstoreError } from './backstore.js';
+import { fromErrno } from './file-io.js';
+
+/**
+ * What the fd-backed backstores (file, block) share: every operation is tracked so
+ * close() can wait for I/O under way, errors become BackstoreErrors naming the path,
+ * and nothing starts once closing has begun.
+ */
+export class FdLifecycle {
+  private readonly pending = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly fh: FileHandle,
+  ) {}
+
+  op(body: () => Promise<void>, what: string): Promise<void> {
+    if (this.closing) return Promise.reject(new BackstoreError('ECLOSED', `${this.path}: closed`));
+    const p = body().catch((err: unknown) => {
+      throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
+    });
+    this.pending.add(p);
+    const forget = (): void => {
+      this.pending.delete(p);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  /** Waits for I/O under way, runs `beforeClose` (make written data durable), closes the fd. */
+  close(beforeClose: () => Promise<void>): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.pending]);
+      try {
+        await beforeClose();
+      } finally {
+        await this.fh.close();
+      }
+    })().catch((err: unknown) => {
+      throw fromErrno(err, `${this.path}: close`);
+    });
+    return this.closing;
+  }
+}
+
+export function checkRange(path: string, size: number, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > size) {
+    throw new BackstoreError('EINVAL', `${path}: range ${offset}+${length} outside 0..${size}`);
+  }
+}
+
+export function checkBio(path: string, size: number, bio: Bio): void {
+  let total = 0;
+  for (const s of bio.segments) total += s.length;
+  if (total !== bio.length) throw new BackstoreError('EINVAL', `bio segments hold ${total} bytes, length says ${bio.length}`);
+  checkRange(path, size, bio.offset, bio.length);
+}

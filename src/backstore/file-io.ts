@@ -1,0 +1,62 @@
+import { readv as fsReadv, writev as fsWritev } from 'node:fs';
+import { BackstoreError, type BackstoreErrorCode } from './backstore.js';
+import { SyscallError } from './ffi.js';
+
+/** I/O and errno helpers shared by the fd-backed backstores (file, block). */
+
+/** A native call's failure as a BackstoreError (EOPNOTSUPP and friends become EIO; ENOSPC stays). */
+export function native<T>(call: () => T, path: string): T {
+  try {
+    return call();
+  } catch (err) {
+    throw nativeError(err, path);
+  }
+}
+
+export function nativeError(err: unknown, path: string): BackstoreError {
+  if (err instanceof SyscallError) return fromErrno(Object.assign(new Error(err.message), { code: err.code }), path);
+  return new BackstoreError('EIO', `${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+// The callback API on the raw fd: FileHandle.readv/writev add a few microseconds per call.
+export function preadv(fd: number, views: readonly Buffer[], position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsReadv(fd, views, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+export function pwritev(fd: number, views: readonly Buffer[], position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsWritev(fd, views, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/** Drop the first `n` bytes of a view list (after a short read or write). */
+export function advance(views: readonly Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < views.length && views[i]!.length <= n) n -= views[i++]!.length;
+  const rest = views.slice(i);
+  if (n > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(n);
+  return rest;
+}
+
+const ERRNO_CODES: Record<string, BackstoreErrorCode> = {
+  ENOSPC: 'ENOSPC',
+  EDQUOT: 'ENOSPC',
+  EFBIG: 'ENOSPC',
+  EROFS: 'EROFS',
+  EBADF: 'ECLOSED',
+  EINVAL: 'EINVAL',
+  ENOENT: 'EINVAL',
+  EISDIR: 'EINVAL',
+  EACCES: 'EINVAL',
+  EPERM: 'EINVAL',
+};
+
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}
+
+export function fromErrno(err: unknown, what: string): BackstoreError {
+  if (err instanceof BackstoreError) return err;
+  const code = errnoCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new BackstoreError((code && ERRNO_CODES[code]) || 'EIO', `${what}: ${message}`, { cause: err });
+}
