@@ -6,7 +6,7 @@ import { BackstoreError, type Backstore, type DiscardRange } from './backstore.j
 import { SyscallError } from './ffi.js';
 import { blkDiscard, blkPunchHole, blkZeroOut, blockFfiAvailable, blockGeometry } from './ffi-block.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
-import { advance, fromErrno, native, nativeError, preadv, pwritev } from './file-io.js';
+import { fromErrno, native, nativeError, readFully, writeFully } from './file-io.js';
 
 export interface BlockBackstoreOptions {
   /** A block device: /dev/sdX, /dev/loopN, /dev/mapper/... */
@@ -110,14 +110,7 @@ export class BlockBackstore implements Backstore {
   readv(bio: Bio): Promise<void> {
     return this.op(async () => {
       this.checkBio(bio);
-      let views: readonly Buffer[] = bio.segments;
-      let done = 0;
-      while (done < bio.length) {
-        const n = await preadv(this.fh.fd, views, bio.offset + done);
-        if (n <= 0) throw new BackstoreError('EIO', `${this.path}: read at ${bio.offset + done} made no progress`);
-        done += n;
-        views = advance(views, n);
-      }
+      await readFully(this.fh.fd, bio, this.path, 'error');
       this.stats.reads++;
       this.stats.bytesRead += bio.length;
     }, 'read');
@@ -127,14 +120,7 @@ export class BlockBackstore implements Backstore {
     return this.op(async () => {
       if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
       this.checkBio(bio);
-      let views: readonly Buffer[] = bio.segments;
-      let done = 0;
-      while (done < bio.length) {
-        const n = await pwritev(this.fh.fd, views, bio.offset + done);
-        if (n <= 0) throw new BackstoreError('EIO', `${this.path}: write made no progress`);
-        done += n;
-        views = advance(views, n);
-      }
+      await writeFully(this.fh.fd, bio, this.path);
       this.stats.writes++;
       this.stats.bytesWritten += bio.length;
       // O_DIRECT skips the page cache but not the device's own cache: durability still needs a flush.

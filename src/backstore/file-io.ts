@@ -1,5 +1,6 @@
 import { readv as fsReadv, writev as fsWritev } from 'node:fs';
 import { BackstoreError, type BackstoreErrorCode } from './backstore.js';
+import type { Bio } from '../block/bio.js';
 import { SyscallError } from './ffi.js';
 
 /** I/O and errno helpers shared by the fd-backed backstores (file, block). */
@@ -59,4 +60,35 @@ export function fromErrno(err: unknown, what: string): BackstoreError {
   const code = errnoCode(err);
   const message = err instanceof Error ? err.message : String(err);
   return new BackstoreError((code && ERRNO_CODES[code]) || 'EIO', `${what}: ${message}`, { cause: err });
+}
+
+/**
+ * Read the whole bio, looping on short reads. At end of file a sparse file reads as
+ * zeros (`eof: 'zeros'`); a device must not end early (`eof: 'error'`).
+ */
+export async function readFully(fd: number, bio: Bio, path: string, eof: 'zeros' | 'error'): Promise<void> {
+  let views: readonly Buffer[] = bio.segments;
+  let done = 0;
+  while (done < bio.length) {
+    const n = await preadv(fd, views, bio.offset + done);
+    if (n <= 0) {
+      if (eof === 'error') throw new BackstoreError('EIO', `${path}: read at ${bio.offset + done} made no progress`);
+      for (const v of views) v.fill(0);
+      return;
+    }
+    done += n;
+    views = advance(views, n);
+  }
+}
+
+/** Write the whole bio, looping on short writes. */
+export async function writeFully(fd: number, bio: Bio, path: string): Promise<void> {
+  let views: readonly Buffer[] = bio.segments;
+  let done = 0;
+  while (done < bio.length) {
+    const n = await pwritev(fd, views, bio.offset + done);
+    if (n <= 0) throw new BackstoreError('EIO', `${path}: write made no progress`);
+    done += n;
+    views = advance(views, n);
+  }
 }

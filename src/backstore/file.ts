@@ -6,7 +6,7 @@ import { defaultLimits, type QueueLimits } from '../block/limits.js';
 import { BackstoreError, type AllocationRun, type Backstore, type DiscardRange } from './backstore.js';
 import { allocationRun, ffiAvailable, punchHole } from './ffi.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
-import { advance, errnoCode, fromErrno, native, preadv, pwritev } from './file-io.js';
+import { errnoCode, fromErrno, native, readFully, writeFully } from './file-io.js';
 
 export interface FileBackstoreOptions {
   readonly path: string;
@@ -106,18 +106,8 @@ export class FileBackstore implements Backstore {
   readv(bio: Bio): Promise<void> {
     return this.op(async () => {
       this.checkBio(bio);
-      let views: readonly Buffer[] = bio.segments;
-      let done = 0;
-      while (done < bio.length) {
-        const bytesRead = await preadv(this.fh.fd, views, bio.offset + done);
-        if (bytesRead === 0) {
-          // Past the end of the file: a sparse device reads as zeros.
-          for (const v of views) v.fill(0);
-          break;
-        }
-        done += bytesRead;
-        views = advance(views, bytesRead);
-      }
+      // Past the end of the file a sparse device reads as zeros.
+      await readFully(this.fh.fd, bio, this.path, 'zeros');
       this.stats.reads++;
       this.stats.bytesRead += bio.length;
     }, 'read');
@@ -127,14 +117,7 @@ export class FileBackstore implements Backstore {
     return this.op(async () => {
       if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
       this.checkBio(bio);
-      let views: readonly Buffer[] = bio.segments;
-      let done = 0;
-      while (done < bio.length) {
-        const bytesWritten = await pwritev(this.fh.fd, views, bio.offset + done);
-        if (bytesWritten <= 0) throw new BackstoreError('EIO', `${this.path}: write made no progress`);
-        done += bytesWritten;
-        views = advance(views, bytesWritten);
-      }
+      await writeFully(this.fh.fd, bio, this.path);
       this.stats.writes++;
       this.stats.bytesWritten += bio.length;
       if (durable || !this.wce) await this.sync();
