@@ -5,11 +5,18 @@ import { snAdd, snLess, snLessOrEqual } from './serial.js';
  * delivered strictly in CmdSN order, whatever order they arrive in; those
  * outside [ExpCmdSN, MaxCmdSN] are dropped. The window can be narrowed when the
  * target is short of resources (TASK SET FULL), which is the main throttle.
+ *
+ * MaxCmdSN never goes backwards: an initiator only ever raises its copy (RFC 7143
+ * §4.2.2.1 ignores a smaller one) and may already have sent commands up to the
+ * highest value it saw. Narrowing therefore holds MaxCmdSN where it is while
+ * ExpCmdSN catches up, instead of dropping commands sent in good faith.
  */
 export class CmdSnWindow {
   private expected: number;
   private readonly waiting = new Map<number, () => void>();
   private size: number;
+  /** The highest MaxCmdSN handed out so far (see the class comment). */
+  private advertised: number;
 
   constructor(
     initialCmdSN: number,
@@ -17,22 +24,28 @@ export class CmdSnWindow {
   ) {
     this.expected = initialCmdSN >>> 0;
     this.size = maxSize;
+    this.advertised = snAdd(this.expected, maxSize - 1);
   }
 
   get expCmdSN(): number {
     return this.expected;
   }
 
-  /** MaxCmdSN = ExpCmdSN + window - 1 (a window of 0 means MaxCmdSN = ExpCmdSN - 1: closed). */
+  /** MaxCmdSN = ExpCmdSN + window - 1, but never below a value already advertised. */
   get maxCmdSN(): number {
-    return snAdd(this.expected, this.size - 1);
+    const wanted = snAdd(this.expected, this.size - 1);
+    if (snLess(this.advertised, wanted)) this.advertised = wanted;
+    return this.advertised;
   }
 
   get windowSize(): number {
     return this.size;
   }
 
-  /** Shrink (on resource shortage) or regrow the window, within [1, max]. */
+  /**
+   * Shrink (on resource shortage) or regrow the window, within [1, max]. A smaller window
+   * takes effect as ExpCmdSN advances: MaxCmdSN stops moving until it is reached.
+   */
   resize(size: number): void {
     this.size = Math.max(1, Math.min(this.maxSize, Math.floor(size)));
   }
