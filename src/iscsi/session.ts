@@ -376,9 +376,11 @@ export class Session implements PduHandler, SessionLike {
     this.tasks.delete(task.itt);
     let r = response;
     if (r.status === ScsiStatus.TASK_SET_FULL) {
-      // Out of resources: BUSY if nothing else is in flight, and narrow the window (the main throttle).
+      // Out of resources: BUSY if nothing else is in flight, and narrow the window (the main
+      // throttle): halve it, and never above what is still in flight, so a burst of refusals
+      // brings the initiator down to a few commands at a time; each GOOD adds one back.
       if (this.tasks.size === 0) r = { ...r, status: ScsiStatus.BUSY };
-      this.window.resize(Math.max(1, this.tasks.size));
+      this.window.resize(Math.max(1, Math.min(this.tasks.size, Math.floor(this.window.windowSize / 2))));
     } else if (r.status === ScsiStatus.GOOD && this.window.windowSize < this.window.maxWindowSize) {
       this.window.resize(this.window.windowSize + 1);
     }
