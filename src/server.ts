@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { startAdminListener, type AdminListener } from './admin/listener.js';
 import type { Backstore } from './backstore/backstore.js';
 import { BlockBackstore } from './backstore/block.js';
 import { FileBackstore } from './backstore/file.js';
@@ -10,19 +11,28 @@ import { chapConfigFromAuth } from './iscsi/chap.js';
 import { IscsiServer } from './iscsi/iscsi-server.js';
 import type { TargetNegotiationConfig } from './iscsi/session-params.js';
 import type { IscsiTarget } from './iscsi/target.js';
+import { createMetricsRegistry } from './metrics/registry.js';
+import { serverMetricsSources } from './metrics/server-sources.js';
 import { LogicalUnit } from './scsi/logical-unit.js';
-import { reservationFilePath } from './scsi/pr/file-path.js';
+import { reservationFilePath, reservationStatePath } from './scsi/pr/file-path.js';
 import { FileReservationStore } from './scsi/pr/file-store.js';
 import { deriveNaaId } from './scsi/naa.js';
 import { ScsiTargetCore } from './scsi/target-core.js';
+import { atomicJournalFilePath, atomicJournalStatePath } from './scsi/sbc/atomic-journal-path.js';
+import { openAtomicJournal } from './scsi/sbc/atomic-setup.js';
+import { LiveLuns } from './live-luns.js';
 
 /** A running Scatter: the iSCSI server and everything behind it. */
 export interface Scatter {
   readonly iscsi: IscsiServer;
   readonly pool: Mempool;
   readonly queues: ReadonlyMap<string, BlockQueue>;
+  /** Add, remove and resize LUNs of the running targets (config reload, admin plane). */
+  readonly luns: LiveLuns;
   /** Ports bound, in the order of config.iscsi.portals. */
   readonly ports: readonly number[];
+  /** Port of the admin listener (GET /metrics, /healthz); undefined when `admin.enabled` is false. */
+  readonly adminPort: number | undefined;
   /** Ask initiators to log out, wait up to `graceMs`, close everything. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -47,6 +57,8 @@ async function openLun(
   lun: LunConfig,
   pool: Mempool,
   poolWaitMs: number,
+  stateDir: string,
+  log: Logger,
 ): Promise<{ unit: LogicalUnit; queue: BlockQueue; backstore: Backstore }> {
   const spec = lun.backstore;
   const backstore = await openBackstore(
@@ -60,17 +72,34 @@ async function openLun(
           writeCache: spec.writeCache,
           thin: spec.thin,
           direct: spec.direct,
+          physicalBlockSize: spec.physicalBlockSize,
         }
       : spec.type === 'block'
-        ? { type: 'block', path: spec.path, readOnly: lun.readOnly }
+        ? { type: 'block', path: spec.path, readOnly: lun.readOnly, writeCache: spec.writeCache }
         : { type: 'null', size: spec.size, blockSize: spec.blockSize },
   );
   const queue = new BlockQueue(backstore, pool, { poolWaitMs });
+  // WRITE ATOMIC(16): a crash's leftover record lands (or a torn one is dropped) before the LU is served.
+  const atomicJournal = await openAtomicJournal({
+    path:
+      spec.type === 'file'
+        ? atomicJournalFilePath(spec.path, target.iqn, lun.lun)
+        : spec.type === 'block'
+          ? atomicJournalStatePath(stateDir, target.iqn, lun.lun)
+          : undefined,
+    readOnly: lun.readOnly,
+    device: queue,
+    log,
+    where: { target: target.iqn, lun: lun.lun },
+  }).catch(async (err: unknown) => {
+    await queue.close().catch(() => undefined);
+    throw err;
+  });
   const unit = new LogicalUnit({
     lun: lun.lun,
     device: queue,
     readOnly: lun.readOnly,
-    writeCacheEnabled: spec.type === 'file' ? spec.writeCache : true,
+    writeCacheEnabled: spec.type === 'null' ? true : spec.writeCache,
     // A block device is thin where it can discard (BLKDISCARD / BLKZEROOUT keep LBPRZ true).
     thin: spec.type === 'file' ? spec.thin : backstore instanceof BlockBackstore && backstore.canDiscard,
     removable: lun.removable,
@@ -80,8 +109,17 @@ async function openLun(
     serial: lun.serial,
     naaId: deriveNaaId(target.iqn.toLowerCase(), lun.lun),
     targetName: target.iqn,
-    // APTPL state next to the backing file (the server is not told where its config lives).
-    reservationStore: spec.type === 'file' ? new FileReservationStore(reservationFilePath(spec.path, target.iqn, lun.lun)) : undefined,
+    // APTPL state next to the backing file; a device node's directory (/dev) is no place for it: stateDir.
+    reservationStore:
+      spec.type === 'file'
+        ? new FileReservationStore(reservationFilePath(spec.path, target.iqn, lun.lun))
+        : spec.type === 'block'
+          ? new FileReservationStore(reservationStatePath(stateDir, target.iqn, lun.lun))
+          : undefined,
+    atomicJournal,
+    sanitizeRate: lun.sanitizeRate,
+    // The null backstore keeps nothing: an overwrite could not be read back.
+    keepsData: spec.type !== 'null',
   });
   return { unit, queue, backstore };
 }
@@ -101,6 +139,7 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
       },
       discoveryChap: chapConfigFromAuth(config.discoveryAuth) ?? undefined,
       maxCmdWindow: config.iscsi.maxCmdWindow,
+      maxBufferedWriteBytes: config.iscsi.maxBufferedWriteBytes,
       maxConnections: 256,
       loginTimeoutMs: 15_000,
     },
@@ -110,7 +149,7 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
     for (const t of config.targets) {
       const units: LogicalUnit[] = [];
       for (const l of t.luns) {
-        const { unit, queue } = await openLun(t, l, pool, config.memory.poolWaitMs);
+        const { unit, queue } = await openLun(t, l, pool, config.memory.poolWaitMs, config.stateDir, log);
         units.push(unit);
         queues.set(`${t.iqn}/${l.lun}`, queue);
         log.info({ target: t.iqn, lun: l.lun, backstore: l.backstore.type, size: queue.size }, 'LUN ready');
@@ -130,14 +169,33 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
     throw err;
   }
   const ports = await iscsi.start();
+  let admin: AdminListener | undefined;
+  try {
+    if (config.admin.enabled) {
+      const registry = createMetricsRegistry(serverMetricsSources(iscsi, queues, pool));
+      admin = await startAdminListener(config.admin, registry, log);
+    }
+  } catch (err) {
+    await iscsi.stop(0);
+    await Promise.allSettled([...queues.values()].map((q) => q.close()));
+    throw err;
+  }
   let stopping: Promise<void> | undefined;
   return {
     iscsi,
     pool,
     queues,
+    luns: new LiveLuns({
+      targets: iscsi.targets,
+      queues,
+      log,
+      open: (t, l) => openLun(t, l, pool, config.memory.poolWaitMs, config.stateDir, log),
+    }),
     ports,
+    adminPort: admin?.port,
     stop: (graceMs = 2000) =>
       (stopping ??= (async () => {
+        await admin?.close();
         await iscsi.stop(graceMs);
         await Promise.allSettled([...queues.values()].map((q) => q.close()));
       })()),

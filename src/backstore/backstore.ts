@@ -6,6 +6,18 @@ export interface DiscardRange {
   readonly length: number;
 }
 
+/** What deallocation can do on a device (Linux queue/discard_*), for VPD B0h / B2h. */
+export interface DiscardLimits {
+  /** Bytes per command the device takes at most (0: it cannot discard). */
+  readonly maxBytes: number;
+  /** Smallest unit the device deallocates, in bytes. */
+  readonly granularity: number;
+  /** Byte offset of the first granule from the start of the device. */
+  readonly alignment: number;
+  /** Deallocated blocks read as zeros (LBPRZ). */
+  readonly zeroes: boolean;
+}
+
 /**
  * What every backstore offers the block layer. Every method that does I/O
  * rejects with a `BackstoreError` (never anything else) so that the SCSI core
@@ -16,6 +28,14 @@ export interface Backstore {
   /** Capacity in bytes (a multiple of blockSize). */
   readonly size: number;
   readonly blockSize: number;
+  /** Physical block size in bytes, a power-of-two multiple of blockSize; absent = blockSize. */
+  readonly physicalBlockSize?: number;
+  /** First LBA that starts a physical block (READ CAPACITY(16) LOWEST ALIGNED LBA); absent = 0. */
+  readonly lowestAlignedLba?: number;
+  /** Smallest I/O in bytes the device does without a penalty (Linux io_min); absent = unknown. */
+  readonly minIoSize?: number;
+  /** Deallocation limits where the device reports them; absent = a file system's (see provisioning.ts). */
+  readonly discardLimits?: DiscardLimits;
   readonly limits: QueueLimits;
   readonly readOnly: boolean;
   /** Fill the bio's segments from the device. Bytes past EOF of a sparse file read as zeros. */
@@ -27,7 +47,17 @@ export interface Backstore {
   discard(ranges: readonly DiscardRange[]): Promise<void>;
   /** The allocation run containing `offset`: mapped (data) or not (a hole, reads as zeros), and where it ends. */
   allocationRun?(offset: number): Promise<AllocationRun>;
+  /** Online resize (see ResizeRequest); resolves to the new size. Absent = the capacity is fixed. */
+  resize?(to: ResizeRequest): Promise<number>;
   close(): Promise<void>;
+}
+
+/** What an online resize asks of a backstore. */
+export interface ResizeRequest {
+  /** New capacity in bytes (file, null). A block device ignores it and re-reads its own size. */
+  readonly size?: number;
+  /** A smaller capacity loses the blocks past the new end: refused unless this is set. */
+  readonly allowShrink?: boolean;
 }
 
 export interface AllocationRun {

@@ -1,11 +1,14 @@
 import { constants } from 'node:fs';
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
-import { BackstoreError, type Backstore, type DiscardRange } from './backstore.js';
+import { BackstoreError, type Backstore, type DiscardLimits, type DiscardRange, type ResizeRequest } from './backstore.js';
 import { SyscallError } from './ffi.js';
 import { blkDiscard, blkPunchHole, blkZeroOut, blockFfiAvailable, blockGeometry } from './ffi-block.js';
+import { lowestAlignedLba, physicalBlockSizeOf } from './block-geometry.js';
+import { readBlockQueueInfo, type BlockQueueInfo } from './block-sysfs.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
+import { checkResize } from './resize.js';
 import { fromErrno, native, nativeError, readFully, writeFully } from './file-io.js';
 
 export interface BlockBackstoreOptions {
@@ -28,14 +31,6 @@ export interface BlockBackstoreStats {
   zeroOuts: number;
 }
 
-/** What sysfs says about discard on the device (queue/discard_*). */
-export interface DiscardSupport {
-  readonly maxBytes: number;
-  readonly granularity: number;
-  /** Discarded blocks are guaranteed to read as zeros (queue/discard_zeroes_data; 0 on modern kernels). */
-  readonly zeroes: boolean;
-}
-
 /**
  * A raw block device with O_DIRECT (the page cache is bypassed, so every iovec address,
  * length and offset must be aligned to the logical block size: limits.alignment makes the
@@ -53,18 +48,33 @@ export class BlockBackstore implements Backstore {
   private constructor(
     readonly path: string,
     private readonly fh: FileHandle,
-    readonly size: number,
+    /** Capacity in bytes; changes only through resize(). */
+    private capacity: number,
     readonly blockSize: number,
     readonly physicalBlockSize: number,
+    /** READ CAPACITY(16) LOWEST ALIGNED LBA, from BLKALIGNOFF. */
+    readonly lowestAlignedLba: number,
     readonly readOnly: boolean,
     private wce: boolean,
     /** The fd was opened O_DSYNC: every write is durable already. */
     private readonly dsync: boolean,
-    readonly discardSupport: DiscardSupport,
+    private readonly queue: BlockQueueInfo,
   ) {
     this.life = new FdLifecycle(path, fh);
     this.limits = { ...defaultLimits(blockSize), alignment: blockSize };
+    // LBPRZ holds where a discard leaves zeros, or where punching a hole can (write zeroes with unmap).
+    this.discardLimits = {
+      maxBytes: queue.discardMaxBytes,
+      granularity: Math.max(blockSize, queue.discardGranularity),
+      alignment: queue.discardAlignment,
+      zeroes: queue.discardZeroesData || queue.writeZeroesMaxBytes > 0,
+    };
+    this.minIoSize = Math.max(physicalBlockSize, queue.minIoSize);
   }
+
+  readonly discardLimits: DiscardLimits;
+  /** VPD B0h OPTIMAL TRANSFER LENGTH GRANULARITY (queue/minimum_io_size, at least a physical block). */
+  readonly minIoSize: number;
 
   static async open(opts: BlockBackstoreOptions): Promise<BlockBackstore> {
     const { path, readOnly = false, writeCache = true } = opts;
@@ -86,17 +96,22 @@ export class BlockBackstore implements Backstore {
       if (lbs < 512 || (lbs & (lbs - 1)) !== 0) throw new BackstoreError('EINVAL', `${path}: logical block size ${lbs} unsupported`);
       const capacity = Math.floor(g.size / lbs) * lbs;
       if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: device is empty`);
-      const discard = await readDiscardSupport(st.rdev);
-      return new BlockBackstore(path, fh, capacity, lbs, Math.max(lbs, g.physicalBlockSize), readOnly, writeCache, dsync, discard);
+      const pbs = physicalBlockSizeOf(lbs, g.physicalBlockSize);
+      const queue = await readBlockQueueInfo(st.rdev);
+      return new BlockBackstore(path, fh, capacity, lbs, pbs, lowestAlignedLba(g.alignmentOffset, lbs, pbs), readOnly, writeCache, dsync, queue);
     } catch (err) {
       await fh.close().catch(() => {});
       throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
     }
   }
 
-  /** The device can deallocate blocks so that they read as zeros: offer thin provisioning (UNMAP, LBPRZ). */
+  /** The device can deallocate blocks: offer thin provisioning (UNMAP; LBPRZ where discardLimits.zeroes). */
   get canDiscard(): boolean {
-    return this.discardSupport.maxBytes > 0 && !this.readOnly;
+    return this.queue.discardMaxBytes > 0 && !this.readOnly;
+  }
+
+  get size(): number {
+    return this.capacity;
   }
 
   get writeCache(): boolean {
@@ -135,10 +150,11 @@ export class BlockBackstore implements Backstore {
   }
 
   /**
-   * The LU claims LBPRZ (unmapped blocks read as zeros). BLKDISCARD promises that only where
-   * sysfs says discard_zeroes_data = 1. Elsewhere fallocate(PUNCH_HOLE) deallocates with zeros
-   * guaranteed where the device can (write zeroes with unmap), and BLKZEROOUT, which writes
-   * zeros without deallocating, keeps the promise where it cannot.
+   * Where the LU claims LBPRZ (discardLimits.zeroes) a deallocated range must read as zeros:
+   * BLKDISCARD promises that only where sysfs says discard_zeroes_data = 1. Elsewhere
+   * fallocate(PUNCH_HOLE) deallocates with zeros guaranteed (write zeroes with unmap), and
+   * BLKZEROOUT, which writes zeros without deallocating, keeps the promise if that fails. A device
+   * that can discard but not zero gets plain BLKDISCARD, and the LU claims no LBPRZ.
    */
   discard(ranges: readonly DiscardRange[]): Promise<void> {
     return this.op(async () => {
@@ -155,7 +171,7 @@ export class BlockBackstore implements Backstore {
   }
 
   private async deallocate(r: DiscardRange): Promise<void> {
-    if (this.discardSupport.zeroes) return blkDiscard(this.fh.fd, r.offset, r.length);
+    if (this.queue.discardZeroesData || !this.discardLimits.zeroes) return blkDiscard(this.fh.fd, r.offset, r.length);
     if (this.punchHole) {
       try {
         await blkPunchHole(this.fh.fd, r.offset, r.length);
@@ -168,6 +184,22 @@ export class BlockBackstore implements Backstore {
     }
     await blkZeroOut(this.fh.fd, r.offset, r.length);
     this.stats.zeroOuts++;
+  }
+
+  /**
+   * Online resize: re-read the device's size (BLKGETSIZE64) after it changed underneath, e.g.
+   * lvextend or `losetup -c`; `to.size` is ignored. A device that shrank is refused unless
+   * allowShrink, and then no new I/O goes past the new end before this resolves.
+   */
+  async resize(to: ResizeRequest): Promise<number> {
+    if (this.life.closed) throw new BackstoreError('ECLOSED', `${this.path}: closed`);
+    const bytes = native(() => blockGeometry(this.fh.fd), this.path).size;
+    const next = Math.floor(bytes / this.blockSize) * this.blockSize;
+    checkResize(this.path, this.capacity, next, this.blockSize, to.allowShrink === true);
+    const shrink = next < this.capacity;
+    this.capacity = next;
+    if (shrink) await this.life.idle();
+    return next;
   }
 
   close(): Promise<void> {
@@ -192,22 +224,4 @@ export class BlockBackstore implements Backstore {
   private checkRange(offset: number, length: number): void {
     checkRange(this.path, this.size, offset, length);
   }
-}
-
-/** queue/discard_* of the device (a partition's queue is its disk's: /sys/dev/block/M:m/../queue). */
-async function readDiscardSupport(rdev: number): Promise<DiscardSupport> {
-  // glibc's dev_t encoding: major in bits 8..19, minor in bits 0..7 and 20..31.
-  const dev = `/sys/dev/block/${(rdev >>> 8) & 0xfff}:${(rdev & 0xff) | ((rdev >>> 12) & 0xfff00)}`;
-  const read = async (name: string): Promise<number> => {
-    for (const dir of [`${dev}/queue`, `${dev}/../queue`]) {
-      const text = await readFile(`${dir}/${name}`, 'utf8').catch(() => undefined);
-      if (text !== undefined) return Number.parseInt(text.trim(), 10) || 0;
-    }
-    return 0;
-  };
-  return {
-    maxBytes: await read('discard_max_bytes'),
-    granularity: await read('discard_granularity'),
-    zeroes: (await read('discard_zeroes_data')) === 1,
-  };
 }

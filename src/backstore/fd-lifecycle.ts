@@ -30,6 +30,16 @@ export class FdLifecycle {
     return p;
   }
 
+  /** Whether close() has begun. */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Resolves once every operation under way has settled (a shrink waits for I/O past the new end). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
   /** Waits for I/O under way, runs `beforeClose` (make written data durable), closes the fd. */
   close(beforeClose: () => Promise<void>): Promise<void> {
     this.closing ??= (async () => {

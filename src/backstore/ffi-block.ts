@@ -9,13 +9,14 @@ import { FfiUnavailableError, SyscallError } from './ffi.js';
 // Linux <linux/fs.h>: _IO(0x12, n) and _IOR(0x12, 114, size_t); identical on x86_64 and arm64.
 const BLKSSZGET = 0x1268;
 const BLKDISCARD = 0x1277;
+const BLKALIGNOFF = 0x127a;
 const BLKPBSZGET = 0x127b;
 const BLKZEROOUT = 0x127f;
 const BLKGETSIZE64 = 0x80081272;
 const FALLOC_FL_KEEP_SIZE = 0x01;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
 
-type TypedArg = Uint32Array | BigUint64Array;
+type TypedArg = Uint32Array | Int32Array | BigUint64Array;
 
 type IoctlFn = ((fd: number, request: number, arg: TypedArg) => number) & {
   async(fd: number, request: number, arg: TypedArg, done: (err: unknown, rc: number) => void): void;
@@ -67,6 +68,8 @@ export interface BlockGeometry {
   readonly size: number;
   readonly logicalBlockSize: number;
   readonly physicalBlockSize: number;
+  /** Bytes from the start of the device to the first physical block boundary; -1 when the kernel finds it misaligned. */
+  readonly alignmentOffset: number;
 }
 
 /** Size and block sizes of the open block device `fd`, as the kernel reports them. */
@@ -77,7 +80,9 @@ export function blockGeometry(fd: number): BlockGeometry {
   ioctl(fd, BLKSSZGET, 'BLKSSZGET', lbs);
   const pbs = new Uint32Array(1);
   ioctl(fd, BLKPBSZGET, 'BLKPBSZGET', pbs);
-  return { size: Number(size[0]), logicalBlockSize: lbs[0]!, physicalBlockSize: pbs[0]! };
+  const align = new Int32Array(1);
+  ioctl(fd, BLKALIGNOFF, 'BLKALIGNOFF', align);
+  return { size: Number(size[0]), logicalBlockSize: lbs[0]!, physicalBlockSize: pbs[0]!, alignmentOffset: align[0]! };
 }
 
 /**

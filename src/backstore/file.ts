@@ -3,9 +3,10 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
-import { BackstoreError, type AllocationRun, type Backstore, type DiscardRange } from './backstore.js';
+import { BackstoreError, type AllocationRun, type Backstore, type DiscardRange, type ResizeRequest } from './backstore.js';
 import { allocationRun, ffiAvailable, punchHole } from './ffi.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
+import { checkResize } from './resize.js';
 import { errnoCode, fromErrno, native, readFully, writeFully } from './file-io.js';
 
 export interface FileBackstoreOptions {
@@ -24,6 +25,8 @@ export interface FileBackstoreOptions {
    * block layer bounce whatever is not.
    */
   readonly direct?: boolean;
+  /** Physical block size reported to initiators: a power-of-two multiple of blockSize (default blockSize). */
+  readonly physicalBlockSize?: number;
 }
 
 /** Counters for metrics and tests. */
@@ -50,12 +53,14 @@ export class FileBackstore implements Backstore {
   private constructor(
     readonly path: string,
     private readonly fh: FileHandle,
-    readonly size: number,
+    /** Capacity in bytes; changes only through resize(). */
+    private capacity: number,
     readonly blockSize: number,
     readonly readOnly: boolean,
     private wce: boolean,
     readonly thin: boolean,
     readonly direct: boolean,
+    readonly physicalBlockSize: number,
   ) {
     this.life = new FdLifecycle(path, fh);
     this.limits = direct ? { ...defaultLimits(blockSize), alignment: blockSize } : defaultLimits(blockSize);
@@ -65,6 +70,11 @@ export class FileBackstore implements Backstore {
     const { path, size, blockSize = 512, readOnly = false, writeCache = true, thin = false, direct = false } = opts;
     if (!Number.isSafeInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
       throw new BackstoreError('EINVAL', `${path}: block size ${blockSize} is not a power of two >= 512`);
+    }
+    const physicalBlockSize = opts.physicalBlockSize ?? blockSize;
+    const perPhysical = physicalBlockSize / blockSize;
+    if (!Number.isInteger(perPhysical) || perPhysical < 1 || perPhysical > 2 ** 15 || (perPhysical & (perPhysical - 1)) !== 0) {
+      throw new BackstoreError('EINVAL', `${path}: physical block size ${physicalBlockSize} is not a power-of-two multiple of ${blockSize}`);
     }
     if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0 || size % blockSize !== 0)) {
       throw new BackstoreError('EINVAL', `${path}: size ${size} is not a positive multiple of the block size ${blockSize}`);
@@ -87,11 +97,15 @@ export class FileBackstore implements Backstore {
       const capacity = Math.floor(fileSize / blockSize) * blockSize;
       if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: file is smaller than one block; give a size`);
       if (direct) fh = await reopenDirect(fh, path, readOnly);
-      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin, direct);
+      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin, direct, physicalBlockSize);
     } catch (err) {
       await fh.close().catch(() => {});
       throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
     }
+  }
+
+  get size(): number {
+    return this.capacity;
   }
 
   get writeCache(): boolean {
@@ -152,6 +166,31 @@ export class FileBackstore implements Backstore {
       this.checkRange(offset, 0);
       if (offset < this.size) run = native(() => allocationRun(this.fh.fd, offset, this.size), this.path);
     }, 'allocation').then(() => run);
+  }
+
+  /**
+   * Online resize to `to.size`. Grow: ftruncate (sparse: nothing is written, the new blocks read as
+   * zeros), then the new capacity. Shrink (only with allowShrink): the capacity first, so no new I/O
+   * goes past the new end, then wait for I/O under way, then truncate.
+   */
+  async resize(to: ResizeRequest): Promise<number> {
+    if (this.life.closed) throw new BackstoreError('ECLOSED', `${this.path}: closed`);
+    if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only, cannot be resized`);
+    const next = to.size ?? this.capacity;
+    checkResize(this.path, this.capacity, next, this.blockSize, to.allowShrink === true);
+    try {
+      if (next < this.capacity) {
+        this.capacity = next;
+        await this.life.idle();
+        await this.fh.truncate(next);
+      } else if (next > this.capacity) {
+        await this.fh.truncate(next);
+        this.capacity = next;
+      }
+    } catch (err) {
+      throw fromErrno(err, `${this.path}: resize`);
+    }
+    return this.capacity;
   }
 
   /** Waits for I/O under way, makes written data durable, closes the file. */

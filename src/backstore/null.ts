@@ -1,6 +1,7 @@
 import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
-import { BackstoreError, type Backstore, type DiscardRange } from './backstore.js';
+import { BackstoreError, type Backstore, type DiscardRange, type ResizeRequest } from './backstore.js';
+import { checkResize } from './resize.js';
 
 export interface NullBackstoreOptions {
   readonly size: number;
@@ -11,7 +12,7 @@ export interface NullBackstoreOptions {
 export class NullBackstore implements Backstore {
   readonly kind = 'null' as const;
   readonly readOnly = false;
-  readonly size: number;
+  size: number;
   readonly blockSize: number;
   readonly limits: QueueLimits;
   private closed = false;
@@ -44,6 +45,15 @@ export class NullBackstore implements Backstore {
 
   async discard(ranges: readonly DiscardRange[]): Promise<void> {
     for (const r of ranges) this.check(r.offset, r.length);
+  }
+
+  /** Nothing is stored, so only the capacity changes (a shrink still needs allowShrink). */
+  async resize(to: ResizeRequest): Promise<number> {
+    this.check(0, 0);
+    const next = to.size ?? this.size;
+    checkResize('null backstore', this.size, next, this.blockSize, to.allowShrink === true);
+    this.size = next;
+    return next;
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ export type BackstoreSpec =
       readonly writeCache?: boolean;
       readonly thin?: boolean;
       readonly direct?: boolean;
+      readonly physicalBlockSize?: number;
     }
   | { readonly type: 'null'; readonly size: number; readonly blockSize?: number }
   | { readonly type: 'block'; readonly path: string; readonly readOnly?: boolean; readonly writeCache?: boolean };

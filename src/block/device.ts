@@ -1,4 +1,4 @@
-import type { AllocationRun, DiscardRange } from '../backstore/backstore.js';
+import type { AllocationRun, DiscardLimits, DiscardRange, ResizeRequest } from '../backstore/backstore.js';
 import type { CancelSignal } from './cancel.js';
 import type { SgVector } from './sg.js';
 
@@ -10,6 +10,11 @@ import type { SgVector } from './sg.js';
 export interface BlockDevice {
   readonly size: number;
   readonly blockSize: number;
+  /** Geometry the device reports (see Backstore): absent = physical block = logical block, aligned at LBA 0. */
+  readonly physicalBlockSize?: number;
+  readonly lowestAlignedLba?: number;
+  readonly minIoSize?: number;
+  readonly discardLimits?: DiscardLimits;
   readonly readOnly: boolean;
   /**
    * Read `length` bytes at `offset`. The data's segments may be pool pages: call
@@ -24,6 +29,8 @@ export interface BlockDevice {
   discard?(ranges: readonly DiscardRange[]): Promise<void>;
   /** The allocation run containing `offset` (GET LBA STATUS); absent = everything is mapped. */
   allocationRun?(offset: number): Promise<AllocationRun>;
+  /** Online resize; resolves to the new size (rejects with the backstore's error). Absent = fixed size. */
+  resize?(to: ResizeRequest): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import type { CancelSignal } from './cancel.js';
-import type { AllocationRun, Backstore, DiscardRange } from '../backstore/backstore.js';
+import { BackstoreError, type AllocationRun, type Backstore, type DiscardLimits, type DiscardRange, type ResizeRequest } from '../backstore/backstore.js';
 import { bounceIn, bounceOut, prepareBio } from './bounce.js';
 import { BlockError, type BlockDevice, type BlockReadResult } from './device.js';
 import { toBlockError } from './errors.js';
@@ -48,6 +48,8 @@ export class BlockQueue implements BlockDevice {
   private readonly maxPagesPerRequestBio: number;
   private readonly active = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
+  /** Resizes run one at a time. */
+  private resizing: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly backstore: Backstore,
@@ -75,6 +77,23 @@ export class BlockQueue implements BlockDevice {
 
   get blockSize(): number {
     return this.backstore.blockSize;
+  }
+
+  // Geometry passes through from the backstore (READ CAPACITY(16), VPD B0h / B2h).
+  get physicalBlockSize(): number | undefined {
+    return this.backstore.physicalBlockSize;
+  }
+
+  get lowestAlignedLba(): number | undefined {
+    return this.backstore.lowestAlignedLba;
+  }
+
+  get minIoSize(): number | undefined {
+    return this.backstore.minIoSize;
+  }
+
+  get discardLimits(): DiscardLimits | undefined {
+    return this.backstore.discardLimits;
   }
 
   get readOnly(): boolean {
@@ -141,6 +160,21 @@ export class BlockQueue implements BlockDevice {
       if (!this.backstore.allocationRun) return { mapped: true, end: this.size };
       return this.backstore.allocationRun(offset);
     });
+  }
+
+  /**
+   * Online resize of the backstore. `size` is not cached here: every later range check sees the new
+   * capacity. Rejects with the backstore's BackstoreError (e.g. a refused shrink); nothing changes then.
+   */
+  resize(to: ResizeRequest): Promise<number> {
+    const run = async (): Promise<number> => {
+      if (this.closing) throw new BackstoreError('ECLOSED', 'block queue is closed');
+      if (!this.backstore.resize) throw new BackstoreError('EINVAL', `a ${this.backstore.kind} backstore cannot be resized`);
+      return this.backstore.resize(to);
+    };
+    const p = this.resizing.then(run, run);
+    this.resizing = p.catch(() => undefined);
+    return p;
   }
 
   /** Waits for requests under way, then closes the backstore. Later requests fail with IO_ERROR. */

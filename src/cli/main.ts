@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigReloader } from '../reload/reloader.js';
 import { startScatter } from '../server.js';
 
 // Small Data-In buffers and BHSs come from Node's shared slab: a bigger slab serves
@@ -33,6 +34,13 @@ async function serve(args: string[]): Promise<number> {
     log.fatal({ err }, 'start-up failed');
     return 1;
   }
+  // SIGHUP: re-read the config file and apply what can change live (LUNs added / removed / resized).
+  const reloader = new ConfigReloader(path, config, scatter.luns, log);
+  const reload = () => {
+    log.info({ signal: 'SIGHUP', config: path }, 'reloading the configuration');
+    void reloader.reload();
+  };
+  process.on('SIGHUP', reload);
   log.info({ config: path, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -44,6 +52,9 @@ async function serve(args: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.off('SIGHUP', reload);
+  // A reload under way finishes before the LUNs are closed.
+  await reloader.idle();
   await scatter.stop();
   log.info('stopped');
   return 0;

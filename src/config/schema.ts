@@ -142,6 +142,20 @@ function checkMultipleOfBlockSize(store: { size: number; blockSize: number }, ct
   }
 }
 
+/** LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT is 4 bits: at most 2^15 logical blocks per physical one. */
+function checkPhysicalBlockSize(store: { blockSize: number; physicalBlockSize?: number | undefined }, ctx: z.RefinementCtx): void {
+  const pbs = store.physicalBlockSize;
+  if (pbs === undefined) return;
+  const ratio = pbs / store.blockSize;
+  if (!Number.isInteger(ratio) || ratio < 1 || ratio > 2 ** 15 || (ratio & (ratio - 1)) !== 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['physicalBlockSize'],
+      message: `must be blockSize (${store.blockSize}) times a power of two up to 32768`,
+    });
+  }
+}
+
 const FileBackstoreSchema = z
   .strictObject({
     type: z.literal('file'),
@@ -155,8 +169,14 @@ const FileBackstoreSchema = z
     direct: z.boolean().default(false),
     /** Thin provisioning: UNMAP / WRITE SAME(UNMAP) punch holes, GET LBA STATUS reports them (LBPME, LBPRZ). */
     thin: z.boolean().default(false),
+    /**
+     * Physical block size reported to initiators (READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL
+     * BLOCK EXPONENT, VPD B0h granularity): a power-of-two multiple of blockSize. Default: blockSize.
+     */
+    physicalBlockSize: z.number({ error: 'must be a number of bytes' }).int('must be a whole number').optional(),
   })
-  .superRefine(checkMultipleOfBlockSize);
+  .superRefine(checkMultipleOfBlockSize)
+  .superRefine(checkPhysicalBlockSize);
 
 const NullBackstoreSchema = z
   .strictObject({
@@ -170,6 +190,8 @@ const NullBackstoreSchema = z
 const BlockBackstoreSchema = z.strictObject({
   type: z.literal('block'),
   path: PathSchema,
+  /** Initial WCE bit of the caching mode page: false opens the device O_DSYNC (every write durable before status). */
+  writeCache: z.boolean().default(true),
 });
 
 /** YAML reads an unquoted `type: null` as the null value; it can only mean the null backstore. */
@@ -200,6 +222,11 @@ const LunSchema = z.strictObject({
   removable: z.boolean().default(false),
   /** Defaults to a stable value derived from the target name and LUN (see defaultLunSerial). */
   serial: SerialSchema.optional(),
+  /**
+   * SANITIZE OVERWRITE pace in bytes per second (e.g. 50MiB), so that sanitizing one LU does not
+   * starve others on the same disk; 0 = as fast as the backstore writes.
+   */
+  sanitizeRate: byteSize(0, Number.MAX_SAFE_INTEGER).default(0),
 });
 
 /**
@@ -271,6 +298,11 @@ const IscsiSchema = z
     dataDigest: DigestListSchema.default((): ('CRC32C' | 'None')[] => ['CRC32C', 'None']),
     /** Commands the CmdSN window allows per session (MaxCmdSN - ExpCmdSN + 1). */
     maxCmdWindow: integer(1, 65535).default(128),
+    /**
+     * Solicited Data-Out the target holds in memory across all sessions; past it, R2Ts for further
+     * writes wait until earlier ones complete (a bound on memory, not on throughput).
+     */
+    maxBufferedWriteBytes: byteSize(65_536, 64 * 1024 ** 3).default(268_435_456),
   })
   .superRefine((iscsi, ctx) => {
     if (iscsi.firstBurstLength > iscsi.maxBurstLength) {
@@ -301,6 +333,25 @@ const MemorySchema = z.strictObject({
   poolWaitMs: integer(0, 600_000).default(2000),
 });
 
+/**
+ * HTTP admin listener (GET /metrics, /healthz). Loopback by default: metrics
+ * name targets and initiators, so exposing them must be a decision.
+ */
+const AdminSchema = z.strictObject(
+  {
+    enabled: z.boolean().default(true),
+    host: HostSchema.default('127.0.0.1'),
+    port: integer(1, 65535).default(9470),
+  },
+  { error: 'must be an object like { host: 127.0.0.1, port: 9470 } (enabled: false turns it off)' },
+);
+
+/** Whether two listeners on (host, port) would fight over the same socket. */
+function sameSocket(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
+  const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::';
+  return a.port === b.port && (a.host.toLowerCase() === b.host.toLowerCase() || wildcard(a.host) || wildcard(b.host));
+}
+
 // --- the whole file ------------------------------------------------------------------
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -308,13 +359,23 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const ConfigSchema = z
   .strictObject({
     logLevel: z.enum(LOG_LEVELS).default('info'),
+    /**
+     * Target state that must outlive a restart but has no backing file to sit
+     * next to: block LUNs' APTPL reservations (`pr/`), atomic-write journals.
+     * Resolved like backstore paths (prefault, so the default is resolved too).
+     */
+    stateDir: PathSchema.prefault('./data/state'),
     iscsi: IscsiSchema.prefault({}),
     memory: MemorySchema.prefault({}),
+    admin: AdminSchema.prefault({}),
     targets: z.array(TargetSchema).default([]),
     /** Authentication for SendTargets discovery sessions. */
     discoveryAuth: AuthSchema.default({ method: 'none' }),
   })
   .superRefine((config, ctx) => {
+    if (config.admin.enabled && config.iscsi.portals.some((portal) => sameSocket(portal, config.admin))) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'port'], message: `${config.admin.port} is already an iSCSI portal port` });
+    }
     reportDuplicates(
       config.targets.map((target) => target.iqn),
       (index, iqn) =>
@@ -329,6 +390,7 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 export type IscsiConfig = Config['iscsi'];
 export type PortalConfig = IscsiConfig['portals'][number];
 export type MemoryConfig = Config['memory'];
+export type AdminConfig = Config['admin'];
 export type TargetConfig = Config['targets'][number];
 export type LunConfig = TargetConfig['luns'][number];
 export type BackstoreConfig = LunConfig['backstore'];

@@ -9,6 +9,7 @@ import { Portal } from './portal.js';
 import { Session } from './session.js';
 import { SessionTable, sessionKey } from './session-table.js';
 import { TargetRegistry, type IscsiTarget, type PortalAddress } from './target.js';
+import { WriteBudget } from './write-budget.js';
 
 export interface IscsiServerOptions {
   readonly portals: readonly PortalAddress[];
@@ -16,9 +17,13 @@ export interface IscsiServerOptions {
   readonly connection: ConnectionOptions;
   readonly discoveryChap?: ChapTargetConfig;
   readonly maxCmdWindow: number;
+  /** Solicited Data-Out bytes held across all sessions before further R2Ts wait (default 256 MiB). */
+  readonly maxBufferedWriteBytes?: number;
   readonly maxConnections: number;
   readonly loginTimeoutMs: number;
 }
+
+export const DEFAULT_BUFFERED_WRITE_BYTES = 256 * 1024 * 1024;
 
 /** The iSCSI transport: portals, login, sessions, discovery; SCSI work goes to each target's SCSI core. */
 export class IscsiServer {
@@ -28,11 +33,14 @@ export class IscsiServer {
   private readonly challengeCache = new ChallengeCache();
   private nexusCounter = 0;
   private readonly nexusIds = { next: () => ++this.nexusCounter };
+  readonly writeBudget: WriteBudget;
 
   constructor(
     private readonly opts: IscsiServerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.writeBudget = new WriteBudget(opts.maxBufferedWriteBytes ?? DEFAULT_BUFFERED_WRITE_BYTES);
+  }
 
   /** Listen on every portal; returns the ports bound (port 0 picks a free one). */
   async start(): Promise<number[]> {
@@ -49,6 +57,11 @@ export class IscsiServer {
   /** Portals as the initiators reach them (with the port actually bound). */
   get boundPortals(): PortalAddress[] {
     return this.portals.map((p) => ({ host: p.address.host, port: p.boundPort }));
+  }
+
+  /** TCP connections open on all portals (logins in progress included). */
+  get connectionCount(): number {
+    return this.portals.reduce((n, p) => n + p.connectionCount, 0);
   }
 
   private onConnection(conn: Connection): void {
@@ -90,6 +103,7 @@ export class IscsiServer {
       onClosed: (s) => this.sessions.remove(s),
       sessionsOf: (target) => this.sessions.all().filter((s) => s.target === target),
       maxCmdWindow: this.opts.maxCmdWindow,
+      writeBudget: this.writeBudget,
       nexusIds: this.nexusIds,
     });
     this.sessions.add(session);

@@ -30,6 +30,11 @@ export class Portal {
     });
   }
 
+  /** Sockets accepted and still open. */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
   get boundPort(): number {
     const addr = this.server.address();
     return typeof addr === 'object' && addr ? addr.port : this.address.port;

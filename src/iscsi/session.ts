@@ -28,6 +28,7 @@ import {
 import { sessionKey, type SessionLike } from './session-table.js';
 import type { IscsiTarget } from './target.js';
 import { IscsiTask, TaskState } from './task.js';
+import type { WriteBudget } from './write-budget.js';
 import { TextAccumulator, encodeTextPairs, splitTextResponse } from './text.js';
 import { readTextRound } from './text-round.js';
 
@@ -41,6 +42,8 @@ export interface SessionContext {
   sessionsOf(target: IscsiTarget): Session[];
   readonly maxCmdWindow: number;
   readonly nexusIds: { next(): number };
+  /** Target-wide bound on solicited Data-Out held in memory (see write-budget.ts). */
+  readonly writeBudget: WriteBudget;
 }
 
 interface TextContinuation {
@@ -240,6 +243,11 @@ export class Session implements PduHandler, SessionLike {
     }
     if (task.unsolicitedOpen) return; // R2Ts only after the unsolicited burst (DataSequenceInOrder).
     if (task.nextR2tOffset < task.received) task.nextR2tOffset = task.received;
+    if (task.nextR2tOffset < task.needed) {
+      // No R2T before the whole remainder is reserved in the target-wide write budget.
+      task.writeReservation ??= this.ctx.writeBudget.reserve(task.needed - task.nextR2tOffset, () => this.advanceDataOut(task));
+      if (!task.writeReservation.granted) return;
+    }
     const p = this.params;
     while (task.r2ts.size < p.maxOutstandingR2T && task.nextR2tOffset < task.needed) {
       const length = Math.min(p.maxBurstLength, task.needed - task.nextR2tOffset);
@@ -374,6 +382,7 @@ export class Session implements PduHandler, SessionLike {
   /** Send the command's outcome: Data-In with collapsed status, or a SCSI Response. */
   private finish(task: IscsiTask, response: ScsiResponse): void {
     this.tasks.delete(task.itt);
+    task.writeReservation?.release();
     let r = response;
     if (r.status === ScsiStatus.TASK_SET_FULL) {
       // Out of resources: BUSY if nothing else is in flight, and narrow the window (the main
@@ -509,7 +518,14 @@ export class Session implements PduHandler, SessionLike {
       task.r2ts.clear();
       this.tasks.delete(task.itt);
       if (inCore && this.target) this.target.scsi.abortTask(this.nexus, task.lun, task.itt);
-      if (wasExecuting && task.execution) waits.push(task.execution);
+      const reservation = task.writeReservation;
+      if (wasExecuting && task.execution) {
+        waits.push(task.execution);
+        // Its Data-Out stays in memory until the backstore lets go of it.
+        if (reservation) void task.execution.finally(() => reservation.release());
+      } else {
+        reservation?.release();
+      }
     }
     await Promise.all(waits);
   }

@@ -2,6 +2,7 @@ import { Cancellation } from '../block/cancel.js';
 import { SgVector } from '../block/sg.js';
 import type { ScsiCommand, TaskAttribute } from '../scsi/command.js';
 import type { ScsiCommandPdu } from './pdu.js';
+import type { WriteReservation } from './write-budget.js';
 
 export const enum TaskState {
   /** Received, waiting for its turn in CmdSN order. */
@@ -40,6 +41,8 @@ export class IscsiTask {
   /** DataSN the next unsolicited Data-Out must carry. */
   unsolicitedDataSN = 0;
   readonly r2ts = new Map<number, OutstandingR2t>();
+  /** The target-wide write budget this command's solicited Data-Out is counted against. */
+  writeReservation: WriteReservation | undefined;
   /** Data-In / R2T PDUs sent, for ExpDataSN in the SCSI Response. */
   dataSN = 0;
   readonly abort = new Cancellation();

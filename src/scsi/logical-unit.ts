@@ -1,8 +1,10 @@
+import type { AtomicJournal } from '../block/atomic-journal.js';
 import type { BlockDevice } from '../block/device.js';
 import { ReservationState } from './pr/state.js';
 import type { ReservationStore } from './pr/types.js';
 import { RangeLock } from './sbc/range-lock.js';
 import { RemovableMedium } from './sbc/removable.js';
+import { SanitizeState } from './sbc/sanitize-state.js';
 import { TaskSet } from './task-set.js';
 import type { Task } from './task.js';
 import { UnitAttentions } from './unit-attention.js';
@@ -35,6 +37,12 @@ export interface LogicalUnitConfig {
   maxTransferLength?: number;
   /** Where persistent reservations with APTPL live across restarts; none = they do not. */
   reservationStore?: ReservationStore;
+  /** SANITIZE OVERWRITE pace in bytes per second; 0 or absent = unlimited. */
+  sanitizeRate?: number;
+  /** The medium keeps what is written (false for the null backstore): SANITIZE OVERWRITE can be offered. Default true. */
+  keepsData?: boolean;
+  /** Crash-safe journal for WRITE ATOMIC(16) (sbc/write-atomic.ts); none = the command is not offered. */
+  atomicJournal?: AtomicJournal;
 }
 
 export const DEFAULT_VENDOR = 'SCATTER';
@@ -56,6 +64,12 @@ export class LogicalUnit {
   readonly maxTransferLength: number;
   /** Logical block provisioning management enabled (READ CAPACITY(16) LBPME, VPD B2h). */
   readonly thin: boolean;
+  /** Deallocated blocks read as zeros (LBPRZ): thin, and the device's discard guarantees it. */
+  readonly lbprz: boolean;
+  /** Physical block size in bytes (READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT). */
+  readonly physicalBlockSize: number;
+  /** First LBA at the start of a physical block (READ CAPACITY(16) LOWEST ALIGNED LBA). */
+  readonly lowestAlignedLba: number;
   readonly taskSet = new TaskSet<Task>();
   /** Removable-medium state (see sbc/removable.ts); never ejected unless `removable`. */
   readonly medium = new RemovableMedium();
@@ -65,6 +79,10 @@ export class LogicalUnit {
   readonly unitAttentions = new UnitAttentions();
   /** RESERVE/RELEASE and persistent reservations (src/scsi/pr). */
   readonly reservations: ReservationState;
+  /** SANITIZE in progress or failed: an LU state, not a task's (sbc/sanitize-state.ts). */
+  readonly sanitize: SanitizeState;
+  /** WRITE ATOMIC(16) journal; when set, READs also take the range lock (shared) so they never see half an atomic write. */
+  readonly atomicJournal: AtomicJournal | undefined;
   /** Caching mode page WCE: when false every write is made durable before status. */
   writeCacheEnabled: boolean;
   /** Control mode page D_SENSE: descriptor-format sense instead of fixed. */
@@ -103,12 +121,27 @@ export class LogicalUnit {
     this.targetName = config.targetName;
     this.maxTransferLength = maxTransfer;
     this.thin = config.thin === true && config.device.discard !== undefined;
+    this.lbprz = this.thin && (config.device.discardLimits?.zeroes ?? true);
+    this.physicalBlockSize = config.device.physicalBlockSize ?? blockSize;
+    const perPhysical = this.physicalBlockSize / blockSize;
+    if (!Number.isInteger(perPhysical) || perPhysical > 2 ** 15 || (perPhysical & (perPhysical - 1)) !== 0) {
+      throw new RangeError(`physical block size ${this.physicalBlockSize} is not a power-of-two multiple of ${blockSize}`);
+    }
+    this.lowestAlignedLba = config.device.lowestAlignedLba ?? 0;
+    if (!Number.isInteger(this.lowestAlignedLba) || this.lowestAlignedLba < 0 || this.lowestAlignedLba >= perPhysical) {
+      throw new RangeError(`lowest aligned LBA ${this.lowestAlignedLba} outside 0..${perPhysical - 1}`);
+    }
     this.removable = config.removable === true;
     this.configReadOnly = config.readOnly;
     this.defaultWriteCache = config.writeCacheEnabled;
     this.writeCacheEnabled = config.writeCacheEnabled;
     this.setWriteCache = config.setWriteCache;
     this.reservations = new ReservationState(this.unitAttentions, config.reservationStore);
+    this.sanitize = new SanitizeState({
+      rate: config.sanitizeRate,
+      overwrite: config.keepsData !== false && !config.readOnly && !config.device.readOnly,
+    });
+    this.atomicJournal = config.atomicJournal;
   }
 
   get readOnly(): boolean {

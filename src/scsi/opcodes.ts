@@ -23,7 +23,8 @@ import { compareAndWrite, orWrite16 } from './sbc/compare-and-write.js';
 import { unmap } from './sbc/unmap.js';
 import { writeSame10, writeSame16 } from './sbc/write-same.js';
 import { reportSupportedTmfs } from './spc/report-tmf.js';
-import { sanitizeBlockErase } from './sbc/sanitize.js';
+import { sanitizeHandlers } from './sbc/sanitize.js';
+import { writeAtomic16 } from './sbc/write-atomic.js';
 import { xcopyHandlers } from './spc/xcopy.js';
 
 /** Every command this target answers: SPC (every LU) and SBC (direct access). */
@@ -70,7 +71,8 @@ export const COMMAND_HANDLERS: readonly CommandHandler[] = Object.freeze([
   getLbaStatus,
   compareAndWrite,
   orWrite16,
-  sanitizeBlockErase,
+  ...sanitizeHandlers,
+  writeAtomic16,
   // issue #4: reservations (src/scsi/pr)
   ...reserveReleaseHandlers,
   ...prInHandlers,

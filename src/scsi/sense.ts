@@ -35,6 +35,11 @@ export interface SenseData {
   /** INFORMATION field (e.g. the LBA of a medium error); absent = not valid. */
   readonly information?: number;
   readonly fieldPointer?: FieldPointer;
+  /**
+   * PROGRESS INDICATION (sense-key-specific, NO SENSE / NOT READY): the fraction of a long
+   * operation done, 0..65535 of 65536 (a sanitize in progress). Ignored when a field pointer is set.
+   */
+  readonly progress?: number;
 }
 
 export type SenseFormat = 'fixed' | 'descriptor';
@@ -61,6 +66,7 @@ export function buildFixedSense(sense: SenseData): Buffer {
   b[12] = sense.asc;
   b[13] = sense.ascq;
   if (sense.fieldPointer) writeSenseKeySpecific(b, 15, sense.fieldPointer);
+  else if (sense.progress !== undefined) writeProgress(b, 15, sense.progress);
   return b;
 }
 
@@ -68,7 +74,8 @@ export function buildFixedSense(sense: SenseData): Buffer {
 export function buildDescriptorSense(sense: SenseData): Buffer {
   const info = sense.information;
   const hasInfo = info !== undefined && info >= 0;
-  const length = 8 + (hasInfo ? 12 : 0) + (sense.fieldPointer ? 8 : 0);
+  const hasSks = sense.fieldPointer !== undefined || sense.progress !== undefined;
+  const length = 8 + (hasInfo ? 12 : 0) + (hasSks ? 8 : 0);
   const b = Buffer.alloc(length);
   b[0] = DESCRIPTOR_CURRENT;
   b[1] = sense.key & 0x0f;
@@ -83,10 +90,11 @@ export function buildDescriptorSense(sense: SenseData): Buffer {
     b.writeBigUInt64BE(BigInt(info), p + 4);
     p += 12;
   }
-  if (sense.fieldPointer) {
+  if (hasSks) {
     b[p] = DESC_SENSE_KEY_SPECIFIC;
     b[p + 1] = 0x06;
-    writeSenseKeySpecific(b, p + 4, sense.fieldPointer);
+    if (sense.fieldPointer) writeSenseKeySpecific(b, p + 4, sense.fieldPointer);
+    else writeProgress(b, p + 4, sense.progress ?? 0);
   }
   return b;
 }
@@ -98,6 +106,20 @@ function writeSenseKeySpecific(b: Buffer, at: number, fp: FieldPointer): void {
   b.writeUInt16BE(fp.byte & 0xffff, at + 1);
 }
 
+/** SKSV, then the 16-bit PROGRESS INDICATION. */
+function writeProgress(b: Buffer, at: number, progress: number): void {
+  b[at] = 0x80;
+  b.writeUInt16BE(Math.max(0, Math.min(0xffff, Math.floor(progress))), at + 1);
+}
+
+/**
+ * NO SENSE and NOT READY carry a progress indication in the sense-key-specific bytes; its first
+ * byte is SKSV alone (the rest reserved), so one with C/D or BPV set is read as a field pointer.
+ */
+function carriesProgress(key: number, flags: number): boolean {
+  return (key === SenseKey.NO_SENSE || key === SenseKey.NOT_READY) && flags === 0x80;
+}
+
 /** Decode either format (for logs and tests). Returns undefined for anything that is not 70h-73h sense. */
 export function parseSense(b: Buffer): SenseData | undefined {
   if (b.length < 8) return undefined;
@@ -105,32 +127,41 @@ export function parseSense(b: Buffer): SenseData | undefined {
   if (code === 0x70 || code === 0x71) {
     if (b.length < 14) return undefined;
     const valid = (b[0] & 0x80) !== 0;
-    const fp = b.length >= 18 ? readSenseKeySpecific(b, 15) : undefined;
+    const key = b[2] & 0x0f;
+    const sks = b.length >= 18 ? readSks(b, 15, key) : {};
     return {
-      key: b[2] & 0x0f,
+      key,
       asc: b[12],
       ascq: b[13],
       ...(valid ? { information: b.readUInt32BE(3) } : {}),
-      ...(fp ? { fieldPointer: fp } : {}),
+      ...sks,
     };
   }
   if (code === 0x72 || code === 0x73) {
     let information: number | undefined;
-    let fieldPointer: FieldPointer | undefined;
+    let sks: Pick<SenseData, 'fieldPointer' | 'progress'> = {};
+    const key = b[1] & 0x0f;
     const end = Math.min(b.length, 8 + b[7]);
     for (let p = 8; p + 2 <= end; p += 2 + b[p + 1]) {
       if (b[p] === DESC_INFORMATION && p + 12 <= end) information = Number(b.readBigUInt64BE(p + 4));
-      if (b[p] === DESC_SENSE_KEY_SPECIFIC && p + 8 <= end) fieldPointer = readSenseKeySpecific(b, p + 4);
+      if (b[p] === DESC_SENSE_KEY_SPECIFIC && p + 8 <= end) sks = readSks(b, p + 4, key);
     }
     return {
-      key: b[1] & 0x0f,
+      key,
       asc: b[2],
       ascq: b[3],
       ...(information !== undefined ? { information } : {}),
-      ...(fieldPointer ? { fieldPointer } : {}),
+      ...sks,
     };
   }
   return undefined;
+}
+
+function readSks(b: Buffer, at: number, key: number): Pick<SenseData, 'fieldPointer' | 'progress'> {
+  if ((b[at] & 0x80) === 0) return {};
+  if (carriesProgress(key, b[at]!)) return { progress: b.readUInt16BE(at + 1) };
+  const fieldPointer = readSenseKeySpecific(b, at);
+  return fieldPointer ? { fieldPointer } : {};
 }
 
 function readSenseKeySpecific(b: Buffer, at: number): FieldPointer | undefined {

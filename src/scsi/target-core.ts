@@ -1,3 +1,4 @@
+import type { ResizeRequest } from '../backstore/backstore.js';
 import type { SgVector } from '../block/sg.js';
 import { ScsiStatus, type Nexus, type PrepareResult, type ScsiCommand, type ScsiResponse } from './command.js';
 import type { CommandHandler, ParsedCommand, TargetInfo } from './handler.js';
@@ -12,6 +13,7 @@ import { Asc, isSenseReason, Sense, type AscPair, type SenseReason } from './sen
 import { createStats, recordCommand, type ScsiStats } from './stats.js';
 import { Task } from './task.js';
 import { MEDIUM_ACCESS_OPCODES } from './sbc/removable.js';
+import { sanitizeRefusal } from './sbc/sanitize-gate.js';
 import { ExtraSense } from './spc/extra-sense.js';
 
 /** The subset of a pino logger the core uses. */
@@ -43,7 +45,6 @@ const SECONDS_PER_MS = 1e-3;
  */
 export class ScsiTargetCore {
   readonly stats: ScsiStats = createStats();
-  readonly lunNumbers: number[];
 
   private readonly lus = new Map<number, LogicalUnit>();
   private readonly nexuses = new Map<number, Nexus>();
@@ -53,25 +54,94 @@ export class ScsiTargetCore {
   private readonly info: TargetInfo;
   private readonly logger: ScsiLogger | undefined;
   private nextSeq = 1;
+  /** The LUN inventory, sorted; replaced (never mutated) when an LU is added or removed. */
+  private lunList: readonly number[] = [];
 
   constructor(opts: ScsiTargetCoreOptions) {
     for (const lu of opts.luns) {
       if (this.lus.has(lu.lun)) throw new Error(`LUN ${lu.lun} configured twice`);
       this.lus.set(lu.lun, lu);
     }
-    this.lunNumbers = [...this.lus.keys()].sort((a, b) => a - b);
+    this.lunList = sortedLuns(this.lus);
     this.logger = opts.logger;
+    // Live views: REPORT LUNS and EXTENDED COPY see LUs added or removed at runtime.
+    const luns = (): readonly number[] => this.lunList;
+    const units = (): readonly LogicalUnit[] => [...this.lus.values()];
     this.info = {
       targetName: opts.targetName,
       protocolId: opts.protocolId ?? PROTOCOL_ID_ISCSI,
-      lunNumbers: this.lunNumbers,
+      get lunNumbers() {
+        return luns();
+      },
       handlers: this.table.handlers,
-      logicalUnits: [...this.lus.values()],
+      get logicalUnits() {
+        return units();
+      },
     };
+  }
+
+  /** The LUNs that have an LU, ascending (what REPORT LUNS lists). */
+  get lunNumbers(): readonly number[] {
+    return this.lunList;
   }
 
   getLogicalUnit(lun: number): LogicalUnit | undefined {
     return this.lus.get(lun);
+  }
+
+  // ---- LU inventory and capacity changes at runtime (the admin plane / config reload call these) ----
+
+  /**
+   * A new LU. Each I_T nexus gets POWER ON, RESET, OR BUS DEVICE RESET OCCURRED on it (as if it had
+   * been there at login) and REPORTED LUNS DATA HAS CHANGED on every other LU (SPC-4 REPORT LUNS:
+   * the inventory changed, so every I_T nexus is told; it can only be told through an LU it can address).
+   */
+  addLogicalUnit(lu: LogicalUnit): void {
+    if (this.lus.has(lu.lun)) throw new Error(`LUN ${lu.lun} already exists`);
+    const others = [...this.lus.values()];
+    this.lus.set(lu.lun, lu);
+    this.lunList = sortedLuns(this.lus);
+    for (const nexus of this.nexuses.values()) {
+      pushUa(lu, nexus.id, Asc.POWER_ON_RESET_OR_BUS_DEVICE_RESET);
+      lu.reservations.nexusAdded(nexus);
+      for (const other of others) pushUa(other, nexus.id, Asc.REPORTED_LUNS_DATA_HAS_CHANGED);
+    }
+  }
+
+  /**
+   * Takes LU `lun` out of the target: from now on commands to it get LOGICAL UNIT NOT SUPPORTED,
+   * its tasks are aborted (each ends with TASK ABORTED), and every I_T nexus gets REPORTED LUNS DATA
+   * HAS CHANGED on each remaining LU. Resolves with the LU once none of its I/O is in flight, so the
+   * caller can close its device; undefined when there is no such LU.
+   */
+  async removeLogicalUnit(lun: number): Promise<LogicalUnit | undefined> {
+    const lu = this.lus.get(lun);
+    if (!lu) return undefined;
+    this.lus.delete(lun);
+    this.lunList = sortedLuns(this.lus);
+    const aborted = abortAll(lu, () => true);
+    for (const other of this.lus.values()) {
+      for (const id of this.nexuses.keys()) pushUa(other, id, Asc.REPORTED_LUNS_DATA_HAS_CHANGED);
+    }
+    await Promise.all(aborted.map((t) => t.settled));
+    return lu;
+  }
+
+  /**
+   * Online resize of LU `lun` (see ResizeRequest: a shrink is refused unless allowed). When the
+   * capacity changed, every I_T nexus gets CAPACITY DATA HAS CHANGED on that LU (SBC-4). Rejects,
+   * changing nothing, when there is no such LU or its device cannot be resized as asked.
+   */
+  async resizeLogicalUnit(lun: number, to: ResizeRequest): Promise<{ oldSize: number; newSize: number }> {
+    const lu = this.lus.get(lun);
+    if (!lu) throw new Error(`LUN ${lun} does not exist`);
+    if (!lu.device.resize) throw new Error(`LUN ${lun}: its device cannot be resized`);
+    const oldSize = lu.device.size;
+    const newSize = await lu.device.resize(to);
+    if (newSize !== oldSize) {
+      for (const id of this.nexuses.keys()) pushUa(lu, id, Asc.CAPACITY_DATA_HAS_CHANGED);
+    }
+    return { oldSize, newSize };
   }
 
   /** A new I_T nexus: each LU owes it POWER ON, RESET, OR BUS DEVICE RESET OCCURRED. */
@@ -208,6 +278,9 @@ export class ScsiTargetCore {
     if (lu && !lu.medium.present && MEDIUM_ACCESS_OPCODES.has(cmd.cdb[0]!)) {
       return this.refuse(cmd, known, ExtraSense.mediumNotPresent, format, receivedAt);
     }
+    // A sanitize in progress or failed refuses all but a few commands, from every nexus.
+    const sanitizing = lu ? sanitizeRefusal(lu, cmd.cdb) : undefined;
+    if (sanitizing) return this.refuse(cmd, known, sanitizing, format, receivedAt);
     const parsed = this.parse(known, cmd, lu);
     if (isSenseReason(parsed)) return this.refuse(cmd, known, parsed, format, receivedAt);
     if (lu && reservationConflict(lu.reservations, cmd.nexus, cmd.cdb)) {
@@ -243,7 +316,9 @@ export class ScsiTargetCore {
     if (enabled && !task.aborted) {
       task.state = 'executing';
       task.executingAt = performance.now();
-      outcome = await task.parsed.run({ dataOut, dataOutLength: task.dataOutLength, signal: task.signal });
+      // Queued before a sanitize began: it must not touch the medium now.
+      const sanitizing = lu ? sanitizeRefusal(lu, task.cmd.cdb) : undefined;
+      outcome = sanitizing ?? (await task.parsed.run({ dataOut, dataOutLength: task.dataOutLength, signal: task.signal }));
       if (task.aborted) {
         // The I/O has settled; its result is dropped.
         if (outcome.kind === 'good') outcome.release?.();
@@ -299,6 +374,10 @@ export class ScsiTargetCore {
       executingSeconds: ms.executing * SECONDS_PER_MS,
     });
   }
+}
+
+function sortedLuns(lus: ReadonlyMap<number, LogicalUnit>): readonly number[] {
+  return [...lus.keys()].sort((a, b) => a - b);
 }
 
 function senseFormat(lu: LogicalUnit | undefined): SenseFormat {

@@ -14,7 +14,9 @@ export const MAX_PENDING_UNIT_ATTENTIONS = 16;
 
 /**
  * Lower number = reported first. Power on / reset conditions (29h/00h-04h) outrank I_T nexus
- * loss and the like (29h/05h-07h), which outrank parameter changes and everything else.
+ * loss and the like (29h/05h-07h), which outrank parameter changes and everything else:
+ * MODE PARAMETERS CHANGED (2Ah/01h), CAPACITY DATA HAS CHANGED (2Ah/09h) and REPORTED LUNS DATA
+ * HAS CHANGED (3Fh/0Eh) share the last rank and go out in the order they were established.
  */
 export function unitAttentionPriority(ua: UnitAttention): number {
   if (ua.asc === 0x29) return ua.ascq <= 0x04 ? 0 : 1;

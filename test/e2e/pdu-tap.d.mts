@@ -4,4 +4,9 @@ export interface TapState {
   negotiated: { header: boolean; data: boolean };
 }
 export function newTapState(): TapState;
-export function createTap(state: TapState, counts: Record<string, number>, fromTarget: boolean): (chunk: Buffer) => void;
+export function createTap(
+  state: TapState,
+  counts: Record<string, number>,
+  fromTarget: boolean,
+  cdbCounts?: Record<string, number>,
+): (chunk: Buffer) => void;

@@ -48,6 +48,23 @@ describe('pdu-tap', () => {
     expect(counts).toEqual({ '00': 2, '01': 1, pingAnswers: 1, initiatorPings: 1 });
   });
 
+  it('counts SCSI Command PDUs by CDB opcode when asked, and nothing else', () => {
+    const state = newTapState();
+    createTap(state, {}, true)(pdu(0x23, { flags: 0x87, data: loginText }));
+    const counts: Record<string, number> = {};
+    const cdbs: Record<string, number> = {};
+    const tap = createTap(state, counts, false, cdbs);
+    const command = (op: number, data?: Buffer): Buffer => {
+      const b = pdu(0x01, { digests: true, ...(data ? { data } : {}) });
+      b[32] = op;
+      return b;
+    };
+    const stream = Buffer.concat([command(0x83, Buffer.alloc(92, 0x83)), command(0x84), pdu(0x00, { itt: 9, digests: true }), command(0x83)]);
+    for (let at = 0; at < stream.length; at += 5) tap(stream.subarray(at, at + 5));
+    expect(cdbs).toEqual({ '83': 2, '84': 1 });
+    expect(counts).toEqual({ '01': 3, '00': 1, initiatorPings: 1 });
+  });
+
   it('keeps digests off when the login did not negotiate them', () => {
     const state = newTapState();
     const counts: Record<string, number> = {};

@@ -13,8 +13,12 @@ function count(counts, key) {
   counts[key] = (counts[key] ?? 0) + 1;
 }
 
-/** Records `counts[opcode hex]` per PDU, and NOP pings split out by their tags. */
-export function createTap(state, counts, fromTarget) {
+/**
+ * Records `counts[opcode hex]` per PDU, and NOP pings split out by their tags. With `cdbCounts`,
+ * also `cdbCounts[CDB opcode hex]` per SCSI Command PDU (CDB byte 0 is BHS byte 32), so a test
+ * can tell which SCSI commands really crossed the wire.
+ */
+export function createTap(state, counts, fromTarget, cdbCounts) {
   let head = Buffer.alloc(0); // the current PDU's header, or a whole login response
   let want = 48; // bytes `head` must reach before it is parsed
   let skip = 0; // bytes of the current PDU to pass over
@@ -29,6 +33,7 @@ export function createTap(state, counts, fromTarget) {
       return;
     }
     count(counts, op.toString(16).padStart(2, '0'));
+    if (cdbCounts && op === 0x01) count(cdbCounts, head[32].toString(16).padStart(2, '0'));
     if (op === 0x20 && head.readUInt32BE(20) !== 0xffffffff) count(counts, 'targetPings');
     if (op === 0x00) count(counts, head.readUInt32BE(16) === 0xffffffff ? 'pingAnswers' : 'initiatorPings');
     if (op === 0x23) {

@@ -14,9 +14,9 @@ import { createTap, newTapState } from './pdu-tap.mjs';
 const port = Number(readFileSync(process.argv[2], 'utf8').trim());
 const pidDir = process.argv[3];
 const pidFile = pidDir ? join(pidDir, String(process.pid)) : undefined;
-const counts = { toTarget: 0, toGuest: 0, pdusToTarget: {}, pdusToGuest: {} };
+const counts = { toTarget: 0, toGuest: 0, pdusToTarget: {}, pdusToGuest: {}, cdbsToTarget: {} };
 const tap = newTapState();
-const tapToTarget = createTap(tap, counts.pdusToTarget, false);
+const tapToTarget = createTap(tap, counts.pdusToTarget, false, counts.cdbsToTarget);
 const tapToGuest = createTap(tap, counts.pdusToGuest, true);
 // Written aside and renamed, so a reader never sees a half-written file.
 const record = () => {

@@ -33,6 +33,8 @@ export interface RelayCounters {
   toGuest: number;
   pdusToTarget: Record<string, number>;
   pdusToGuest: Record<string, number>;
+  /** SCSI Command PDUs by CDB opcode (hex). */
+  cdbsToTarget: Record<string, number>;
 }
 
 /** b - a, key by key. */
@@ -70,7 +72,8 @@ export class TargetProcess {
     mkdirSync(this.relayPidDir, { recursive: true });
     const iscsi = { ...(this.config.iscsi as Record<string, unknown> | undefined), portals: [{ host: '127.0.0.1', port: this.port }] };
     const file = join(this.dir, 'scatter.yaml');
-    writeFileSync(file, JSON.stringify({ logLevel: 'info', ...this.config, iscsi }, null, 2));
+    // No admin listener: its default port 9470 could collide with a target already running here.
+    writeFileSync(file, JSON.stringify({ logLevel: 'info', admin: { enabled: false }, ...this.config, iscsi }, null, 2));
     const child = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
@@ -109,9 +112,9 @@ export class TargetProcess {
     return code;
   }
 
-  /** Bytes and PDUs (by opcode hex, plus NOP ping counts) relayed each way, summed over the live relays. */
+  /** Bytes and PDUs (by opcode hex, plus NOP ping counts, plus CDB opcodes) relayed each way, summed over the live relays. */
   relayCounters(): RelayCounters {
-    const sum: RelayCounters = { toTarget: 0, toGuest: 0, pdusToTarget: {}, pdusToGuest: {} };
+    const sum: RelayCounters = { toTarget: 0, toGuest: 0, pdusToTarget: {}, pdusToGuest: {}, cdbsToTarget: {} };
     const add = (into: Record<string, number>, from: Record<string, number>): void => {
       for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
     };
@@ -123,6 +126,7 @@ export class TargetProcess {
         sum.toGuest += c.toGuest;
         add(sum.pdusToTarget, c.pdusToTarget);
         add(sum.pdusToGuest, c.pdusToGuest);
+        add(sum.cdbsToTarget, c.cdbsToTarget ?? {});
       } catch {
         // A relay that just exited or is mid-write.
       }

@@ -27,6 +27,8 @@ export async function startTestTarget(customize?: (raw: Record<string, unknown>,
   const dir = mkdtempSync(join(tmpdir(), 'scatter-test-'));
   const raw: Record<string, unknown> = {
     logLevel: process.env.SCATTER_TEST_LOG ?? 'silent',
+    // Reservations of block LUNs, journals: inside the temp dir, never the checkout's ./data/state.
+    stateDir: join(dir, 'state'),
     iscsi: { portals: [{ host: '127.0.0.1', port: 3260 }], nopInInterval: 0 },
     memory: { poolPages: 64, pageSize: 65536 },
     targets: [
@@ -43,6 +45,8 @@ export async function startTestTarget(customize?: (raw: Record<string, unknown>,
   const config = validateConfig(raw, 'test') as Mutable<Config>;
   // Port 0: let the kernel pick, so parallel runs never collide.
   config.iscsi.portals = config.iscsi.portals.map((p) => ({ ...p, port: 0 }));
+  // Same for the admin listener: a real target may hold 9470.
+  config.admin = { ...config.admin, port: 0 };
   const log = pino({ level: config.logLevel });
   const scatter = await startScatter(config, log);
   return {

@@ -71,12 +71,14 @@ describe('scatter serve (the built CLI)', () => {
   it('serves a sparse file LUN, and on SIGTERM asks initiators to log out and exits 0', async () => {
     dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
     const port = await freePort();
+    const adminPort = await freePort();
     const cfg = join(dir, 'ok.yaml');
     writeFileSync(
       cfg,
       [
         'logLevel: info',
         `iscsi: { portals: [ { host: 127.0.0.1, port: ${port} } ] }`,
+        `admin: { port: ${adminPort} }`,
         'targets:',
         '  - iqn: iqn.2026-11.io.scatter:cli',
         '    luns:',
@@ -92,6 +94,9 @@ describe('scatter serve (the built CLI)', () => {
     const i = await TestInitiator.connect(port);
     expect((await i.login({ targetName: 'iqn.2026-11.io.scatter:cli' })).status).toEqual([0, 0]);
     expect((await i.command({ cdb: inquiry(36), read: 36 })).status).toBe(0);
+    // The admin listener of the real process counts that INQUIRY.
+    const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    expect(metrics).toContain('scatter_scsi_commands_total{target="iqn.2026-11.io.scatter:cli",class="other"} 1');
     const logoutRequest = i.waitFor((p) => (p.bhs[0]! & 0x3f) === 0x32 && p.bhs[36] === 1);
     proc.child.kill('SIGTERM');
     await logoutRequest;

@@ -33,6 +33,7 @@ const SUITES = [
   'ALL.Inquiry',
   'ALL.ReadCapacity16',
   'ALL.Mandatory',
+  'ALL.WriteAtomic16',
 ];
 
 /**

@@ -10,7 +10,7 @@ export const ProvisioningLimits = {
   maxUnmapBlocks: 0x100000,
   /** MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT. */
   maxUnmapDescriptors: 256,
-  /** OPTIMAL UNMAP GRANULARITY in bytes: a file system page. */
+  /** OPTIMAL UNMAP GRANULARITY in bytes where the device does not say (a file system page). */
   unmapGranularityBytes: 4096,
 } as const;
 
@@ -22,8 +22,30 @@ export function maxWriteSameBlocks(lu: LogicalUnit): number {
   return Math.max(1, Math.min(0xffff, Math.floor(ProvisioningLimits.maxWriteSameBytes / lu.blockSize)));
 }
 
+/** OPTIMAL UNMAP GRANULARITY (blocks): the device's discard granularity (sysfs), else a page. */
 export function unmapGranularityBlocks(lu: LogicalUnit): number {
-  return Math.max(1, Math.floor(ProvisioningLimits.unmapGranularityBytes / lu.blockSize));
+  const bytes = lu.device.discardLimits?.granularity ?? ProvisioningLimits.unmapGranularityBytes;
+  return Math.min(0x7fffffff, Math.max(1, Math.floor(bytes / lu.blockSize)));
+}
+
+/**
+ * UNMAP GRANULARITY ALIGNMENT (blocks) where the device reports a discard alignment (UGAVALID),
+ * undefined elsewhere: the first granule starts at this LBA modulo the granularity.
+ */
+export function unmapGranularityAlignment(lu: LogicalUnit): number | undefined {
+  const limits = lu.device.discardLimits;
+  if (!limits) return undefined;
+  return Math.floor(limits.alignment / lu.blockSize) % unmapGranularityBlocks(lu);
+}
+
+/**
+ * MAXIMUM UNMAP LBA COUNT: what one UNMAP may deallocate, no more than the device takes in one
+ * discard (queue/discard_max_bytes) where it says.
+ */
+export function maxUnmapBlocks(lu: LogicalUnit): number {
+  const deviceMax = lu.device.discardLimits?.maxBytes;
+  const deviceBlocks = deviceMax ? Math.floor(deviceMax / lu.blockSize) : Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.min(ProvisioningLimits.maxUnmapBlocks, deviceBlocks));
 }
 
 /** Deallocate whole-block ranges; with the write cache off the device makes it durable (see FileBackstore.discard). */

@@ -1,8 +1,8 @@
 /**
- * Block-range lock of one LU, for COMPARE AND WRITE and ORWRITE: their read-modify-write must not
- * interleave with any other write to the same blocks. Plain writes take the range shared (they may
- * overlap each other: SBC orders nothing between SIMPLE tasks); a read-modify-write takes it
- * exclusive. Each request waits only for earlier conflicting requests (FIFO), so nothing starves
+ * Block-range lock of one LU, for COMPARE AND WRITE, ORWRITE and WRITE ATOMIC: their read-modify-write
+ * or all-or-nothing write must not interleave with any other write to the same blocks. Plain writes
+ * take the range shared (they may overlap each other: SBC orders nothing between SIMPLE tasks), and
+ * so do READs on LUs that offer WRITE ATOMIC; those three take it exclusive. Each request waits only for earlier conflicting requests (FIFO), so nothing starves
  * and nothing deadlocks: every wait is on a request that was already admitted before it.
  */
 export type Unlock = () => void;
@@ -11,8 +11,9 @@ interface Entry {
   readonly start: number;
   readonly end: number;
   readonly exclusive: boolean;
-  readonly released: Promise<void>;
-  release(): void;
+  /** Made only when a later request has to wait for this one (READs lock too: keep the common case cheap). */
+  released?: Promise<void>;
+  release?: () => void;
 }
 
 export class RangeLock {
@@ -23,12 +24,12 @@ export class RangeLock {
    * (the common case for plain writes: no promise, no extra turn of the event loop), else a promise of it.
    */
   lock(lba: number, blocks: number, exclusive: boolean): Unlock | Promise<Unlock> {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    const entry: Entry = { start: lba, end: lba + Math.max(blocks, 1), exclusive, released, release };
+    const entry: Entry = { start: lba, end: lba + Math.max(blocks, 1), exclusive };
     const blockers: Promise<void>[] = [];
     for (const other of this.entries) {
-      if ((other.exclusive || exclusive) && other.start < entry.end && entry.start < other.end) blockers.push(other.released);
+      if ((other.exclusive || exclusive) && other.start < entry.end && entry.start < other.end) {
+        blockers.push((other.released ??= new Promise<void>((r) => (other.release = r))));
+      }
     }
     this.entries.add(entry);
     let done = false;
@@ -36,7 +37,7 @@ export class RangeLock {
       if (done) return;
       done = true;
       this.entries.delete(entry);
-      entry.release();
+      entry.release?.();
     };
     return blockers.length === 0 ? unlock : Promise.all(blockers).then(() => unlock);
   }

@@ -3,6 +3,7 @@ import { immediate, type LuCommandHandler } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { goodData } from '../outcome.js';
 import { Sense } from '../sense-reasons.js';
+import { logicalPerPhysicalExponent } from './geometry.js';
 
 export const SERVICE_ACTION_IN_16 = 0x9e;
 export const SA_READ_CAPACITY_16 = 0x10;
@@ -17,14 +18,16 @@ export function readCapacity10Data(lu: LogicalUnit): Buffer {
 }
 
 /**
- * READ CAPACITY(16) parameter data (SBC-3): no protection. A thin LU reports LBPME and LBPRZ
- * (deallocated blocks read as zeros: holes punched in the backing file do).
+ * READ CAPACITY(16) parameter data (SBC-4): no protection; the physical block geometry of the
+ * device (LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT, LOWEST ALIGNED LBA). A thin LU reports
+ * LBPME, and LBPRZ where deallocated blocks read as zeros (holes punched in the backing file do).
  */
 export function readCapacity16Data(lu: LogicalUnit): Buffer {
   const b = Buffer.alloc(32);
   b.writeBigUInt64BE(BigInt(Math.max(lu.numBlocks - 1, 0)), 0);
   b.writeUInt32BE(lu.blockSize, 8);
-  if (lu.thin) b[14] = 0x80 | 0x40;
+  b[13] = logicalPerPhysicalExponent(lu);
+  b.writeUInt16BE((lu.thin ? 0x8000 : 0) | (lu.lbprz ? 0x4000 : 0) | (lu.lowestAlignedLba & 0x3fff), 14);
   return b;
 }
 

@@ -116,7 +116,9 @@ export function writeHandler(size: RwLayout['size']): LuCommandHandler {
 async function readBlocks(lu: LogicalUnit, req: RwRequest, signal: CancelSignal): Promise<Outcome> {
   if (req.blocks === 0) return GOOD;
   try {
-    const result = await lu.device.read(req.lba * lu.blockSize, req.blocks * lu.blockSize, { signal });
+    const read = () => lu.device.read(req.lba * lu.blockSize, req.blocks * lu.blockSize, { signal });
+    // Where WRITE ATOMIC(16) is offered a read takes its blocks shared, so it never sees half of one.
+    const result = await (lu.atomicJournal ? withRange(lu.rangeLock, req.lba, req.blocks, false, read) : read());
     return { kind: 'good', data: result.data, release: () => result.release() };
   } catch (err) {
     return blockFailure(err, 'read', req.lba);

@@ -44,4 +44,6 @@ export const MEDIUM_ACCESS_OPCODES: ReadonlySet<number> = new Set([
   0x35, 0x91, // SYNCHRONIZE CACHE
   0x41, 0x93, 0x42, // WRITE SAME, UNMAP
   0x89, 0x8b, // COMPARE AND WRITE, ORWRITE
+  0x9c, // WRITE ATOMIC(16)
+  0x48, // SANITIZE
 ]);

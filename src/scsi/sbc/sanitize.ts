@@ -1,40 +1,183 @@
+import type { CancelSignal } from '../../block/cancel.js';
 import { checkControlByte } from '../cdb.js';
+import { ScsiStatus } from '../command.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
-import { Sense, type SenseReason } from '../sense-reasons.js';
+import { GOOD, status, type Outcome } from '../outcome.js';
+import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
+import { dataOutBuffer } from './medium.js';
 import { deallocate } from './provisioning.js';
+import { OVERWRITE_HEADER, overwriteOperation, parseOverwriteParameters } from './sanitize-overwrite.js';
+import { SANITIZE_COMMAND_FAILED, sanitizeInProgress, type SanitizeOperation } from './sanitize-state.js';
 
 export const SANITIZE = 0x48;
+export const SA_SANITIZE_OVERWRITE = 0x01;
 export const SA_SANITIZE_BLOCK_ERASE = 0x02;
+export const SA_SANITIZE_EXIT_FAILURE_MODE = 0x1f;
+
+const IMMED = 0x80;
+/** Byte 1 bit 6: reserved in the SBC-4 revision libiscsi checks (later ZNR, which only zoned devices use). */
+const RESERVED_BIT = 0x40;
+const AUSE = 0x20;
+const TASK_ABORTED = status(ScsiStatus.TASK_ABORTED);
+
+interface SanitizeCdb {
+  readonly immed: boolean;
+  readonly ause: boolean;
+  readonly parameterListLength: number;
+}
 
 /**
- * SANITIZE (SBC-4) with BLOCK ERASE only, and only on thin LUs: there "erase" is deallocation of
- * every block (fallocate PUNCH_HOLE over the whole file), after which GET LBA STATUS reports the
- * whole LU deallocated and, LBPRZ = 1, every block reads as zeros (VPD B1h WABEREQ = 01b: reads
- * succeed). OVERWRITE, CRYPTO ERASE and EXIT FAILURE MODE have no handler, so the opcode table
- * answers INVALID FIELD IN CDB on SERVICE ACTION (see docs/conformance.md for why).
- * IMMED is accepted: the erase completes before status either way, which leaves nothing to poll.
- * AUSE is accepted: a block erase here cannot fail part-way into a "sanitize failed" state.
+ * The checks every SANITIZE service action shares (SBC-4 5.30.1): reserved bits and bytes, AUSE
+ * after a failure in restricted completion mode, and write protection.
  */
-function parseBlockErase(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+function checkCdb(cdb: Buffer, lu: LogicalUnit, parameterListOk: (length: number) => boolean): SanitizeCdb | SenseReason {
   const control = checkControlByte(cdb, 10);
   if (control) return control;
-  if (!lu.thin) return Sense.invalidFieldInCdb(1, 4);
-  if (cdb[1]! & 0x40) return Sense.invalidFieldInCdb(1, 6);
+  if (cdb[1]! & RESERVED_BIT) return Sense.invalidFieldInCdb(1, 6);
   for (let i = 2; i <= 6; i++) if (cdb[i] !== 0) return Sense.invalidFieldInCdb(i);
-  // BLOCK ERASE takes no parameter list.
-  if (cdb.readUInt16BE(7) !== 0) return Sense.invalidFieldInCdb(7);
+  const parameterListLength = cdb.readUInt16BE(7);
+  if (!parameterListOk(parameterListLength)) return Sense.invalidFieldInCdb(7);
+  const ause = (cdb[1]! & AUSE) !== 0;
+  // Restricted completion mode: only a sanitize without AUSE may follow a failed one.
+  if (ause && lu.sanitize.failedRestricted) return Sense.invalidFieldInCdb(1, 5);
   if (lu.readOnly) return Sense.writeProtected;
-  return { dataOutLength: 0, run: () => deallocate(lu, [{ lba: 0, blocks: lu.numBlocks }]) };
+  return { immed: (cdb[1]! & IMMED) !== 0, ause, parameterListLength };
 }
+
+/**
+ * Starts `op` as the LU's sanitize operation. It waits first for the commands already executing
+ * on the LU (the core refuses every new one from now on), so no older write lands on top of it.
+ * Without IMMED the command waits for the end; an abort (ABORT TASK, a reset, nexus loss) ends
+ * only the command, never the operation (SBC-4 4.11.3 f).
+ */
+function startSanitize(lu: LogicalUnit, op: SanitizeOperation, cdb: SanitizeCdb, signal: CancelSignal): Outcome | Promise<Outcome> {
+  // Another SANITIZE may have started between this one's checks and now.
+  if (lu.sanitize.inProgress) return sanitizeInProgress(lu.sanitize.progress);
+  const busy = [...lu.taskSet.entries()]
+    .filter((t) => t.state === 'executing' && t.handler.opcode !== SANITIZE)
+    .map((t) => t.settled);
+  const finished = lu.sanitize.start(
+    {
+      total: op.total,
+      run: async (report) => {
+        await Promise.all(busy);
+        await op.run(report);
+      },
+    },
+    cdb.ause,
+  );
+  if (cdb.immed) return GOOD;
+  return new Promise<Outcome>((resolve) => {
+    const off = signal.onAbort(() => resolve(TASK_ABORTED));
+    void finished.then((result) => {
+      off();
+      resolve(result === 'completed' ? GOOD : SANITIZE_COMMAND_FAILED);
+    });
+  });
+}
+
+/** An operation that failed, with the sense its block-layer failure maps to (for logs). */
+class SanitizeFailure extends Error {
+  constructor(readonly outcome: Outcome) {
+    super('sanitize operation failed');
+    this.name = 'SanitizeFailure';
+  }
+}
+
+/**
+ * BLOCK ERASE, thin LUs only: there the erase is deallocation of every block (fallocate
+ * PUNCH_HOLE over the whole file), after which GET LBA STATUS reports the whole LU deallocated
+ * and, LBPRZ = 1, every block reads as zeros (VPD B1h WABEREQ = 01b: reads succeed).
+ */
+function parseBlockErase(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+  if (!lu.thin) return Sense.invalidFieldInCdb(1, 4);
+  // BLOCK ERASE takes no parameter list.
+  const checked = checkCdb(cdb, lu, (length) => length === 0);
+  if (isSenseReason(checked)) return checked;
+  const op: SanitizeOperation = {
+    total: lu.device.size,
+    run: async (report) => {
+      const outcome = await deallocate(lu, [{ lba: 0, blocks: lu.numBlocks }]);
+      if (outcome.kind !== 'good') throw new SanitizeFailure(outcome);
+      report(lu.device.size);
+    },
+  };
+  return { dataOutLength: 0, run: ({ signal }) => startSanitize(lu, op, checked, signal) };
+}
+
+/**
+ * OVERWRITE, on LUs writable by configuration whose medium keeps data (not null): the pattern
+ * over every block, OVERWRITE COUNT passes, paced at the LU's sanitize rate.
+ */
+function parseOverwrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+  if (!lu.sanitize.overwriteOffered) return Sense.invalidFieldInCdb(1, 4);
+  // SBC-4 table 110: more than the 4-byte header, at most one block of pattern.
+  const checked = checkCdb(cdb, lu, (length) => length > OVERWRITE_HEADER && length <= lu.blockSize + OVERWRITE_HEADER);
+  if (isSenseReason(checked)) return checked;
+  return {
+    dataOutLength: checked.parameterListLength,
+    run: ({ dataOut, signal }) => {
+      const data = dataOutBuffer(dataOut, checked.parameterListLength) ?? Buffer.alloc(0);
+      const plan = parseOverwriteParameters(data, lu.blockSize);
+      if (isSenseReason(plan)) return plan;
+      return startSanitize(lu, overwriteOperation(lu.device, plan, { rate: lu.sanitize.rate }), checked, signal);
+    },
+  };
+}
+
+/** EXIT FAILURE MODE (SBC-4 5.30.2.5): leave an unrestricted failed condition; GOOD when there is none. */
+function parseExitFailureMode(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+  if (!exitFailureModeOffered(lu)) return Sense.invalidFieldInCdb(1, 4);
+  const checked = checkCdb(cdb, lu, (length) => length === 0);
+  if (isSenseReason(checked)) return checked;
+  return {
+    dataOutLength: 0,
+    run: () => {
+      if (lu.sanitize.inProgress) return sanitizeInProgress(lu.sanitize.progress);
+      return lu.sanitize.exitFailureMode() ? GOOD : Sense.invalidFieldInCdb(1, 4);
+    },
+  };
+}
+
+/** Wherever a sanitize operation is offered, since any of them can fail. */
+function exitFailureModeOffered(lu: LogicalUnit): boolean {
+  return lu.thin || lu.sanitize.overwriteOffered;
+}
+
+const usage = (sa: number): number[] => [SANITIZE, IMMED | AUSE | sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0x00];
+
+export const sanitizeOverwrite: LuCommandHandler = {
+  name: 'SANITIZE (OVERWRITE)',
+  opcode: SANITIZE,
+  serviceAction: SA_SANITIZE_OVERWRITE,
+  cdbLength: 10,
+  usage: usage(SA_SANITIZE_OVERWRITE),
+  cls: 'write',
+  supported: (lu) => lu?.sanitize.overwriteOffered === true,
+  parse: ({ cdb, lu }) => parseOverwrite(cdb, lu),
+};
 
 export const sanitizeBlockErase: LuCommandHandler = {
   name: 'SANITIZE (BLOCK ERASE)',
   opcode: SANITIZE,
   serviceAction: SA_SANITIZE_BLOCK_ERASE,
   cdbLength: 10,
-  usage: [SANITIZE, 0xa0 | SA_SANITIZE_BLOCK_ERASE, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00],
+  usage: usage(SA_SANITIZE_BLOCK_ERASE),
   cls: 'write',
   supported: (lu) => lu?.thin === true,
   parse: ({ cdb, lu }) => parseBlockErase(cdb, lu),
 };
+
+export const sanitizeExitFailureMode: LuCommandHandler = {
+  name: 'SANITIZE (EXIT FAILURE MODE)',
+  opcode: SANITIZE,
+  serviceAction: SA_SANITIZE_EXIT_FAILURE_MODE,
+  cdbLength: 10,
+  usage: usage(SA_SANITIZE_EXIT_FAILURE_MODE),
+  cls: 'other',
+  supported: (lu) => lu !== undefined && exitFailureModeOffered(lu),
+  parse: ({ cdb, lu }) => parseExitFailureMode(cdb, lu),
+};
+
+export const sanitizeHandlers: readonly LuCommandHandler[] = [sanitizeOverwrite, sanitizeBlockErase, sanitizeExitFailureMode];

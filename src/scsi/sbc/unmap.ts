@@ -5,7 +5,7 @@ import { GOOD, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
 import { ExtraSense } from '../spc/extra-sense.js';
 import { dataOutBuffer } from './medium.js';
-import { deallocate, ProvisioningLimits } from './provisioning.js';
+import { deallocate, maxUnmapBlocks, ProvisioningLimits } from './provisioning.js';
 
 const HEADER = 8;
 const DESCRIPTOR = 16;
@@ -26,6 +26,7 @@ export function parseUnmapList(lu: LogicalUnit, list: Buffer): UnmapRange[] | Se
   if (count > ProvisioningLimits.maxUnmapDescriptors) return ExtraSense.invalidFieldInParameterList(2);
   const ranges: UnmapRange[] = [];
   let total = 0;
+  const maxBlocks = maxUnmapBlocks(lu);
   for (let i = 0; i < count; i++) {
     const at = HEADER + i * DESCRIPTOR;
     const hi = list.readUInt32BE(at);
@@ -33,7 +34,7 @@ export function parseUnmapList(lu: LogicalUnit, list: Buffer): UnmapRange[] | Se
     const blocks = list.readUInt32BE(at + 8);
     if (lba > lu.numBlocks || blocks > lu.numBlocks - lba) return Sense.lbaOutOfRange;
     total += blocks;
-    if (total > ProvisioningLimits.maxUnmapBlocks) return ExtraSense.invalidFieldInParameterList(at + 8);
+    if (total > maxBlocks) return ExtraSense.invalidFieldInParameterList(at + 8);
     ranges.push({ lba, blocks });
   }
   return ranges;

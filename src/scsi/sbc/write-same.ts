@@ -65,17 +65,22 @@ async function writeRepeated(lu: LogicalUnit, req: WriteSameRequest, block: Buff
 async function runWriteSame(lu: LogicalUnit, req: WriteSameRequest, block: Buffer, signal: CancelSignal): Promise<Outcome> {
   if (req.blocks === 0) return GOOD;
   // UNMAP = 1 deallocates whatever the block holds (as LIO does, and libiscsi's UnmapUntilEnd expects:
-  // the blocks then read back as zeros, LBPRZ).
-  if (req.unmap) return deallocate(lu, [{ lba: req.lba, blocks: req.blocks }]);
+  // the blocks then read back as zeros, LBPRZ). Without LBPRZ deallocated blocks could read as
+  // anything: the data is written instead, which SBC-4 allows a device server to do.
+  if (req.unmap && lu.lbprz) return deallocate(lu, [{ lba: req.lba, blocks: req.blocks }]);
   return writeRepeated(lu, req, block, signal);
 }
 
 function parseWriteSame(cdb: Buffer, lu: LogicalUnit, size: 10 | 16): ParsedCommand | SenseReason {
   const req = decode(cdb, lu, size);
   if (isSenseReason(req)) return req;
-  if (req.ndob) return { dataOutLength: 0, run: ({ signal }) => runWriteSame(lu, req, Buffer.alloc(lu.blockSize), signal) };
+  // Exactly one block of data-out (none with NDOB): a buffer of any other size is refused rather than
+  // trimmed, since it cannot be what the initiator meant (libiscsi WriteSame*.InvalidDataOutSize).
+  const onDataOutMismatch = Sense.invalidFieldInCommandIu;
+  if (req.ndob) return { dataOutLength: 0, onDataOutMismatch, run: ({ signal }) => runWriteSame(lu, req, Buffer.alloc(lu.blockSize), signal) };
   return {
     dataOutLength: lu.blockSize,
+    onDataOutMismatch,
     run: ({ dataOut, signal }) => {
       const block = dataOutBuffer(dataOut, lu.blockSize);
       if (!block) return Sense.dataPhaseError;

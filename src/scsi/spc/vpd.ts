@@ -3,7 +3,9 @@ import type { TargetInfo } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { asciiField } from '../cdb.js';
 import { thirdPartyCopyPage, VPD_THIRD_PARTY_COPY } from './xcopy-vpd.js';
-import { maxWriteSameBlocks, ProvisioningLimits, unmapGranularityBlocks } from '../sbc/provisioning.js';
+import { maxUnmapBlocks, maxWriteSameBlocks, ProvisioningLimits, unmapGranularityAlignment, unmapGranularityBlocks } from '../sbc/provisioning.js';
+import { optimalTransferGranularity } from '../sbc/geometry.js';
+import { atomicLimits } from '../sbc/write-atomic.js';
 
 /** Byte 0 of INQUIRY data: peripheral qualifier 000b + direct access, or 011b/1Fh for "no LU here". */
 export function peripheralByte(lu: LogicalUnit | undefined): number {
@@ -112,27 +114,35 @@ export const MAX_COMPARE_AND_WRITE_BLOCKS = 255;
 function blockLimits({ lu }: VpdContext): Buffer {
   const b = Buffer.alloc(0x3c);
   // Offsets below are page offsets minus the 4-byte header.
-  const granularity = lu.blockSize < 4096 && 4096 % lu.blockSize === 0 ? 4096 / lu.blockSize : 1;
   b[1] = Math.min(MAX_COMPARE_AND_WRITE_BLOCKS, lu.maxTransferLength); // MAXIMUM COMPARE AND WRITE LENGTH (5)
-  b.writeUInt16BE(granularity, 2); // OPTIMAL TRANSFER LENGTH GRANULARITY (page bytes 6-7)
+  b.writeUInt16BE(optimalTransferGranularity(lu), 2); // OPTIMAL TRANSFER LENGTH GRANULARITY (page bytes 6-7)
   b.writeUInt32BE(lu.maxTransferLength, 4); // MAXIMUM TRANSFER LENGTH (8-11)
   b.writeUInt32BE(lu.maxTransferLength, 8); // OPTIMAL TRANSFER LENGTH (12-15)
   if (lu.thin) {
-    b.writeUInt32BE(ProvisioningLimits.maxUnmapBlocks, 16); // MAXIMUM UNMAP LBA COUNT (20-23)
+    b.writeUInt32BE(maxUnmapBlocks(lu), 16); // MAXIMUM UNMAP LBA COUNT (20-23)
     b.writeUInt32BE(ProvisioningLimits.maxUnmapDescriptors, 20); // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (24-27)
     b.writeUInt32BE(unmapGranularityBlocks(lu), 24); // OPTIMAL UNMAP GRANULARITY (28-31)
+    const alignment = unmapGranularityAlignment(lu);
+    if (alignment !== undefined) b.writeUInt32BE((0x80000000 | alignment) >>> 0, 28); // UGAVALID + UNMAP GRANULARITY ALIGNMENT (32-35)
   }
   b.writeBigUInt64BE(BigInt(maxWriteSameBlocks(lu)), 32); // MAXIMUM WRITE SAME LENGTH (36-43)
+  const atomic = atomicLimits(lu); // 0 where WRITE ATOMIC(16) is not offered
+  if (atomic) {
+    b.writeUInt32BE(atomic.maxBlocks, 40); // MAXIMUM ATOMIC TRANSFER LENGTH (44-47)
+    b.writeUInt32BE(atomic.alignment, 44); // ATOMIC ALIGNMENT (48-51)
+    b.writeUInt32BE(atomic.granularity, 48); // ATOMIC TRANSFER LENGTH GRANULARITY (52-55)
+  }
   return b;
 }
 
 /**
  * Logical block provisioning (SBC-4), thin LUs only: LBPU (UNMAP), LBPWS / LBPWS10 (WRITE SAME
- * with UNMAP), LBPRZ = 001b (deallocated blocks read as zeros), no anchoring, PROVISIONING TYPE thin.
+ * with UNMAP), LBPRZ = 001b where deallocated blocks read as zeros (000b where the device's
+ * discard does not promise it), no anchoring, PROVISIONING TYPE thin.
  */
-function logicalBlockProvisioning(): Buffer {
+function logicalBlockProvisioning({ lu }: VpdContext): Buffer {
   const b = Buffer.alloc(4);
-  b[1] = 0x80 | 0x40 | 0x20 | 0x04;
+  b[1] = 0x80 | 0x40 | 0x20 | (lu.lbprz ? 0x04 : 0);
   b[2] = 0x02;
   return b;
 }

@@ -62,6 +62,8 @@ export function planCopy(
       return RESERVATION_CONFLICT;
     }
     if (!src.medium.present || !dst.medium.present) return XcopySense.copyTargetNotReachable;
+    // A LU being sanitized (or failed at it) takes no copy I/O from another LU's EXTENDED COPY either.
+    if (!src.sanitize.idle || !dst.sanitize.idle) return XcopySense.copyTargetNotReachable;
     plan.push({ src, dst, srcLba: s.sourceLba, dstLba: s.destinationLba, bytes });
   }
   return plan;

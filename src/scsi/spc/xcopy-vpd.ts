@@ -29,18 +29,18 @@ function supportedCommands(): Buffer {
   return descriptor(0x0001, Buffer.concat([Buffer.from([list.length]), list]));
 }
 
-/** Parameter Data (0008h): maximum CSCD and segment descriptor counts and list length. */
+/** Parameter Data (0004h): maximum CSCD and segment descriptor counts and list length. */
 function parameterData(): Buffer {
   const b = Buffer.alloc(28);
   b.writeUInt16BE(XcopyLimits.maxTargetDescriptors, 4);
   b.writeUInt16BE(XcopyLimits.maxSegmentDescriptors, 6);
   b.writeUInt32BE(XcopyLimits.maxDescriptorListLength, 8);
-  return descriptor(0x0008, b);
+  return descriptor(0x0004, b);
 }
 
-/** Supported Descriptors (0004h): the segment and CSCD descriptor type codes we take. */
+/** Supported Descriptors (0008h): the segment and CSCD descriptor type codes we take. */
 function supportedDescriptors(): Buffer {
-  return descriptor(0x0004, Buffer.from([IMPLEMENTED_DESCRIPTOR_TYPES.length, ...IMPLEMENTED_DESCRIPTOR_TYPES]));
+  return descriptor(0x0008, Buffer.from([IMPLEMENTED_DESCRIPTOR_TYPES.length, ...IMPLEMENTED_DESCRIPTOR_TYPES]));
 }
 
 /** General Copy Operations (8001h): concurrent copies, segment length, granularities. */

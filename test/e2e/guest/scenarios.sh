@@ -267,3 +267,90 @@ scenario_restart() {
   logout
   check_gone
 }
+
+# The session's disk for LUN $1 (waits up to 20 s), found by its SCSI address H:C:T:L in sysfs.
+disk_of_lun() {
+  i=0
+  while [ $i -lt 200 ]; do
+    for b in /sys/class/iscsi_session/session*/device/target*/*:*:*:"$1"/block/*; do
+      if [ -e "$b" ] && [ -b "/dev/${b##*/}" ]; then echo "/dev/${b##*/}"; return 0; fi
+    done
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 1
+}
+
+# sg_xcopy reaches a block device's SCSI device through /dev/block/MAJ:MIN, which udev makes elsewhere.
+block_link() {
+  mkdir -p /dev/block
+  ln -sf "../${1##*/}" "/dev/block/$(cat "/sys/block/${1##*/}/dev")"
+}
+
+# sg_xcopy "$@"; adds the EXTENDED COPY commands it reports ("sg_xcopy: N blocks, M commands") to XCOPIES.
+xcopy() {
+  sg_xcopy "$@" >/tmp/xcopy.out 2>&1 || { sed 's/^/E2E-LOG /' /tmp/xcopy.out; fail "sg_xcopy $*"; }
+  sed 's/^/E2E-LOG /' /tmp/xcopy.out
+  n=$(sed -n 's/^sg_xcopy: [0-9]* blocks, \([0-9]*\) commands*$/\1/p' /tmp/xcopy.out)
+  [ -n "$n" ] || fail "sg_xcopy $*: no summary line"
+  XCOPIES=$((XCOPIES + n))
+}
+
+# $1 blocks of $2 bytes of LUN $3's image at block $4 and of LUN $5's at block $6 must match.
+same_range() {
+  must dd if="/tmp/lun$3.img" of=/tmp/a.bin bs="$2" skip="$4" count="$1"
+  must dd if="/tmp/lun$5.img" of=/tmp/b.bin bs="$2" skip="$6" count="$1"
+  cmp /tmp/a.bin /tmp/b.bin || fail "LUN $3 @$4 and LUN $5 @$6 ($1 x $2 bytes) differ"
+  rm -f /tmp/a.bin /tmp/b.bin
+}
+
+# sg_xcopy between LUNs of one target: LUN 0 -> 1 (512-byte blocks), LUN 2 -> 3 (4096-byte blocks).
+# The host filled LUNs 0 and 2, counts the EXTENDED COPY commands on the wire and checks the files.
+scenario_xcopy() {
+  node_new
+  login
+  for l in 0 1 2 3; do
+    d=$(disk_of_lun "$l") || fail "no disk for LUN $l"
+    block_link "$d"
+    eval "D$l=$d"
+  done
+  step login
+  # sg_vpd decodes VPD 8Fh by descriptor type code: the limits must land under "Parameter data".
+  must sg_vpd -p tpc "$D1"
+  sed 's/^/E2E-LOG /' /tmp/must.out
+  metric vpd_max_cscd "$(sed -n 's/^ *Maximum CSCD descriptor count: //p' /tmp/must.out)"
+  metric vpd_descriptors "$(awk '/^ Supported descriptors:/ { on = 1; next } /^ [^ ]/ { on = 0 } on { n++ } END { print n + 0 }' /tmp/must.out)"
+  XCOPIES=0
+  # Let the relays' counters settle before the host reads them (they refresh every 250 ms).
+  sleep 1
+  step xcopy-start
+  # Whole 4 MiB in one command (default bpt: the target's maximum segment length), CDBs and lists logged.
+  xcopy verbose=4 if="$D0" of="$D1" count=8192
+  # Offsets (the destination not 4 KiB-aligned) in 1000-block commands: 5 of them.
+  xcopy if="$D0" of="$D1" bs=512 bpt=1000 skip=10000 seek=20001 count=5000
+  # 4096-byte blocks, the command sent to the source LU: 5 x 256 + 220 blocks.
+  xcopy --on_src if="$D2" of="$D3" bs=4096 bpt=256 skip=7 seek=1000 count=1500
+  sleep 1
+  step xcopy-done
+  metric xcopies "$XCOPIES"
+  # The last copy's status (LIST ID 1, RECEIVE COPY RESULTS / COPY STATUS).
+  must sg_copy_results --status --list_id=1 "$D3"
+  sed 's/^/E2E-LOG /' /tmp/must.out
+  grep -q 'Copy manager status: Operation completed without errors' /tmp/must.out || fail 'copy status is not "completed"'
+  metric status_segments "$(sed -n 's/^ *Segments processed: //p' /tmp/must.out)"
+  metric status_bytes "$(sed -n 's/^ *Transfer count: //p' /tmp/must.out)"
+  # Whole disks in 1 MiB O_DIRECT reads (a 512-byte read per block is slow under emulation).
+  echo 3 > /proc/sys/vm/drop_caches
+  l=0
+  for d in "$D0" "$D1" "$D2" "$D3"; do
+    must dd if="$d" of="/tmp/lun$l.img" bs=1M iflag=direct
+    l=$((l + 1))
+  done
+  same_range 8192 512 0 0 1 0
+  same_range 5000 512 0 10000 1 20001
+  same_range 1500 4096 2 7 3 1000
+  rm -f /tmp/lun?.img
+  step compared
+  logout
+  for DISK in "$D0" "$D1" "$D2" "$D3"; do check_gone; done
+}

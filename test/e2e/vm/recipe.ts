@@ -12,6 +12,8 @@ export const PACKAGES = [
   'libc6', 'libssl3', 'libmount1', 'libkmod2', 'libsystemd0', 'libblkid1', 'libselinux1', 'libzstd1',
   'liblzma5', 'libcap2', 'libgcrypt20', 'liblz4-1', 'libpcre2-8-0', 'libgpg-error0',
   'libext2fs2', 'libcom-err2', 'libuuid1',
+  // sg_xcopy and friends (EXTENDED COPY from a Linux initiator).
+  'sg3-utils', 'libsgutils2-1.46-2',
 ] as const;
 
 /** Modules loaded at boot, in this order after their dependencies (resolved from each .ko's modinfo). */
@@ -31,6 +33,9 @@ export const PROGRAMS = [
   'sbin/iscsiadm',
   'sbin/mke2fs',
   'sbin/e2fsck',
+  'usr/bin/sg_xcopy',
+  'usr/bin/sg_copy_results',
+  'usr/bin/sg_vpd',
 ] as const;
 
 /** Plain files copied from the staging root as they are. */

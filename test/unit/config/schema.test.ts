@@ -26,6 +26,7 @@ describe('defaults', () => {
     const config = parseConfig('', 'empty.yaml');
     expect(config).toEqual({
       logLevel: 'info',
+      stateDir: resolve(process.cwd(), 'data/state'),
       iscsi: {
         portals: [{ host: '127.0.0.1', port: 3260 }],
         nopInInterval: 15,
@@ -39,8 +40,10 @@ describe('defaults', () => {
         headerDigest: ['CRC32C', 'None'],
         dataDigest: ['CRC32C', 'None'],
         maxCmdWindow: 128,
+        maxBufferedWriteBytes: 268_435_456,
       },
       memory: { pageSize: 65536, poolPages: 512, poolWaitMs: 2000 },
+      admin: { enabled: true, host: '127.0.0.1', port: 9470 },
       targets: [],
       discoveryAuth: { method: 'none' },
     });
@@ -56,6 +59,7 @@ describe('defaults', () => {
       readOnly: false,
       removable: false,
       serial: defaultLunSerial(IQN, 3),
+      sanitizeRate: 0,
     });
   });
 
@@ -82,6 +86,14 @@ describe('sizes and backstores', () => {
     expect(config.iscsi.firstBurstLength).toBe(65536);
     expect(config.memory.pageSize).toBe(65536);
     expect(config.targets[0]?.luns[0]?.backstore).toMatchObject({ size: 2 ** 31, blockSize: 4096 });
+  });
+
+  it('takes a LUN sanitizeRate in bytes per second, with units, and refuses a negative one', () => {
+    const config = parseConfig(withLuns('{ lun: 0, backstore: { type: null, size: 1G }, sanitizeRate: 10MiB }'), 't');
+    expect(config.targets[0]?.luns[0]?.sanitizeRate).toBe(10 * 2 ** 20);
+    expect(errorOf(withLuns('{ lun: 0, backstore: { type: null, size: 1G }, sanitizeRate: -1 }')).message).toMatch(
+      /targets\[0\]\.luns\[0\]\.sanitizeRate: /,
+    );
   });
 
   it('names the field when a size is not a multiple of blockSize', () => {
@@ -124,7 +136,7 @@ describe('sizes and backstores', () => {
       't',
     );
     expect(config.targets[0]?.luns[0]?.backstore).toMatchObject({ path: resolve(process.cwd(), 'data/lun0.img') });
-    expect(config.targets[0]?.luns[1]?.backstore).toEqual({ type: 'block', path: '/dev/loop0' });
+    expect(config.targets[0]?.luns[1]?.backstore).toEqual({ type: 'block', path: '/dev/loop0', writeCache: true });
   });
 
   it('rejects an unknown backstore type and unknown keys', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isSenseReason } from '../../../src/scsi/sense-reasons.js';
 import { SenseKey } from '../../../src/scsi/sense.js';
 import { parseXcopyParams } from '../../../src/scsi/spc/xcopy-params.js';
+import { XcopyLimits } from '../../../src/scsi/spc/xcopy-limits.js';
 import { thirdPartyCopyPage } from '../../../src/scsi/spc/xcopy-vpd.js';
 import { dataOf, makeNexus, run, sense } from './fixture.js';
 import { cscd, paramList, segment, xcopyCdb, xcopySetup } from './xcopy-fixture.js';
@@ -90,8 +91,35 @@ describe('VPD 8Fh third-party copy', () => {
       expect(d.readUInt16BE(at + 2) % 4).toBe(0);
       types.push(d.readUInt16BE(at));
     }
-    expect(types).toEqual([0x0001, 0x0008, 0x0004, 0x8001]);
+    expect(types).toEqual([0x0001, 0x0004, 0x0008, 0x8001]);
     // Supported Commands: list length 7, then 83h [00h], 84h [00h, 03h].
     expect([...d.subarray(8, 16)]).toEqual([7, 0x83, 1, 0x00, 0x84, 2, 0x00, 0x03]);
+  });
+
+  // SPC-4 type codes (as sg_vpd and FreeBSD CTL use them): 0004h Parameter Data, 0008h Supported
+  // Descriptors. sg_vpd showed them swapped ("Maximum CSCD descriptor count: 32769") before the fix.
+  it('puts the descriptor limits under Parameter Data (0004h) and the type codes under Supported Descriptors (0008h)', () => {
+    const page = thirdPartyCopyPage();
+    const byType = new Map<number, Buffer>();
+    for (let at = 0; at < page.length; at += 4 + page.readUInt16BE(at + 2)) {
+      byType.set(page.readUInt16BE(at), page.subarray(at, at + 4 + page.readUInt16BE(at + 2)));
+    }
+    const pd = byType.get(0x0004)!;
+    expect(pd.readUInt16BE(2)).toBe(0x1c);
+    expect([pd.readUInt16BE(8), pd.readUInt16BE(10), pd.readUInt32BE(12), pd.readUInt32BE(16)]).toEqual([
+      XcopyLimits.maxTargetDescriptors,
+      XcopyLimits.maxSegmentDescriptors,
+      XcopyLimits.maxDescriptorListLength,
+      0, // MAXIMUM INLINE DATA LENGTH
+    ]);
+    const sd = byType.get(0x0008)!;
+    expect([...sd.subarray(4, 4 + 1 + sd[4]!)]).toEqual([2, 0x02, 0xe4]);
+    const gco = byType.get(0x8001)!;
+    expect([gco.readUInt32BE(4), gco.readUInt32BE(8), gco.readUInt32BE(12), gco[16]]).toEqual([
+      XcopyLimits.maxConcurrentCopies,
+      XcopyLimits.maxConcurrentCopies,
+      XcopyLimits.maxSegmentBytes,
+      9,
+    ]);
   });
 });

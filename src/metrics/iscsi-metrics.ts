@@ -1,0 +1,48 @@
+import type { Registry } from 'prom-client';
+import { liveGauge, type Sample } from './live.js';
+import type { MetricsSources } from './sources.js';
+
+/** Sessions per target (every configured target appears, with 0 when idle) and portal connections. */
+export function registerIscsiMetrics(registry: Registry, src: MetricsSources): void {
+  liveGauge(registry, {
+    name: 'scatter_iscsi_sessions',
+    help: 'iSCSI sessions in full feature phase, by target and type (normal, discovery; discovery has target "").',
+    labelNames: ['target', 'type'],
+    read: () => {
+      const counts = new Map<string, number>();
+      for (const t of src.targets()) counts.set(t.iqn, 0);
+      let discovery = 0;
+      for (const s of src.sessions()) {
+        if (s.discovery) discovery++;
+        else counts.set(s.target, (counts.get(s.target) ?? 0) + 1);
+      }
+      const out: Sample[] = [...counts].map(([target, n]): Sample => [{ target, type: 'normal' }, n]);
+      out.push([{ target: '', type: 'discovery' }, discovery]);
+      return out;
+    },
+  });
+  liveGauge(registry, {
+    name: 'scatter_iscsi_connections',
+    help: 'TCP connections open on the iSCSI portals, logins in progress included.',
+    labelNames: [],
+    read: () => [[{}, src.connections()]],
+  });
+  liveGauge(registry, {
+    name: 'scatter_iscsi_buffered_write_bytes',
+    help: 'Solicited Data-Out reserved by write commands across all sessions (iscsi.maxBufferedWriteBytes bounds it).',
+    labelNames: [],
+    read: () => [[{}, src.writeBudget().inUse]],
+  });
+  liveGauge(registry, {
+    name: 'scatter_iscsi_buffered_write_limit_bytes',
+    help: 'iscsi.maxBufferedWriteBytes: buffered write data past which further R2Ts wait.',
+    labelNames: [],
+    read: () => [[{}, src.writeBudget().limit]],
+  });
+  liveGauge(registry, {
+    name: 'scatter_iscsi_write_budget_waiting_commands',
+    help: 'Write commands waiting for buffered-write budget before their first R2T.',
+    labelNames: [],
+    read: () => [[{}, src.writeBudget().waiting]],
+  });
+}

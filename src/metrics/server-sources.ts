@@ -1,0 +1,32 @@
+import type { BlockQueue } from '../block/queue.js';
+import type { Mempool } from '../block/mempool.js';
+import type { IscsiServer } from '../iscsi/iscsi-server.js';
+import type { LunSource, MetricsSources, SessionSource, TargetSource } from './sources.js';
+
+/**
+ * Sources over a running server. Each call walks the live registries
+ * (`iscsi.targets`, the `queues` map keyed "iqn/lun", `iscsi.sessions`), so
+ * targets and LUNs added or removed at runtime show up at the next scrape.
+ */
+export function serverMetricsSources(iscsi: IscsiServer, queues: ReadonlyMap<string, BlockQueue>, pool: Mempool): MetricsSources {
+  return {
+    *targets(): Iterable<TargetSource> {
+      for (const t of iscsi.targets.all()) yield { iqn: t.iqn, stats: t.scsi.stats };
+    },
+    *luns(): Iterable<LunSource> {
+      for (const [key, queue] of queues) {
+        // An IQN never contains '/', so the last one separates the LUN number.
+        const cut = key.lastIndexOf('/');
+        yield { target: key.slice(0, cut), lun: Number(key.slice(cut + 1)), stats: queue.stats };
+      }
+    },
+    *pools() {
+      yield { name: 'bounce', stats: pool.stats };
+    },
+    *sessions(): Iterable<SessionSource> {
+      for (const s of iscsi.sessions.all()) yield { target: s.target?.iqn ?? '', discovery: s.isDiscovery };
+    },
+    connections: () => iscsi.connectionCount,
+    writeBudget: () => iscsi.writeBudget,
+  };
+}

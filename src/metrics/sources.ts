@@ -1,0 +1,45 @@
+import type { BlockStats } from '../block/stats.js';
+import type { MempoolStats } from '../block/mempool.js';
+import type { ScsiStats } from '../scsi/stats.js';
+
+export interface TargetSource {
+  readonly iqn: string;
+  readonly stats: ScsiStats;
+}
+
+export interface LunSource {
+  readonly target: string;
+  readonly lun: number;
+  readonly stats: BlockStats;
+}
+
+export interface PoolSource {
+  readonly name: string;
+  readonly stats: MempoolStats;
+}
+
+export interface SessionSource {
+  /** '' for discovery sessions. */
+  readonly target: string;
+  readonly discovery: boolean;
+}
+
+/**
+ * What the metrics read, asked afresh at every scrape: targets, LUNs and
+ * sessions come and go at runtime, so nothing here may be captured at start.
+ * The data path never sees prom-client; it only keeps these plain counters.
+ */
+export interface MetricsSources {
+  /** SCSI target cores, one per iSCSI target. */
+  targets(): Iterable<TargetSource>;
+  /** Block queues, one per LUN. */
+  luns(): Iterable<LunSource>;
+  /** Page pools (the bounce pool today). */
+  pools(): Iterable<PoolSource>;
+  /** Logged-in sessions. */
+  sessions(): Iterable<SessionSource>;
+  /** TCP connections open on the portals, logins in progress included. */
+  connections(): number;
+  /** The target-wide bound on buffered write data (iscsi/write-budget.ts). */
+  writeBudget(): { limit: number; inUse: number; waiting: number };
+}

@@ -1,0 +1,129 @@
+import { SenseKey } from '../sense.js';
+import type { SenseReason } from '../sense-reasons.js';
+
+/** One sanitize operation of a whole LU, run in the background of the LU (not of a task). */
+export interface SanitizeOperation {
+  /** Bytes the operation processes in all (every pass), for the progress indication; 0 = unknown. */
+  readonly total: number;
+  /** Does the work; `report(done)` tells how many of `total` bytes are done. Rejects when it fails. */
+  run(report: (done: number) => void): Promise<void>;
+}
+
+export type SanitizeResult = 'completed' | 'failed';
+
+/** NOT READY, LOGICAL UNIT NOT READY, SANITIZE IN PROGRESS (04h/1Bh) with a PROGRESS INDICATION. */
+export function sanitizeInProgress(progress: number): SenseReason {
+  return Object.freeze({ kind: 'sense', key: SenseKey.NOT_READY, asc: 0x04, ascq: 0x1b, progress });
+}
+
+/** MEDIUM ERROR, SANITIZE COMMAND FAILED (31h/03h): the last sanitize operation failed. */
+export const SANITIZE_COMMAND_FAILED: SenseReason = Object.freeze({
+  kind: 'sense',
+  key: SenseKey.MEDIUM_ERROR,
+  asc: 0x31,
+  ascq: 0x03,
+});
+
+type Phase =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'running'; readonly total: number; done: number; readonly finished: Promise<SanitizeResult> }
+  | { readonly kind: 'failed'; readonly restricted: boolean; readonly error: unknown };
+
+const IDLE: Phase = Object.freeze({ kind: 'idle' });
+
+/**
+ * The sanitize state of one LU (SBC-4 4.11): idle, a sanitize operation in progress, or the
+ * "sanitize failed" condition that outlasts it. It belongs to the LU, not to the SANITIZE task:
+ * aborting that task, resetting the LU or the target, or losing the nexus leaves it alone.
+ * `restricted`: the failed operation was started with AUSE = 0 (restricted completion mode),
+ * so only another sanitize that completes without error clears it, not EXIT FAILURE MODE.
+ */
+export class SanitizeState {
+  /** OVERWRITE pace in bytes per second (0 = unlimited), so one LU's sanitize does not starve others on the disk. */
+  readonly rate: number;
+  /** SANITIZE OVERWRITE is offered: the LU is writable by configuration and its medium keeps what is written. */
+  readonly overwriteOffered: boolean;
+  private phase: Phase = IDLE;
+
+  constructor(opts: { rate?: number; overwrite?: boolean } = {}) {
+    const rate = opts.rate ?? 0;
+    if (!Number.isFinite(rate) || rate < 0) throw new RangeError(`sanitize rate ${rate} is not a byte count per second`);
+    this.rate = rate;
+    this.overwriteOffered = opts.overwrite === true;
+  }
+
+  get idle(): boolean {
+    return this.phase.kind === 'idle';
+  }
+
+  get inProgress(): boolean {
+    return this.phase.kind === 'running';
+  }
+
+  get failed(): boolean {
+    return this.phase.kind === 'failed';
+  }
+
+  /** Failed in restricted completion mode (AUSE was 0). */
+  get failedRestricted(): boolean {
+    return this.phase.kind === 'failed' && this.phase.restricted;
+  }
+
+  /** Why the last operation failed (for logs), while the LU is in the failed condition. */
+  get failure(): unknown {
+    return this.phase.kind === 'failed' ? this.phase.error : undefined;
+  }
+
+  /** PROGRESS INDICATION: done / total as a fraction of 65536, 0..65535. */
+  get progress(): number {
+    const p = this.phase;
+    if (p.kind !== 'running' || p.total <= 0) return 0;
+    return Math.min(0xffff, Math.floor((p.done / p.total) * 0x10000));
+  }
+
+  /** Resolves when the operation in progress (if any) ends. */
+  get finished(): Promise<SanitizeResult> | undefined {
+    return this.phase.kind === 'running' ? this.phase.finished : undefined;
+  }
+
+  /**
+   * Starts `op` at once (the LU is "in progress" before this returns, so the next command of any
+   * nexus is refused). The promise never rejects: 'failed' leaves the LU in the failed condition.
+   */
+  start(op: SanitizeOperation, ause: boolean): Promise<SanitizeResult> {
+    if (this.phase.kind === 'running') throw new Error('a sanitize operation is already in progress');
+    let settle!: (r: SanitizeResult) => void;
+    const finished = new Promise<SanitizeResult>((resolve) => (settle = resolve));
+    const running = { kind: 'running' as const, total: op.total, done: 0, finished };
+    this.phase = running;
+    const report = (done: number): void => {
+      running.done = Math.max(0, Math.min(done, running.total));
+    };
+    // A throw before the first await must fail the operation too, not escape to the caller.
+    void Promise.resolve()
+      .then(() => op.run(report))
+      .then(
+        () => {
+          this.phase = IDLE;
+          settle('completed');
+        },
+        (error: unknown) => {
+          this.phase = Object.freeze({ kind: 'failed', restricted: !ause, error });
+          settle('failed');
+        },
+      );
+    return finished;
+  }
+
+  /**
+   * EXIT FAILURE MODE (SBC-4 5.30.2.5): leaves an unrestricted failed condition as if the
+   * operation had completed; without a failed operation it changes nothing. False = refused
+   * (restricted completion mode, or an operation still running).
+   */
+  exitFailureMode(): boolean {
+    if (this.phase.kind === 'running') return false;
+    if (this.phase.kind === 'failed' && this.phase.restricted) return false;
+    this.phase = IDLE;
+    return true;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * `scatter serve` re-reads its config on SIGHUP: the built CLI in a child process, a real
+ * initiator (libiscsi's iscsi-readcapacity16) before and after.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLoop, loopAvailable } from '../helpers/loop.js';
+import { findTool, missingTools, run } from '../helpers/tools.js';
+
+const CLI = join(process.cwd(), 'dist/cli/main.js');
+const IQN = 'iqn.2026-11.io.scatter:reload';
+const MiB = 1024 * 1024;
+const missing = missingTools(['iscsi-readcapacity16']);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Proc {
+  child: ChildProcess;
+  stdout: string;
+  exited: Promise<number | null>;
+}
+
+function startCli(args: string[]): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p: Proc = { child, stdout: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
+  child.stdout!.on('data', (c: Buffer) => (p.stdout += c.toString()));
+  return p;
+}
+
+/** Log lines (pino JSON) with this message, in order. */
+function logged(p: Proc, msg: string): Record<string, unknown>[] {
+  return p.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === msg);
+}
+
+async function waitFor(cond: () => boolean, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function configText(port: number, luns: string[], extra = ''): string {
+  return [
+    'logLevel: info',
+    // Everything in the test's temp dir, and no admin listener to collide with a real target's.
+    `stateDir: ${dir}/state`,
+    'admin: { enabled: false }',
+    `iscsi: { portals: [ { host: 127.0.0.1, port: ${port} } ], nopInInterval: 0 }`,
+    'targets:',
+    `  - iqn: ${IQN}`,
+    extra,
+    '    luns:',
+    ...luns.map((l) => `      - ${l}`),
+    '',
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
+}
+
+const fileLun = (dir: string, lun: number, size: string): string =>
+  `{ lun: ${lun}, backstore: { type: file, path: ${dir}/lun${lun}.img, size: ${size} } }`;
+
+async function totalSize(port: number, lun: number): Promise<number> {
+  const r = await run('iscsi-readcapacity16', [`iscsi://127.0.0.1:${port}/${IQN}/${lun}`]);
+  expect(r.code, r.stderr).toBe(0);
+  const m = /Total size:\s*(\d+)/.exec(r.stdout);
+  expect(m, r.stdout).not.toBeNull();
+  return Number(m![1]);
+}
+
+let dir: string | undefined;
+
+describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', () => {
+  let proc: Proc | undefined;
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
+  });
+  afterEach(() => {
+    proc?.child.kill('SIGKILL');
+    proc = undefined;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('grows a file LUN and adds a LUN live; an invalid config or a restart-only change leaves it serving', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'scatter-reload-'));
+    const port = await freePort();
+    const cfg = join(dir, 'scatter.yaml');
+    writeFileSync(cfg, configText(port, [fileLun(dir, 0, '64MiB')]));
+    proc = startCli(['serve', '--config', cfg]);
+    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    expect(await totalSize(port, 0)).toBe(64 * MiB);
+
+    // Grow LUN 0 and add LUN 1.
+    writeFileSync(cfg, configText(port, [fileLun(dir, 0, '256MiB'), fileLun(dir, 1, '16MiB')]));
+    proc.child.kill('SIGHUP');
+    await waitFor(() => logged(proc!, 'config reloaded').length === 1);
+    expect(logged(proc, 'config reloaded')[0]).toMatchObject({ applied: 2, failed: 0, needsRestart: 0, refused: 0 });
+    expect(await totalSize(port, 0)).toBe(256 * MiB);
+    expect(await totalSize(port, 1)).toBe(16 * MiB);
+    expect(statSync(join(dir, 'lun0.img')).size).toBe(256 * MiB);
+
+    // A broken file: logged, nothing changes, still serving.
+    writeFileSync(cfg, configText(port, [fileLun(dir, 0, '1000')]));
+    proc.child.kill('SIGHUP');
+    await waitFor(() => logged(proc!, 'config reload: invalid configuration; nothing changed').length === 1);
+    const invalid = logged(proc, 'config reload: invalid configuration; nothing changed')[0]!;
+    expect(invalid.level).toBe(50); // error
+    expect(JSON.stringify(invalid.issues)).toContain('targets[0].luns[0].backstore.size: must be a multiple of blockSize (512)');
+    expect(await totalSize(port, 0)).toBe(256 * MiB);
+    expect(await totalSize(port, 1)).toBe(16 * MiB);
+
+    // A shrink is refused, an alias change needs a restart: both logged, the LUNs stay as they are.
+    writeFileSync(cfg, configText(port, [fileLun(dir, 0, '128MiB'), fileLun(dir, 1, '16MiB')], '    alias: renamed'));
+    proc.child.kill('SIGHUP');
+    await waitFor(() => logged(proc!, 'config reloaded').length === 2);
+    expect(logged(proc, 'config reloaded')[1]).toMatchObject({ applied: 0, needsRestart: 1, refused: 1 });
+    const warn = logged(proc, 'config change needs a restart; left alone')[0]!;
+    expect(warn).toMatchObject({ level: 40, change: `target ${IQN} alias changed` });
+    expect(logged(proc, 'config change refused')[0]).toMatchObject({ level: 50 });
+    expect(await totalSize(port, 0)).toBe(256 * MiB);
+
+    // LUN 1 removed; the alias change is still pending and warned about again.
+    writeFileSync(cfg, configText(port, [fileLun(dir, 0, '256MiB')], '    alias: renamed'));
+    proc.child.kill('SIGHUP');
+    await waitFor(() => logged(proc!, 'config reloaded').length === 3);
+    expect(logged(proc, 'config reloaded')[2]).toMatchObject({ applied: 1, failed: 0, needsRestart: 1, refused: 0 });
+    const gone = await run('iscsi-readcapacity16', [`iscsi://127.0.0.1:${port}/${IQN}/1`]);
+    expect(gone.code).not.toBe(0);
+    expect(await totalSize(port, 0)).toBe(256 * MiB);
+
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  }, 60_000);
+
+  it.skipIf(!loopAvailable())('re-reads a block LUN whose device grew (losetup -c)', async () => {
+    const loop = createLoop(16 * MiB);
+    try {
+      dir = mkdtempSync(join(tmpdir(), 'scatter-reload-'));
+      const port = await freePort();
+      const cfg = join(dir, 'scatter.yaml');
+      writeFileSync(cfg, configText(port, [`{ lun: 0, backstore: { type: block, path: ${loop.dev} } }`]));
+      proc = startCli(['serve', '--config', cfg]);
+      await waitFor(() => proc!.stdout.includes('scatter is serving'));
+      expect(await totalSize(port, 0)).toBe(16 * MiB);
+      truncateSync(loop.file, 48 * MiB);
+      execFileSync(findTool('losetup')!, ['-c', loop.dev]);
+      proc.child.kill('SIGHUP');
+      await waitFor(() => logged(proc!, 'config reloaded').length === 1);
+      expect(logged(proc, 'LUN resized')[0]).toMatchObject({ lun: 0, oldSize: 16 * MiB, newSize: 48 * MiB });
+      expect(await totalSize(port, 0)).toBe(48 * MiB);
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    } finally {
+      proc?.child.kill('SIGKILL');
+      loop.detach();
+    }
+  }, 60_000);
+});
