@@ -2,59 +2,18 @@
  * `scatter serve` re-reads its config on SIGHUP: the built CLI in a child process, a real
  * initiator (libiscsi's iscsi-readcapacity16) before and after.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, freePort, logged, startCli, waitFor, type CliProc } from '../helpers/cli-proc.js';
 import { createLoop, loopAvailable } from '../helpers/loop.js';
 import { findTool, missingTools, run } from '../helpers/tools.js';
 
-const CLI = join(process.cwd(), 'dist/cli/main.js');
 const IQN = 'iqn.2026-11.io.scatter:reload';
 const MiB = 1024 * 1024;
 const missing = missingTools(['iscsi-readcapacity16']);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Proc {
-  child: ChildProcess;
-  stdout: string;
-  exited: Promise<number | null>;
-}
-
-function startCli(args: string[]): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const p: Proc = { child, stdout: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
-  child.stdout!.on('data', (c: Buffer) => (p.stdout += c.toString()));
-  return p;
-}
-
-/** Log lines (pino JSON) with this message, in order. */
-function logged(p: Proc, msg: string): Record<string, unknown>[] {
-  return p.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l.msg === msg);
-}
-
-async function waitFor(cond: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function configText(port: number, luns: string[], extra = ''): string {
   return [
@@ -88,7 +47,7 @@ async function totalSize(port: number, lun: number): Promise<number> {
 let dir: string | undefined;
 
 describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', () => {
-  let proc: Proc | undefined;
+  let proc: CliProc | undefined;
   beforeAll(() => {
     if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
   });

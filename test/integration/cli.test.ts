@@ -1,50 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, freePort, startCli, waitFor, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { inquiry } from '../helpers/cdb.js';
 
-const CLI = join(process.cwd(), 'dist/cli/main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Proc {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number | null>;
-}
-
-function startCli(args: string[]): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: Proc = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
-  child.stdout!.on('data', (c: Buffer) => (p.stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (p.stderr += c.toString()));
-  return p;
-}
-
-async function waitFor(cond: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe('scatter serve (the built CLI)', () => {
   let dir: string;
-  let proc: Proc | undefined;
+  let proc: CliProc | undefined;
   beforeAll(() => {
     // `npm test` builds first (pretest); this guards a direct vitest run.
     if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');

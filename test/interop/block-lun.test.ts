@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { createLoop, loopAvailable, type LoopDevice } from '../helpers/loop.js';
 import { IN, parseReadKeys, parseReadReservation, prInCdb, prOutCdb, prOutParams, SA, TYPES } from '../helpers/pr.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
 import { missingTools, run } from '../helpers/tools.js';
+import { openFlags } from '../helpers/proc-fds.js';
 
 const DEVICE = 64 * 1024 * 1024;
 /** libiscsi runs these only when LOGICAL BLOCKS PER PHYSICAL BLOCK > 1 (the LU reports 1). */
@@ -111,22 +112,6 @@ function field(out: string, name: string): number {
   return Number(m[1]);
 }
 
-/** open(2) flags of this process's fds on `path` (the target runs in this process). */
-function openFlags(path: string): number[] {
-  const flags: number[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (target !== path) continue;
-    const m = /^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    if (m) flags.push(Number.parseInt(m[1]!, 8));
-  }
-  return flags;
-}
 
 /** libiscsi tests that need LOGICAL BLOCKS PER PHYSICAL BLOCK > 1; they must run, not skip, on a 512/4096 LU. */
 const LBPPB_TESTS = [

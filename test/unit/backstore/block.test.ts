@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { SgVector } from '../../../src/block/sg.js';
 import { createLoop, loopAvailable, type LoopDevice } from '../../helpers/loop.js';
 import { pattern, prng } from '../block/helpers.js';
 import { buildSg, sgSpecArb } from '../block/sg-arbitrary.js';
+import { openFlags } from '../../helpers/proc-fds.js';
 
 const DEVICE = 4 * 1024 * 1024;
 
@@ -32,22 +33,6 @@ function readDevice(dev: string, offset: number, length: number): Buffer {
   }
 }
 
-/** open(2) flags of this process's fds on `path`, from /proc/self/fdinfo. */
-function openFlags(path: string): number[] {
-  const flags: number[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (target !== path) continue;
-    const m = /^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    if (m) flags.push(Number.parseInt(m[1]!, 8));
-  }
-  return flags;
-}
 
 describe('aligned pool memory', () => {
   it.each([4096, 65536])('every page of a %i-byte-page pool sits at a real address that is a multiple of the page size', (pageSize) => {
