@@ -2,6 +2,7 @@ import { readv as fsReadv, writev as fsWritev } from 'node:fs';
 import { BackstoreError, type BackstoreErrorCode } from './backstore.js';
 import type { Bio } from '../block/bio.js';
 import { SyscallError } from './ffi.js';
+import type { InlineIo } from './inline-io.js';
 
 /** I/O and errno helpers shared by the fd-backed backstores (file, block). */
 
@@ -63,12 +64,13 @@ export function fromErrno(err: unknown, what: string): BackstoreError {
 }
 
 /**
- * Read the whole bio, looping on short reads. At end of file a sparse file reads as
+ * Read the whole bio, looping on short reads; `inline` may do all or part of it first (inline-io.ts). At end of file a sparse file reads as
  * zeros (`eof: 'zeros'`); a device must not end early (`eof: 'error'`).
  */
-export async function readFully(fd: number, bio: Bio, path: string, eof: 'zeros' | 'error'): Promise<void> {
+export async function readFully(fd: number, bio: Bio, path: string, eof: 'zeros' | 'error', inline?: InlineIo): Promise<void> {
   let views: readonly Buffer[] = bio.segments;
-  let done = 0;
+  let done = inline ? inline.read(fd, views, bio.offset, bio.length) : 0;
+  if (done > 0) views = advance(views, done);
   while (done < bio.length) {
     const n = await preadv(fd, views, bio.offset + done);
     if (n <= 0) {
@@ -81,10 +83,11 @@ export async function readFully(fd: number, bio: Bio, path: string, eof: 'zeros'
   }
 }
 
-/** Write the whole bio, looping on short writes. */
-export async function writeFully(fd: number, bio: Bio, path: string): Promise<void> {
+/** Write the whole bio, looping on short writes; `inline` may do all or part of it first (inline-io.ts). */
+export async function writeFully(fd: number, bio: Bio, path: string, inline?: InlineIo): Promise<void> {
   let views: readonly Buffer[] = bio.segments;
-  let done = 0;
+  let done = inline ? inline.write(fd, views, bio.offset, bio.length) : 0;
+  if (done > 0) views = advance(views, done);
   while (done < bio.length) {
     const n = await pwritev(fd, views, bio.offset + done);
     if (n <= 0) throw new BackstoreError('EIO', `${path}: write made no progress`);

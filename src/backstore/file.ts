@@ -8,6 +8,7 @@ import { allocationRun, ffiAvailable, punchHole } from './ffi.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
 import { checkResize } from './resize.js';
 import { errnoCode, fromErrno, native, readFully, writeFully } from './file-io.js';
+import { InlineIo, inlineModeFor } from './inline-io.js';
 
 export interface FileBackstoreOptions {
   readonly path: string;
@@ -48,6 +49,8 @@ export class FileBackstore implements Backstore {
   readonly kind = 'file' as const;
   readonly limits: QueueLimits;
   private readonly life: FdLifecycle;
+  /** Small page-cache reads and writes without the thread-pool round trip (inline-io.ts). */
+  readonly inline: InlineIo;
   readonly stats: FileBackstoreStats = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, syncs: 0 };
 
   private constructor(
@@ -64,6 +67,7 @@ export class FileBackstore implements Backstore {
   ) {
     this.life = new FdLifecycle(path, fh);
     this.limits = direct ? { ...defaultLimits(blockSize), alignment: blockSize } : defaultLimits(blockSize);
+    this.inline = new InlineIo(inlineModeFor(path, direct));
   }
 
   static async open(opts: FileBackstoreOptions): Promise<FileBackstore> {
@@ -121,7 +125,7 @@ export class FileBackstore implements Backstore {
     return this.op(async () => {
       this.checkBio(bio);
       // Past the end of the file a sparse device reads as zeros.
-      await readFully(this.fh.fd, bio, this.path, 'zeros');
+      await readFully(this.fh.fd, bio, this.path, 'zeros', this.inline);
       this.stats.reads++;
       this.stats.bytesRead += bio.length;
     }, 'read');
@@ -131,7 +135,7 @@ export class FileBackstore implements Backstore {
     return this.op(async () => {
       if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
       this.checkBio(bio);
-      await writeFully(this.fh.fd, bio, this.path);
+      await writeFully(this.fh.fd, bio, this.path, this.inline);
       this.stats.writes++;
       this.stats.bytesWritten += bio.length;
       if (durable || !this.wce) await this.sync();

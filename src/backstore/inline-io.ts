@@ -1,0 +1,112 @@
+/**
+ * Small reads and writes done inline, on the event loop, where they cannot wait for a disk.
+ * Node runs every fs call in the libuv thread pool: a round trip costs ~25 µs, several times the
+ * copy a 4 KiB page-cache hit needs. So a buffered file backstore first tries the syscall itself:
+ *
+ * - `nowait` (most file systems): preadv2 / pwritev2 with RWF_NOWAIT, which the kernel answers
+ *   only from the page cache and refuses with EAGAIN when it would have to wait (a miss, writeback
+ *   throttling, a lock); the rest of the request then goes to the thread pool as before.
+ * - `memory` (tmpfs, ramfs, whose pages are memory and never wait for a device): plain
+ *   preadv2 / pwritev2; tmpfs refuses RWF_NOWAIT altogether.
+ * - `off`: O_DIRECT files, platforms without the calls, and file systems that reject the flag.
+ *
+ * Only requests up to INLINE_MAX_BYTES go inline, so the loop is never held for a long copy.
+ */
+import { statfsSync } from 'node:fs';
+import koffi from 'koffi';
+
+export type InlineMode = 'nowait' | 'memory' | 'off';
+
+export const INLINE_MAX_BYTES = 64 * 1024;
+
+const RWF_NOWAIT = 0x08;
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+const IOV_MAX = 1024;
+
+interface Calls {
+  preadv2(fd: number, iov: { base: Buffer; len: number }[], count: number, offset: number, flags: number): number;
+  pwritev2(fd: number, iov: { base: Buffer; len: number }[], count: number, offset: number, flags: number): number;
+}
+
+let calls: Calls | null | undefined;
+
+function load(): Calls | null {
+  if (calls === undefined) {
+    try {
+      if (process.platform !== 'linux') throw new Error('not linux');
+      const lib = koffi.load('libc.so.6');
+      const iovec = koffi.struct('scatter_iovec', { base: 'void *', len: 'size_t' });
+      const ptr = koffi.pointer(iovec);
+      calls = {
+        preadv2: lib.func('preadv2', 'int64_t', ['int', ptr, 'int', 'int64_t', 'int']) as Calls['preadv2'],
+        pwritev2: lib.func('pwritev2', 'int64_t', ['int', ptr, 'int', 'int64_t', 'int']) as Calls['pwritev2'],
+      };
+    } catch {
+      calls = null;
+    }
+  }
+  return calls;
+}
+
+/** What a backstore at `path` can do inline (see the module comment). */
+export function inlineModeFor(path: string, direct: boolean): InlineMode {
+  if (direct || load() === null) return 'off';
+  try {
+    const type = Number(statfsSync(path).type);
+    if (type === TMPFS_MAGIC || type === RAMFS_MAGIC) return 'memory';
+  } catch {
+    return 'off';
+  }
+  return 'nowait';
+}
+
+/**
+ * One backstore's inline attempts. Reads and writes are judged apart: ext4, for one, takes
+ * RWF_NOWAIT on buffered reads but refuses it on buffered writes (EOPNOTSUPP); whichever the
+ * file system refuses is turned off for good.
+ */
+export class InlineIo {
+  private readMode: InlineMode;
+  private writeMode: InlineMode;
+
+  constructor(mode: InlineMode) {
+    this.readMode = mode;
+    this.writeMode = mode;
+  }
+
+  /** What reads and writes currently do inline. */
+  get mode(): { read: InlineMode; write: InlineMode } {
+    return { read: this.readMode, write: this.writeMode };
+  }
+
+  /** Bytes read inline at `offset` into `views` (0: none, do it the usual way). Never throws. */
+  read(fd: number, views: readonly Buffer[], offset: number, length: number): number {
+    const n = this.attempt('preadv2', this.readMode, fd, views, offset, length);
+    if (n === REFUSED) this.readMode = 'off';
+    return Math.max(n, 0);
+  }
+
+  /** Bytes written inline (0: none). Never throws. */
+  write(fd: number, views: readonly Buffer[], offset: number, length: number): number {
+    const n = this.attempt('pwritev2', this.writeMode, fd, views, offset, length);
+    if (n === REFUSED) this.writeMode = 'off';
+    return Math.max(n, 0);
+  }
+
+  private attempt(call: keyof Calls, mode: InlineMode, fd: number, views: readonly Buffer[], offset: number, length: number): number {
+    if (mode === 'off' || length > INLINE_MAX_BYTES || views.length === 0 || views.length > IOV_MAX) return 0;
+    const fns = load();
+    if (!fns) return 0;
+    const iov = views.map((v) => ({ base: v, len: v.length }));
+    const n = Number(fns[call](fd, iov, iov.length, offset, mode === 'nowait' ? RWF_NOWAIT : 0));
+    if (n >= 0) return n;
+    const errno = koffi.errno();
+    // The flag itself is refused (an old kernel, a file system without NOWAIT for this direction).
+    if (errno === koffi.os.errno.EOPNOTSUPP || errno === koffi.os.errno.EINVAL) return REFUSED;
+    // EAGAIN and every real error: the thread-pool path retries, and reports a real error properly.
+    return 0;
+  }
+}
+
+const REFUSED = -1;
