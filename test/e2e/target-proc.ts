@@ -54,11 +54,19 @@ export class TargetProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<number | null> | undefined;
 
-  private readonly config: Record<string, unknown>;
+  readonly configFile = join(this.dir, 'scatter.yaml');
+  private config: Record<string, unknown>;
 
   /** `configure` gives the file's content as an object (YAML is a superset of JSON); the portal is filled in. */
   constructor(configure: (self: TargetProcess) => Record<string, unknown>) {
     this.config = configure(this);
+  }
+
+  /** The config file as `scatter serve` reads it: `config` plus the portal and no admin listener. */
+  private writeConfig(): void {
+    const iscsi = { ...(this.config.iscsi as Record<string, unknown> | undefined), portals: [{ host: '127.0.0.1', port: this.port }] };
+    // No admin listener: its default port 9470 could collide with a target already running here.
+    writeFileSync(this.configFile, JSON.stringify({ logLevel: 'info', admin: { enabled: false }, ...this.config, iscsi }, null, 2));
   }
 
   lunPath(name = 'lun0.img'): string {
@@ -70,11 +78,8 @@ export class TargetProcess {
     if (this.port === 0) this.port = await freePort();
     writeFileSync(this.portFile, String(this.port));
     mkdirSync(this.relayPidDir, { recursive: true });
-    const iscsi = { ...(this.config.iscsi as Record<string, unknown> | undefined), portals: [{ host: '127.0.0.1', port: this.port }] };
-    const file = join(this.dir, 'scatter.yaml');
-    // No admin listener: its default port 9470 could collide with a target already running here.
-    writeFileSync(file, JSON.stringify({ logLevel: 'info', admin: { enabled: false }, ...this.config, iscsi }, null, 2));
-    const child = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.writeConfig();
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
     let pending = '';
@@ -101,6 +106,27 @@ export class TargetProcess {
     });
     await Promise.race([serving, early]);
     early.catch(() => undefined);
+  }
+
+  /**
+   * Rewrites the config file from `configure` (same portal) and sends SIGHUP; resolves with the
+   * target's `config reloaded` log entry for it (applied / failed / needsRestart / refused counts).
+   */
+  async reload(configure: (self: TargetProcess) => Record<string, unknown>, timeoutMs = 15_000): Promise<LogEntry> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) throw new Error('reload: scatter is not running');
+    const reloaded = (): LogEntry[] => this.log.filter((e) => e.msg === 'config reloaded');
+    const before = reloaded().length;
+    this.config = configure(this);
+    this.writeConfig();
+    child.kill('SIGHUP');
+    const deadline = Date.now() + timeoutMs;
+    while (reloaded().length === before) {
+      if (child.exitCode !== null) throw new Error(`scatter exited during a reload:\n${this.rawLog.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`no 'config reloaded' within ${timeoutMs} ms:\n${this.rawLog.slice(-20).join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return reloaded()[before]!;
   }
 
   /** SIGTERM and wait for the exit code. */

@@ -354,3 +354,73 @@ scenario_xcopy() {
   logout
   for DISK in "$D0" "$D1" "$D2" "$D3"; do check_gone; done
 }
+
+# $1 MiB of $2 at MiB $3, read with O_DIRECT, must equal MiB $4 of the pattern.
+same_as_part() {
+  must dd if="$2" of=/tmp/got.bin bs=1M skip="$3" count="$1" iflag=direct
+  must dd if=/pattern.bin of=/tmp/want.bin bs=1M skip="$4" count="$1"
+  cmp /tmp/want.bin /tmp/got.bin || fail "$2 @${3}MiB differs from pattern part $4"
+  rm -f /tmp/got.bin /tmp/want.bin
+}
+
+# MiB $2 of the pattern to $1 at MiB $3 (O_DIRECT), then read back.
+write_part() {
+  must dd if=/pattern.bin of="$1" bs=1M skip="$2" seek="$3" count=1 oflag=direct conv=fsync
+  same_as_part 1 "$1" "$3" "$2"
+}
+
+# The kernel lines the unit attentions leave (drivers/scsi/scsi_error.c, scsi_report_sense) and the
+# one a rescan that finds a new size leaves (block/genhd.c); the host counts them.
+UA_LINES='Capacity data has changed|LUN assignments on this target have changed|Power-on or device reset occurred|detected capacity change'
+
+# Online resize and LUN add (the host reloads Scatter's config with SIGHUP). The pattern has three
+# 1 MiB parts: 0 goes to LUN 0's last MiB before the resize, 1 to its last MiB after, 2 to LUN 1.
+scenario_resize() {
+  node_new
+  login
+  D0=$(disk_of_lun 0) || fail 'no disk for LUN 0'
+  step login
+  size=$(blockdev --getsize64 "$D0")
+  [ "$size" = "$OLD_BYTES" ] || fail "LUN 0 is $size bytes, not $OLD_BYTES"
+  old_mib=$((OLD_BYTES / 1048576))
+  new_mib=$((NEW_BYTES / 1048576))
+  write_part "$D0" 0 $((old_mib - 1))
+  step written
+  # The host now grows LUN 0 and adds LUN 1 (SIGHUP); nothing tells us when but the next command's
+  # unit attention, so read a block now and then until the kernel has logged it.
+  i=0
+  while ! dmesg | grep -q 'Capacity data has changed'; do
+    [ $i -lt 120 ] || fail 'no CAPACITY DATA HAS CHANGED unit attention within 60 s'
+    must dd if="$D0" of=/dev/null bs=4k count=1 iflag=direct
+    sleep 0.5
+    i=$((i + 1))
+  done
+  step attention
+  dmesg | grep -q 'LUN assignments on this target have changed' || fail 'no REPORTED LUNS DATA HAS CHANGED unit attention'
+  # Told, not resized: the kernel keeps the old capacity until asked to look again.
+  metric size_before_rescan "$(blockdev --getsize64 "$D0")"
+  echo 1 > "/sys/block/${D0##*/}/device/rescan"
+  size=$(blockdev --getsize64 "$D0")
+  metric size_after_rescan "$size"
+  [ "$size" = "$NEW_BYTES" ] || fail "LUN 0 is $size bytes after the rescan, not $NEW_BYTES"
+  step rescan
+  echo 3 > /proc/sys/vm/drop_caches
+  same_as_part 1 "$D0" $((old_mib - 1)) 0
+  # The grown part reads as zeros and takes a write at its end.
+  must dd if="$D0" of=/tmp/grown.bin bs=1M skip="$old_mib" iflag=direct
+  head -c $(((new_mib - old_mib) * 1048576)) /dev/zero | cmp - /tmp/grown.bin || fail 'the grown part is not zeros'
+  rm -f /tmp/grown.bin
+  write_part "$D0" 1 $((new_mib - 1))
+  step grown
+  # The new LUN: a session rescan (REPORT LUNS) makes its disk.
+  must iscsiadm -m session -R
+  D1=$(disk_of_lun 1) || fail 'no disk for LUN 1 after the session rescan'
+  size=$(blockdev --getsize64 "$D1")
+  metric lun1_bytes "$size"
+  [ "$size" = "$LUN1_BYTES" ] || fail "LUN 1 is $size bytes, not $LUN1_BYTES"
+  write_part "$D1" 2 $((LUN1_BYTES / 1048576 / 2))
+  step added
+  dmesg | grep -E "$UA_LINES" | while read -r line; do echo "E2E-DMESG $line"; done
+  logout
+  for DISK in "$D0" "$D1"; do check_gone; done
+}
