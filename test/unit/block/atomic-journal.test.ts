@@ -209,9 +209,11 @@ describe('atomic journal commit', () => {
     // Two records in flight, in two different slots.
     const mid = await journal.scan();
     expect(mid.valid.map((r) => r.lba).sort()).toEqual([0, 1]);
-    while (releases.length > 0 || running > 0) {
-      releases.shift()?.();
-      await new Promise((r) => setTimeout(r, 5));
+    // Let each write finish as it arrives: the last two start only after the first two free their
+    // slots and their own records are on disk, which may take a while on a busy machine.
+    for (let released = 0; released < commits.length; released++) {
+      await waitFor(() => releases.length > 0);
+      releases.shift()!();
     }
     await Promise.all(commits);
     expect(peak).toBe(2);
@@ -232,6 +234,6 @@ describe('atomic journal commit', () => {
 });
 
 async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
   if (!cond()) throw new Error('condition not reached');
 }
