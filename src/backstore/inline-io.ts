@@ -17,7 +17,7 @@ import koffi from 'koffi';
 
 export type InlineMode = 'nowait' | 'memory' | 'off';
 
-export const INLINE_MAX_BYTES = 64 * 1024;
+export const INLINE_MAX_BYTES = 128 * 1024;
 
 const RWF_NOWAIT = 0x08;
 const TMPFS_MAGIC = 0x01021994;
