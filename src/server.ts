@@ -21,6 +21,8 @@ import { ScsiTargetCore } from './scsi/target-core.js';
 import { atomicJournalFilePath, atomicJournalStatePath } from './scsi/sbc/atomic-journal-path.js';
 import { openAtomicJournal } from './scsi/sbc/atomic-setup.js';
 import { LiveLuns } from './live-luns.js';
+import { SanitizeMarker } from './scsi/sbc/sanitize-marker.js';
+import { lunStateBesideBackingFile, lunStateInStateDir } from './scsi/lun-state-path.js';
 
 /** A running Scatter: the iSCSI server and everything behind it. */
 export interface Scatter {
@@ -120,6 +122,13 @@ async function openLun(
     sanitizeRate: lun.sanitizeRate,
     // The null backstore keeps nothing: an overwrite could not be read back.
     keepsData: spec.type !== 'null',
+    // A sanitize cut short by a restart leaves the LU "sanitize failed" (beside the data, or in stateDir).
+    sanitizeMarker:
+      spec.type === 'file'
+        ? new SanitizeMarker(lunStateBesideBackingFile('sanitize', spec.path, target.iqn, lun.lun))
+        : spec.type === 'block'
+          ? new SanitizeMarker(lunStateInStateDir('sanitize', stateDir, target.iqn, lun.lun))
+          : undefined,
   });
   return { unit, queue, backstore };
 }

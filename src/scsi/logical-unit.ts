@@ -8,6 +8,7 @@ import { SanitizeState } from './sbc/sanitize-state.js';
 import { TaskSet } from './task-set.js';
 import type { Task } from './task.js';
 import { UnitAttentions } from './unit-attention.js';
+import type { SanitizeMarker } from './sbc/sanitize-marker.js';
 
 export interface LogicalUnitConfig {
   /** 0..16383: what REPORT LUNS can express with peripheral / flat space addressing. */
@@ -43,6 +44,8 @@ export interface LogicalUnitConfig {
   keepsData?: boolean;
   /** Crash-safe journal for WRITE ATOMIC(16) (sbc/write-atomic.ts); none = the command is not offered. */
   atomicJournal?: AtomicJournal;
+  /** Remembers a running sanitize across a restart (sbc/sanitize-marker.ts); none = it is forgotten. */
+  sanitizeMarker?: SanitizeMarker;
 }
 
 export const DEFAULT_VENDOR = 'SCATTER';
@@ -140,6 +143,7 @@ export class LogicalUnit {
     this.sanitize = new SanitizeState({
       rate: config.sanitizeRate,
       overwrite: config.keepsData !== false && !config.readOnly && !config.device.readOnly,
+      marker: config.sanitizeMarker,
     });
     this.atomicJournal = config.atomicJournal;
   }

@@ -2,13 +2,13 @@ import { dirname, join } from 'node:path';
 
 /**
  * Where per-LU state that must survive a restart lives (APTPL reservations, atomic-write
- * journals): `<dir>/<kind>/<target iqn>-<lun>.<ext>`, the IQN made safe for any filesystem. A
+ * journals, the marker of a running sanitize): `<dir>/<kind>/<target iqn>-<lun>.<ext>`, the IQN made safe for any filesystem. A
  * file LUN keeps it beside its backing file; a block LUN (a device node's directory is no place
  * for it) under the configured stateDir.
  */
-export type LunStateKind = 'pr' | 'atomic';
+export type LunStateKind = 'pr' | 'atomic' | 'sanitize';
 
-const EXTENSION: Record<LunStateKind, string> = { pr: 'json', atomic: 'journal' };
+const EXTENSION: Record<LunStateKind, string> = { pr: 'json', atomic: 'journal', sanitize: 'json' };
 
 function fileName(kind: LunStateKind, iqn: string, lun: number): string {
   const safe = iqn.toLowerCase().replace(/[^a-z0-9.:-]/g, '_');

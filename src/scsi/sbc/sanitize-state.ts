@@ -1,5 +1,6 @@
 import { SenseKey } from '../sense.js';
 import type { SenseReason } from '../sense-reasons.js';
+import type { SanitizeMarker } from './sanitize-marker.js';
 
 /** One sanitize operation of a whole LU, run in the background of the LU (not of a task). */
 export interface SanitizeOperation {
@@ -44,12 +45,23 @@ export class SanitizeState {
   /** SANITIZE OVERWRITE is offered: the LU is writable by configuration and its medium keeps what is written. */
   readonly overwriteOffered: boolean;
   private phase: Phase = IDLE;
+  /** Survives a restart: an operation it says was interrupted leaves the LU failed (sanitize-marker.ts). */
+  private readonly marker: SanitizeMarker | undefined;
 
-  constructor(opts: { rate?: number; overwrite?: boolean } = {}) {
+  constructor(opts: { rate?: number; overwrite?: boolean; marker?: SanitizeMarker } = {}) {
     const rate = opts.rate ?? 0;
     if (!Number.isFinite(rate) || rate < 0) throw new RangeError(`sanitize rate ${rate} is not a byte count per second`);
     this.rate = rate;
     this.overwriteOffered = opts.overwrite === true;
+    this.marker = opts.marker;
+    const interrupted = this.marker?.read();
+    if (interrupted) {
+      this.phase = Object.freeze({
+        kind: 'failed',
+        restricted: !interrupted.ause,
+        error: new Error('a sanitize operation was interrupted by a restart of the target'),
+      });
+    }
   }
 
   get idle(): boolean {
@@ -92,6 +104,7 @@ export class SanitizeState {
    */
   start(op: SanitizeOperation, ause: boolean): Promise<SanitizeResult> {
     if (this.phase.kind === 'running') throw new Error('a sanitize operation is already in progress');
+    this.marker?.set(ause);
     let settle!: (r: SanitizeResult) => void;
     const finished = new Promise<SanitizeResult>((resolve) => (settle = resolve));
     const running = { kind: 'running' as const, total: op.total, done: 0, finished };
@@ -105,6 +118,7 @@ export class SanitizeState {
       .then(
         () => {
           this.phase = IDLE;
+          this.clearMarker();
           settle('completed');
         },
         (error: unknown) => {
@@ -123,7 +137,17 @@ export class SanitizeState {
   exitFailureMode(): boolean {
     if (this.phase.kind === 'running') return false;
     if (this.phase.kind === 'failed' && this.phase.restricted) return false;
+    if (this.phase.kind === 'failed') this.clearMarker();
     this.phase = IDLE;
     return true;
+  }
+
+  /** The marker is best effort once the operation is over: a stale one only means a failed condition to exit. */
+  private clearMarker(): void {
+    try {
+      this.marker?.clear();
+    } catch {
+      // Left behind: the next start reports the LU as sanitize-failed, which EXIT FAILURE MODE or a new sanitize clears.
+    }
   }
 }
