@@ -1,9 +1,10 @@
-import { closeSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCunit } from '../helpers/cunit.js';
+import { expectClean, lunUrl, runTestCu, startScratchTarget } from '../helpers/libiscsi-cu.js';
 import { missingTools, run } from '../helpers/tools.js';
-import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import type { TestTarget } from '../helpers/target.js';
 
 /**
  * The proof of issue #4: libiscsi's whole suite (`iscsi-test-cu -d -S -t ALL`, destructive and
@@ -103,44 +104,24 @@ const missing = missingTools(['iscsi-test-cu']);
 describe.skipIf(missing.length > 0)('libiscsi full conformance suite (iscsi-test-cu -d -S -t ALL)', () => {
   let t: TestTarget;
   beforeAll(async () => {
-    t = await startTestTarget((raw, dir) => {
-      // A read-only LU is never created: make its (sparse) file first.
-      closeSync(openSync(join(dir, 'ro.img'), 'w'));
-      truncateSync(join(dir, 'ro.img'), 64 * 1024 * 1024);
-      (raw.targets as { luns: unknown[] }[])[0]!.luns = [
-        { lun: 0, backstore: { type: 'file', path: join(dir, 'plain.img'), size: '64MiB' }, sanitizeRate: SANITIZE_RATE },
-        // Thin and removable: one LU exercises provisioning, SANITIZE BLOCK ERASE and PREVENT ALLOW / START STOP.
-        {
-          lun: 1,
-          backstore: { type: 'file', path: join(dir, 'thin.img'), size: '64MiB', thin: true },
-          removable: true,
-          sanitizeRate: SANITIZE_RATE,
-        },
-        { lun: 2, backstore: { type: 'file', path: join(dir, 'ro.img'), size: '64MiB' }, readOnly: true },
-        {
-          lun: 3,
-          backstore: { type: 'file', path: join(dir, 'p4k.img'), size: '64MiB', thin: true, physicalBlockSize: 4096 },
-        },
-      ];
-    });
+    t = await startScratchTarget([
+      { lun: 0, file: 'plain.img', sanitizeRate: SANITIZE_RATE },
+      // Thin and removable: one LU exercises provisioning, SANITIZE BLOCK ERASE and PREVENT ALLOW / START STOP.
+      { lun: 1, file: 'thin.img', backstore: { thin: true }, removable: true, sanitizeRate: SANITIZE_RATE },
+      { lun: 2, file: 'ro.img', readOnly: true },
+      { lun: 3, file: 'p4k.img', backstore: { thin: true, physicalBlockSize: 4096 } },
+    ]);
   });
   afterAll(() => t?.stop());
 
   for (const profile of PROFILES) {
     it(`${profile.name} LU: no FAILED test, every SKIPPED one explained in docs/conformance.md`, async () => {
-      const url = `iscsi://127.0.0.1:${t.port}/${TEST_IQN}/${profile.lun}`;
+      const url = lunUrl(t, profile.lun);
       const tests = profile.tests === 'ALL' ? await allSuitesList(t.dir) : profile.tests;
-      const r = await run('iscsi-test-cu', ['-d', '-S', '-v', '-t', tests, url, url], RUN_TIMEOUT_MS);
-      const out = r.stdout + r.stderr;
-      const res = parseCunit(out);
-      expect(res.summary, out).toBeDefined();
-      expect(res.summary!.ran, out).toBeGreaterThanOrEqual(profile.minRan);
-      expect(res.passed.length + res.failed.length + res.skipped.length, out).toBe(res.summary!.ran);
-      const named = qualified(out);
-      expect(named.failed, out).toEqual([]);
-      expect(res.failed, out).toEqual([]);
-      expect(res.summary!.failed, out).toBe(0);
-      expect(r.code, out).toBe(0);
+      const r = await runTestCu(tests, [url, url], { flags: ['-d', '-S', '-v'], timeoutMs: RUN_TIMEOUT_MS });
+      expectClean(r, { minRan: profile.minRan });
+      const named = qualified(r.out);
+      expect(named.failed, r.out).toEqual([]);
 
       const section = docSection(readFileSync(DOC, 'utf8'), profile.name);
       expect(section, `docs/conformance.md has no "## Profile: ${profile.name}" section`).not.toBe('');

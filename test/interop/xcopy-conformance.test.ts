@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, truncateSync } from 'node:fs';
-import { join } from 'node:path';
 import { inquiry, read16, senseCodes, testUnitReady, write16 } from '../helpers/cdb.js';
-import { parseCunit } from '../helpers/cunit.js';
+import { expectClean, lunUrl, runTestCu, startScratchTarget } from '../helpers/libiscsi-cu.js';
 import { TestInitiator } from '../helpers/initiator.js';
-import { missingTools, run } from '../helpers/tools.js';
-import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import { missingTools } from '../helpers/tools.js';
+import { TEST_IQN, type TestTarget } from '../helpers/target.js';
 
 /** libiscsi's EXTENDED COPY and RECEIVE COPY RESULTS suites (issue #4). */
 const SUITES = ['ALL.ExtendedCopy', 'ALL.ReceiveCopyResults'];
@@ -16,28 +14,17 @@ const missing = missingTools(['iscsi-test-cu']);
 describe.skipIf(missing.length > 0)('libiscsi EXTENDED COPY suites (iscsi-test-cu)', () => {
   let t: TestTarget;
   beforeAll(async () => {
-    t = await startTestTarget((raw, dir) => {
-      (raw.targets as { luns: unknown[] }[])[0]!.luns = [
-        { lun: 0, backstore: { type: 'file', path: join(dir, 'a.img'), size: '64MiB' } },
-        { lun: 1, backstore: { type: 'file', path: join(dir, 'b.img'), size: '64MiB', thin: true } },
-      ];
-    });
+    t = await startScratchTarget([
+      { lun: 0, file: 'a.img' },
+      { lun: 1, file: 'b.img', backstore: { thin: true } },
+    ]);
   });
   afterAll(() => t?.stop());
 
   for (const name of SUITES) {
     for (const lun of [0, 1]) {
       it(`${name} on LU ${lun}: every test passes, none skipped`, async () => {
-        const url = `iscsi://127.0.0.1:${t.port}/${TEST_IQN}/${lun}`;
-        const r = await run('iscsi-test-cu', ['-d', '-v', '-t', name, url], 300_000);
-        const out = r.stdout + r.stderr;
-        const res = parseCunit(out);
-        expect(res.summary, out).toBeDefined();
-        expect(res.summary!.ran, out).toBeGreaterThan(0);
-        expect(res.failed, out).toEqual([]);
-        expect(res.skipped, out).toEqual([]);
-        expect(res.passed.length, out).toBe(res.summary!.ran);
-        expect(r.code, out).toBe(0);
+        expectClean(await runTestCu(name, [lunUrl(t, lun)]), { noSkips: true });
       });
     }
   }
@@ -91,15 +78,11 @@ describe('EXTENDED COPY between two LUs over iSCSI (designators as VPD 83h gives
   let i: TestInitiator;
   const naa: Buffer[] = [];
   beforeAll(async () => {
-    t = await startTestTarget((raw, dir) => {
-      closeSync(openSync(join(dir, 'ro.img'), 'w'));
-      truncateSync(join(dir, 'ro.img'), 16 * 1024 * 1024);
-      (raw.targets as { luns: unknown[] }[])[0]!.luns = [
-        { lun: 0, backstore: { type: 'file', path: join(dir, 'a.img'), size: '16MiB' } },
-        { lun: 1, backstore: { type: 'file', path: join(dir, 'b.img'), size: '16MiB' } },
-        { lun: 2, backstore: { type: 'file', path: join(dir, 'ro.img'), size: '16MiB' }, readOnly: true },
-      ];
-    });
+    t = await startScratchTarget([
+      { lun: 0, file: 'a.img', size: '16MiB' },
+      { lun: 1, file: 'b.img', size: '16MiB' },
+      { lun: 2, file: 'ro.img', size: '16MiB', readOnly: true },
+    ]);
     i = await TestInitiator.connect(t.port);
     await i.login({ targetName: TEST_IQN });
     for (const lun of [0, 1, 2]) {
