@@ -43,16 +43,27 @@ interface RwRequest {
 }
 
 /**
+ * The first checks of every medium-access CDB (READ, WRITE, VERIFY, WRITE AND VERIFY, WRITE
+ * ATOMIC): the CONTROL byte, RDPROTECT/WRPROTECT/VRPROTECT in the top bits of `flags` (no
+ * protection information here), then write protection for commands that write.
+ */
+export function checkPrologue(cdb: Buffer, cdbLength: number, flags: number, lu: LogicalUnit, writes: boolean): SenseReason | undefined {
+  const control = checkControlByte(cdb, cdbLength);
+  if (control) return control;
+  if (flags >> 5 !== 0) return Sense.invalidFieldInCdb(1, 7);
+  if (writes && lu.readOnly) return Sense.writeProtected;
+  return undefined;
+}
+
+/**
  * Checks shared by reads and writes, in the order a device server meets them: CONTROL byte,
  * RDPROTECT/WRPROTECT (no protection information here), MAXIMUM TRANSFER LENGTH, capacity.
  * DPO is accepted and ignored (the backstore has no cache retention to steer).
  */
 function decode(layout: RwLayout, cdb: Buffer, lu: LogicalUnit, isWrite: boolean): RwRequest | SenseReason {
-  const control = checkControlByte(cdb, layout.cdbLength);
-  if (control) return control;
   const flags = layout.size === 6 ? 0 : cdb[1];
-  if (flags >> 5 !== 0) return Sense.invalidFieldInCdb(1, 7);
-  if (isWrite && lu.readOnly) return Sense.writeProtected;
+  const refused = checkPrologue(cdb, layout.cdbLength, flags, lu, isWrite);
+  if (refused) return refused;
   const blocks = layout.blocks(cdb);
   if (blocks > lu.maxTransferLength) return Sense.invalidFieldInCdb(layout.lengthByte);
   const lba = layout.lba(cdb);

@@ -1,12 +1,12 @@
 import type { CancelSignal } from '../../block/cancel.js';
-import { checkControlByte, isBeyondCapacity } from '../cdb.js';
+import { isBeyondCapacity } from '../cdb.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
 import { ExtraSense } from '../spc/extra-sense.js';
 import { dataOutBuffer, firstDifference, walkBlocks } from './medium.js';
-import { LAYOUTS, writeBlocks, type RwLayout } from './read-write.js';
+import { checkPrologue, LAYOUTS, writeBlocks, type RwLayout } from './read-write.js';
 
 type Size = 10 | 12 | 16;
 const VERIFY_OPCODES = { 10: 0x2f, 12: 0xaf, 16: 0x8f } as const;
@@ -23,9 +23,8 @@ interface VerifyRequest {
 
 /** Common decoding: CONTROL, xPROTECT (no protection information), BYTCHK, LBA range. */
 function decode(layout: RwLayout, cdb: Buffer, lu: LogicalUnit, write: boolean): VerifyRequest | SenseReason {
-  const control = checkControlByte(cdb, layout.cdbLength);
-  if (control) return control;
-  if (cdb[1] >> 5 !== 0) return Sense.invalidFieldInCdb(1, 7);
+  const refused = checkPrologue(cdb, layout.cdbLength, cdb[1]!, lu, false);
+  if (refused) return refused;
   const bytchk = (cdb[1] >> 1) & 0x03;
   // WRITE AND VERIFY knows 00b and 01b only; VERIFY also 11b. 10b is reserved for both.
   if (bytchk === 2 || (write && bytchk === 3)) return Sense.invalidFieldInCdb(1, 2);

@@ -2,12 +2,13 @@ import { AtomicJournal } from '../../block/atomic-journal.js';
 import { BlockError } from '../../block/device.js';
 import type { SgVector } from '../../block/sg.js';
 import { blockFailure } from '../block-failure.js';
-import { checkControlByte, isBeyondCapacity, readLba64 } from '../cdb.js';
+import { isBeyondCapacity, readLba64 } from '../cdb.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { ScsiStatus } from '../command.js';
 import { GOOD, status, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
+import { checkPrologue } from './read-write.js';
 import { withRange } from './range-lock.js';
 
 export const WRITE_ATOMIC_16 = 0x9c;
@@ -43,10 +44,8 @@ function parseWriteAtomic(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseRe
   const limits = atomicLimits(lu);
   const journal = lu.atomicJournal;
   if (!limits || !journal) return Sense.invalidOpcode;
-  const control = checkControlByte(cdb, 16);
-  if (control) return control;
-  if (cdb[1]! >> 5 !== 0) return Sense.invalidFieldInCdb(1, 7);
-  if (lu.readOnly) return Sense.writeProtected;
+  const refused = checkPrologue(cdb, 16, cdb[1]!, lu, true);
+  if (refused) return refused;
   const blocks = cdb.readUInt16BE(12);
   const lba = readLba64(cdb, 2);
   if (isBeyondCapacity(lba, blocks, lu.numBlocks)) return Sense.lbaOutOfRange;
