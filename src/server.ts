@@ -144,13 +144,28 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
       connection: {
         nopInInterval: config.iscsi.nopInInterval,
         nopInTimeout: config.iscsi.nopInTimeout,
-        sendHighWater: 4 * 1024 * 1024,
+        // Stop reading a connection's new PDUs while this much of ours waits for the initiator.
+        sendHighWater: Math.min(4 * 1024 * 1024, config.iscsi.maxQueuedBytesPerConnection),
+        deadlines: {
+          firstPduMs: config.iscsi.firstPduTimeout * 1000,
+          pduMs: config.iscsi.pduTimeout * 1000,
+          sendStallMs: config.iscsi.sendStallTimeout * 1000,
+        },
       },
       discoveryChap: chapConfigFromAuth(config.discoveryAuth) ?? undefined,
       maxCmdWindow: config.iscsi.maxCmdWindow,
       maxBufferedWriteBytes: config.iscsi.maxBufferedWriteBytes,
-      maxConnections: 256,
-      loginTimeoutMs: 15_000,
+      maxBufferedWriteBytesPerSession: config.iscsi.maxBufferedWriteBytesPerSession,
+      maxBufferedReadBytes: config.iscsi.maxBufferedReadBytes,
+      maxQueuedBytesPerConnection: config.iscsi.maxQueuedBytesPerConnection,
+      maxImmediateCommands: config.iscsi.maxImmediateCommands,
+      dataOutTimeoutMs: config.iscsi.dataOutTimeout * 1000,
+      admission: {
+        maxConnections: config.iscsi.maxConnections,
+        maxPreLogin: config.iscsi.maxPreLoginConnections,
+        maxPreLoginPerAddress: config.iscsi.maxPreLoginPerAddress,
+      },
+      loginTimeoutMs: config.iscsi.loginTimeout * 1000,
     },
     log,
   );

@@ -18,6 +18,21 @@ export class SgVector {
     this.total += segment.length;
   }
 
+  /**
+   * Append a view, merging it into the last segment when it continues that segment in the same
+   * memory (one segment for bytes copied piece by piece into one buffer).
+   */
+  appendJoined(segment: Buffer): void {
+    if (segment.length === 0) return;
+    const last = this.segs[this.segs.length - 1];
+    if (last && last.buffer === segment.buffer && last.byteOffset + last.length === segment.byteOffset) {
+      this.segs[this.segs.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + segment.length);
+      this.total += segment.length;
+      return;
+    }
+    this.append(segment);
+  }
+
   get length(): number {
     return this.total;
   }

@@ -277,6 +277,60 @@ const DigestListSchema = z
     ),
   );
 
+/** Seconds, fractions allowed (tests use short deadlines). */
+function seconds(min: number, max: number) {
+  const message = `must be a number of seconds from ${min} to ${max}`;
+  return z.number({ error: message }).min(min, message).max(max, message);
+}
+
+/**
+ * What one initiator (or a crowd of strangers) may hold of the target: connections before login,
+ * deadlines for PDUs and data the target waits for, commands and buffered bytes. See docs/security.md.
+ */
+const ResourceLimitsShape = {
+  /** TCP connections on all portals together; when full, a new one replaces the oldest idle pre-login one. */
+  maxConnections: integer(1, 65535).default(1024),
+  /** Connections that have not completed login; beyond it the oldest (idle first) is dropped for the newcomer. */
+  maxPreLoginConnections: integer(1, 65535).default(64),
+  /** Pre-login connections from one source address (an idle crowd from one host cannot fill the budget). */
+  maxPreLoginPerAddress: integer(1, 65535).default(8),
+  /** Seconds a new connection may take to deliver its first Login Request. */
+  firstPduTimeout: seconds(0.05, 3600).default(5),
+  /** Seconds a whole login (security and operational stages) may take. */
+  loginTimeout: seconds(0.05, 3600).default(15),
+  /** Seconds a PDU whose first bytes arrived may take to arrive in full (slow senders are dropped). */
+  pduTimeout: seconds(0.05, 3600).default(15),
+  /** Seconds the initiator may leave our queued PDUs unread before the connection is dropped. */
+  sendStallTimeout: seconds(0.05, 3600).default(30),
+  /** Seconds a write may wait for Data-Out the target asked for (R2T) or that was announced (F=0). */
+  dataOutTimeout: seconds(0.05, 3600).default(30),
+  /** Immediate SCSI commands (I bit) one session may have outstanding; beyond it TASK SET FULL. */
+  maxImmediateCommands: integer(1, 65535).default(16),
+  /** Share of maxBufferedWriteBytes one session may hold (one command larger than it goes alone); default a quarter of it. */
+  maxBufferedWriteBytesPerSession: byteSize(65_536, 64 * 1024 ** 3).optional(),
+  /** Data-In read or queued for all connections together; further READs wait. */
+  maxBufferedReadBytes: byteSize(65_536, 64 * 1024 ** 3).default(256 * 1024 ** 2),
+  /** Data-In read or queued for one connection (its socket's backlog included); further READs wait. Default 16 MiB. */
+  maxQueuedBytesPerConnection: byteSize(65_536, 64 * 1024 ** 3).optional(),
+};
+
+type ResourceLimits = z.output<z.ZodObject<typeof ResourceLimitsShape>>;
+
+function checkResourceLimits(l: ResourceLimits & { maxBufferedWriteBytes: number }, ctx: z.RefinementCtx): void {
+  const notAbove = (key: string, value: number, limitKey: string, limit: number) => {
+    if (value > limit) ctx.addIssue({ code: 'custom', path: [key], message: `must not exceed ${limitKey} (${limit})` });
+  };
+  notAbove('maxPreLoginConnections', l.maxPreLoginConnections, 'maxConnections', l.maxConnections);
+  notAbove('maxPreLoginPerAddress', l.maxPreLoginPerAddress, 'maxPreLoginConnections', l.maxPreLoginConnections);
+  if (l.maxBufferedWriteBytesPerSession !== undefined) {
+    notAbove('maxBufferedWriteBytesPerSession', l.maxBufferedWriteBytesPerSession, 'maxBufferedWriteBytes', l.maxBufferedWriteBytes);
+  }
+  if (l.maxQueuedBytesPerConnection !== undefined) {
+    notAbove('maxQueuedBytesPerConnection', l.maxQueuedBytesPerConnection, 'maxBufferedReadBytes', l.maxBufferedReadBytes);
+  }
+  notAbove('firstPduTimeout', l.firstPduTimeout, 'loginTimeout', l.loginTimeout);
+}
+
 const IscsiSchema = z
   .strictObject({
     portals: z
@@ -303,8 +357,10 @@ const IscsiSchema = z
      * writes wait until earlier ones complete (a bound on memory, not on throughput).
      */
     maxBufferedWriteBytes: byteSize(65_536, 64 * 1024 ** 3).default(268_435_456),
+    ...ResourceLimitsShape,
   })
   .superRefine((iscsi, ctx) => {
+    checkResourceLimits(iscsi, ctx);
     if (iscsi.firstBurstLength > iscsi.maxBurstLength) {
       // RFC 7143 §13.14: FirstBurstLength must not exceed MaxBurstLength.
       ctx.addIssue({
@@ -321,7 +377,13 @@ const IscsiSchema = z
         ctx.addIssue({ code: 'custom', path: ['portals', index], message: `duplicate portal${where}` });
       },
     );
-  });
+  })
+  .transform((iscsi) => ({
+    ...iscsi,
+    maxBufferedWriteBytesPerSession:
+      iscsi.maxBufferedWriteBytesPerSession ?? Math.max(65_536, Math.floor(iscsi.maxBufferedWriteBytes / 4)),
+    maxQueuedBytesPerConnection: iscsi.maxQueuedBytesPerConnection ?? Math.min(16 * 1024 ** 2, iscsi.maxBufferedReadBytes),
+  }));
 
 const MemorySchema = z.strictObject({
   /** Bounce pool page size. */

@@ -17,6 +17,12 @@ export class CmdSnWindow {
   private size: number;
   /** The highest MaxCmdSN handed out so far (see the class comment). */
   private advertised: number;
+  /**
+   * Commands delivered (ExpCmdSN moved past them) that have not ended yet. They still count against
+   * the window, so the window bounds the commands a session has in the target, not only those in
+   * transit: MaxCmdSN moves on as commands end, not as they arrive.
+   */
+  outstanding = 0;
 
   constructor(
     initialCmdSN: number,
@@ -31,9 +37,9 @@ export class CmdSnWindow {
     return this.expected;
   }
 
-  /** MaxCmdSN = ExpCmdSN + window - 1, but never below a value already advertised. */
+  /** MaxCmdSN = ExpCmdSN + (window - outstanding) - 1, but never below a value already advertised. */
   get maxCmdSN(): number {
-    const wanted = snAdd(this.expected, this.size - 1);
+    const wanted = snAdd(this.expected, Math.max(0, this.size - this.outstanding) - 1);
     if (snLess(this.advertised, wanted)) this.advertised = wanted;
     return this.advertised;
   }

@@ -5,6 +5,7 @@ import { PduFramer, type FramerFault } from './framer.js';
 import { BHS_LENGTH, Op, RejectReason } from './opcodes.js';
 import { encodeNopIn, encodeReject, opcodeOf, type InPdu } from './pdu.js';
 import { pduPieces, type DigestSettings } from './serialize.js';
+import { peerAddress, PeerWarnings } from './peer-warnings.js';
 import { snAdd } from './serial.js';
 
 /** What handles PDUs on a connection: the login phase first, then a session's full feature phase. */
@@ -14,6 +15,8 @@ export interface PduHandler {
   onDataDigestError?(bhs: Buffer): void;
   /** The connection is gone (socket closed, fatal protocol error, NOP timeout). */
   onConnectionClosed(reason: string): void;
+  /** The connection's watchdog ticked (`now` in ms): time out what waits for the initiator. */
+  onTick?(now: number): void;
 }
 
 /** Numbers the connection stamps on every target PDU. */
@@ -31,6 +34,24 @@ export interface ConnectionOptions {
   sendHighWater: number;
   /** Timer functions, injectable so keepalive is tested without waiting. */
   timers?: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout };
+  /** Deadlines for a peer that stalls (see ConnectionDeadlines); absent = none. */
+  deadlines?: ConnectionDeadlines;
+  /** Rate-limited warnings about what a peer did (shared by all connections). */
+  warnings?: PeerWarnings;
+  /** Clock for the deadlines (ms). */
+  now?: () => number;
+}
+
+/** How long the target waits for a peer before it drops the connection (ms). */
+export interface ConnectionDeadlines {
+  /** From accept to the first complete PDU (a Login Request). */
+  readonly firstPduMs: number;
+  /** From the first byte of a PDU to its last. */
+  readonly pduMs: number;
+  /** While PDUs we queued make no progress into the peer's socket. */
+  readonly sendStallMs: number;
+  /** Finest deadline the handler needs in onTick (e.g. the Data-Out timeout); sets the tick period. */
+  readonly handlerMs?: number;
 }
 
 const LOGIN_MAX_SEGMENT = 8192;
@@ -57,6 +78,16 @@ export class Connection {
   private pausedForBackpressure = false;
   private readonly timers: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout };
   sequences: SequenceSource = { expCmdSN: 0, maxCmdSN: 0 };
+  /** Source address of the peer, for per-peer limits and log rate limiting. */
+  readonly peer: string;
+  private readonly warnings: PeerWarnings;
+  private readonly clock: () => number;
+  readonly acceptedAt: number;
+  private watchdogTimer: ReturnType<typeof setTimeout> | undefined;
+  private watch = { pdus: 0, partialSince: undefined as number | undefined, sent: 0, stallSince: undefined as number | undefined };
+  /** Bytes handed to the socket so far (sent + still queued in it). */
+  private queuedTotal = 0;
+  loggedIn = false;
 
   constructor(
     readonly socket: Socket,
@@ -64,6 +95,10 @@ export class Connection {
     private readonly opts: ConnectionOptions,
   ) {
     this.timers = opts.timers ?? { setTimeout, clearTimeout };
+    this.peer = peerAddress(socket.remoteAddress);
+    this.warnings = opts.warnings ?? new PeerWarnings(log);
+    this.clock = opts.now ?? Date.now;
+    this.acceptedAt = this.clock();
     this.framer = new PduFramer(
       { headerDigest: false, dataDigest: false, maxDataSegmentLength: LOGIN_MAX_SEGMENT },
       { onPdu: (pdu) => this.onPdu(pdu), onFault: (fault) => this.onFault(fault) },
@@ -81,6 +116,27 @@ export class Connection {
     });
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.close(this.closeReason || 'socket closed'));
+    this.scheduleWatchdog();
+  }
+
+  /** The connection's clock (ms; injectable for tests). */
+  now(): number {
+    return this.clock();
+  }
+
+  /** PDUs framed so far (0 until the first Login Request is complete). */
+  get pdusReceived(): number {
+    return this.framer.pdusFramed;
+  }
+
+  /** Bytes queued in the socket that the peer has not taken yet. */
+  get unsentBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** A warning about what the peer did: rate-limited per source address, peer strings cut short. */
+  warn(fields: Record<string, unknown>, message: string): void {
+    this.warnings.warn(this.peer, { remote: this.remote, ...fields }, message);
   }
 
   get localAddress(): string {
@@ -145,6 +201,7 @@ export class Connection {
     const pieces = pduPieces(bhs, data, this.digests);
     const last = pieces.length - 1;
     let ok = true;
+    for (const piece of pieces) this.queuedTotal += piece.length;
     for (let i = 0; i < last; i++) ok = this.socket.write(pieces[i]!) && ok;
     ok = this.socket.write(pieces[last]!, onSent ? () => onSent() : undefined) && ok;
     if (!ok && this.socket.writableLength > this.opts.sendHighWater && !this.pausedForBackpressure) {
@@ -156,7 +213,7 @@ export class Connection {
 
   /** A Reject carrying the offending BHS (RFC 7143 §11.17). */
   reject(reason: number, bhs: Buffer): void {
-    this.log.warn({ reason, opcode: opcodeOf(bhs) }, 'rejecting PDU');
+    this.warn({ reason, opcode: opcodeOf(bhs), itt: bhs.readUInt32BE(16) }, 'rejecting PDU');
     const rejected = Buffer.from(bhs.subarray(0, BHS_LENGTH));
     this.send(
       encodeReject({
@@ -177,6 +234,7 @@ export class Connection {
     this.closeReason = reason;
     this.framer.stop();
     if (this.pingTimer) this.timers.clearTimeout(this.pingTimer);
+    if (this.watchdogTimer) this.timers.clearTimeout(this.watchdogTimer);
     this.log.info({ remote: this.remote, reason }, 'connection closed');
     this.socket.end();
     // Do not wait for a peer that never reads: destroy after a grace period.
@@ -216,11 +274,11 @@ export class Connection {
         this.handler?.onDataDigestError?.(fault.bhs);
         return;
       case 'headerDigest':
-        this.log.warn({ remote: this.remote }, 'header digest error; dropping connection');
+        this.warn({}, 'header digest error; dropping connection');
         this.destroy('header digest error');
         return;
       case 'dataSegmentTooLong':
-        this.log.warn({ length: fault.length, max: fault.max }, 'data segment longer than negotiated');
+        this.warn({ length: fault.length, max: fault.max }, 'data segment longer than negotiated');
         this.reject(RejectReason.PROTOCOL_ERROR, fault.bhs);
         this.close('data segment too long');
         return;
@@ -259,10 +317,62 @@ export class Connection {
     );
     this.pingTimer = this.timers.setTimeout(() => {
       if (this.pingOutstanding !== undefined) {
-        this.log.warn({ remote: this.remote }, 'no answer to NOP-In; dropping connection');
+        this.warn({}, 'no answer to NOP-In; dropping connection');
         this.destroy('NOP-In timeout');
       }
     }, this.opts.nopInTimeout * 1000);
     this.pingTimer.unref?.();
+  }
+
+  /**
+   * One periodic check for a peer that stalls (cheaper than a timer per PDU): no Login Request soon
+   * after accept, a PDU that started but does not finish (slow-loris), our queued PDUs not taken for
+   * too long (a peer that stopped reading). The handler's own deadlines (Data-Out) ride on the tick.
+   */
+  private scheduleWatchdog(): void {
+    const d = this.opts.deadlines;
+    if (!d || this.closed) return;
+    const finest = Math.min(d.firstPduMs, d.pduMs, d.sendStallMs, d.handlerMs ?? Infinity);
+    const period = Math.max(20, Math.min(1000, finest / 4));
+    this.watchdogTimer = this.timers.setTimeout(() => {
+      this.watchdogTick(d);
+      this.scheduleWatchdog();
+    }, period);
+    this.watchdogTimer.unref?.();
+  }
+
+  private watchdogTick(d: ConnectionDeadlines): void {
+    const now = this.clock();
+    const pdus = this.framer.pdusFramed;
+    if (pdus === 0 && !this.loggedIn && now - this.acceptedAt >= d.firstPduMs) {
+      this.warn({ waitedMs: now - this.acceptedAt }, 'no Login Request in time; dropping connection');
+      this.destroy('no login request in time');
+      return;
+    }
+    const w = this.watch;
+    if (!this.framer.midPdu) w.partialSince = undefined;
+    else if (pdus !== w.pdus || w.partialSince === undefined) w.partialSince = now;
+    else if (now - w.partialSince >= d.pduMs) {
+      this.warn({ waitedMs: now - w.partialSince }, 'PDU not completed in time; dropping connection');
+      this.destroy('PDU not completed in time');
+      return;
+    }
+    w.pdus = pdus;
+    const unsent = this.socket.writableLength;
+    const sent = this.queuedTotal - unsent;
+    if (unsent === 0 || sent !== w.sent) w.stallSince = undefined;
+    else if (w.stallSince === undefined) w.stallSince = now;
+    else if (now - w.stallSince >= d.sendStallMs) {
+      this.warn({ unsent, waitedMs: now - w.stallSince }, 'initiator stopped reading; dropping connection');
+      this.destroy('initiator stopped reading');
+      return;
+    }
+    w.sent = sent;
+    try {
+      this.handler?.onTick?.(now);
+    } catch (err) {
+      this.log.error({ err }, 'deadline check failed; closing connection');
+      this.destroy('internal error');
+    }
   }
 }

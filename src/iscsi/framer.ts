@@ -42,6 +42,7 @@ export class PduFramer {
   private bhs: Buffer = Buffer.alloc(0);
   private ahs: Buffer = Buffer.alloc(0);
   private dataLength = 0;
+  private framed = 0;
 
   constructor(
     private settings: FramerSettings,
@@ -59,6 +60,16 @@ export class PduFramer {
   /** Bytes buffered but not yet framed (for memory accounting). */
   get buffered(): number {
     return this.available;
+  }
+
+  /** PDUs delivered or dropped (digest errors) so far: a stalled sender shows no progress here. */
+  get pdusFramed(): number {
+    return this.framed;
+  }
+
+  /** A PDU has begun to arrive and is not complete yet. */
+  get midPdu(): boolean {
+    return this.stage !== Stage.Dead && (this.stage !== Stage.Bhs || this.available > 0);
   }
 
   push(chunk: Buffer): void {
@@ -111,11 +122,13 @@ export class PduFramer {
             const parts = pad ? [...data.segments, pad] : data.segments;
             if (got !== crc32cOf(parts)) {
               this.stage = Stage.Bhs;
+              this.framed++;
               this.sink.onFault({ kind: 'dataDigest', bhs });
               break;
             }
           }
           this.stage = Stage.Bhs;
+          this.framed++;
           this.sink.onPdu({ bhs, ahs, data });
           if ((this.stage as Stage) === Stage.Dead) return;
           break;

@@ -9,7 +9,9 @@ import { Portal } from './portal.js';
 import { Session } from './session.js';
 import { SessionTable, sessionKey } from './session-table.js';
 import { TargetRegistry, type IscsiTarget, type PortalAddress } from './target.js';
-import { WriteBudget } from './write-budget.js';
+import { ConnectionAdmission, type AdmissionLimits } from './admission.js';
+import { ByteBudget } from './byte-budget.js';
+import { PeerWarnings } from './peer-warnings.js';
 
 export interface IscsiServerOptions {
   readonly portals: readonly PortalAddress[];
@@ -17,13 +19,25 @@ export interface IscsiServerOptions {
   readonly connection: ConnectionOptions;
   readonly discoveryChap?: ChapTargetConfig;
   readonly maxCmdWindow: number;
-  /** Solicited Data-Out bytes held across all sessions before further R2Ts wait (default 256 MiB). */
+  /** Write data (immediate, unsolicited, solicited) held across all sessions (default 256 MiB). */
   readonly maxBufferedWriteBytes?: number;
-  readonly maxConnections: number;
+  /** The most of it one session may hold (default a quarter). */
+  readonly maxBufferedWriteBytesPerSession?: number;
+  /** Data-In being read or queued across all connections (default 256 MiB). */
+  readonly maxBufferedReadBytes?: number;
+  /** ... and for one connection, its socket's backlog included (default 16 MiB). */
+  readonly maxQueuedBytesPerConnection?: number;
+  /** Immediate SCSI commands one session may have outstanding (default 16). */
+  readonly maxImmediateCommands?: number;
+  /** Write commands wait this long for Data-Out the initiator owes before they end (default 30 s). */
+  readonly dataOutTimeoutMs?: number;
+  readonly admission: AdmissionLimits;
   readonly loginTimeoutMs: number;
 }
 
 export const DEFAULT_BUFFERED_WRITE_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_BUFFERED_READ_BYTES = 256 * 1024 * 1024;
+const DEFAULT_QUEUED_BYTES_PER_CONNECTION = 16 * 1024 * 1024;
 
 /** The iSCSI transport: portals, login, sessions, discovery; SCSI work goes to each target's SCSI core. */
 export class IscsiServer {
@@ -33,20 +47,36 @@ export class IscsiServer {
   private readonly challengeCache = new ChallengeCache();
   private nexusCounter = 0;
   private readonly nexusIds = { next: () => ++this.nexusCounter };
-  readonly writeBudget: WriteBudget;
+  /** Write data held for commands, with a per-session share (see byte-budget.ts). */
+  readonly writeBudget: ByteBudget;
+  /** Data-In being read or waiting for the socket, with a per-connection share. */
+  readonly readBudget: ByteBudget;
+  readonly admission: ConnectionAdmission<Connection>;
+  private readonly warnings: PeerWarnings;
+  private readonly connectionOptions: ConnectionOptions;
 
   constructor(
     private readonly opts: IscsiServerOptions,
     private readonly log: Logger,
   ) {
-    this.writeBudget = new WriteBudget(opts.maxBufferedWriteBytes ?? DEFAULT_BUFFERED_WRITE_BYTES);
+    const writeLimit = opts.maxBufferedWriteBytes ?? DEFAULT_BUFFERED_WRITE_BYTES;
+    this.writeBudget = new ByteBudget(writeLimit, opts.maxBufferedWriteBytesPerSession ?? Math.max(1, Math.floor(writeLimit / 4)));
+    const readLimit = opts.maxBufferedReadBytes ?? DEFAULT_BUFFERED_READ_BYTES;
+    this.readBudget = new ByteBudget(readLimit, Math.min(readLimit, opts.maxQueuedBytesPerConnection ?? DEFAULT_QUEUED_BYTES_PER_CONNECTION));
+    this.admission = new ConnectionAdmission(opts.admission);
+    this.warnings = new PeerWarnings(log);
+    this.connectionOptions = {
+      ...opts.connection,
+      warnings: this.warnings,
+      deadlines: opts.connection.deadlines && { ...opts.connection.deadlines, handlerMs: opts.dataOutTimeoutMs },
+    };
   }
 
   /** Listen on every portal; returns the ports bound (port 0 picks a free one). */
   async start(): Promise<number[]> {
     const ports: number[] = [];
     for (const address of this.opts.portals) {
-      const portal = new Portal(address, this.log, this.opts.connection, (c) => this.onConnection(c), this.opts.maxConnections);
+      const portal = new Portal(address, this.log, this.connectionOptions, (c) => this.onConnection(c));
       ports.push(await portal.listen());
       this.portals.push(portal);
       this.log.info({ host: address.host, port: portal.boundPort }, 'portal listening');
@@ -65,7 +95,14 @@ export class IscsiServer {
   }
 
   private onConnection(conn: Connection): void {
-    conn.log.debug('connection accepted');
+    const verdict = this.admission.admit(conn);
+    if (!verdict.admitted) {
+      conn.warn({ connections: this.admission.total }, 'every connection slot holds a logged-in session; refusing');
+      conn.destroy('connection limit reached');
+      return;
+    }
+    conn.socket.once('close', () => this.admission.closed(conn));
+    conn.log.debug({ evicted: verdict.evicted }, 'connection accepted');
     conn.setHandler(
       new LoginHandler(
         conn,
@@ -89,11 +126,11 @@ export class IscsiServer {
       // old connection coming back (connection reinstatement); its tasks are lost.
       const existing = this.sessions.get(outcome.requestedTsih);
       if (!existing || existing.key !== key) return LoginStatus.SESSION_DOES_NOT_EXIST;
-      void existing.close('connection reinstated');
+      this.closeInBackground(existing, 'connection reinstated');
     } else {
       // Same InitiatorName + ISID + target: session reinstatement (RFC 7143 §6.3.5).
       const old = this.sessions.byIdentity(key);
-      if (old) void old.close('session reinstated');
+      if (old) this.closeInBackground(old, 'session reinstated');
     }
     const tsih = this.sessions.allocateTsih();
     if (tsih === undefined) return LoginStatus.OUT_OF_RESOURCES;
@@ -104,10 +141,19 @@ export class IscsiServer {
       sessionsOf: (target) => this.sessions.all().filter((s) => s.target === target),
       maxCmdWindow: this.opts.maxCmdWindow,
       writeBudget: this.writeBudget,
+      readBudget: this.readBudget,
+      maxImmediateCommands: this.opts.maxImmediateCommands ?? 16,
+      dataOutTimeoutMs: this.opts.dataOutTimeoutMs ?? 30_000,
       nexusIds: this.nexusIds,
     });
     this.sessions.add(session);
+    this.admission.promote(conn);
+    conn.loggedIn = true;
     return { tsih, expCmdSN: session.window.expCmdSN, maxCmdSN: session.window.maxCmdSN, handler: session };
+  }
+
+  private closeInBackground(session: Session, reason: string): void {
+    session.close(reason).catch((err: unknown) => this.log.error({ err, tsih: session.tsih }, 'closing a session failed'));
   }
 
   /** SendTargets (RFC 7143 Appendix C): every target (All), one by name, or the session's own (empty). */

@@ -63,6 +63,14 @@ export const TmfResponse = {
   REJECTED: 255,
 } as const;
 
+/** Logout response codes (RFC 7143 §11.15.1). */
+export const LogoutResponse = {
+  CLOSED: 0,
+  CID_NOT_FOUND: 1,
+  RECOVERY_NOT_SUPPORTED: 2,
+  CLEANUP_FAILED: 3,
+} as const;
+
 /** Login status class/detail pairs (RFC 7143 §11.13.5). */
 export const LoginStatus = {
   SUCCESS: [0x00, 0x00],

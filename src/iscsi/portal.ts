@@ -13,7 +13,6 @@ export class Portal {
     private readonly log: Logger,
     private readonly connOptions: ConnectionOptions,
     private readonly onConnection: (conn: Connection) => void,
-    private readonly maxConnections: number,
   ) {
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
@@ -40,12 +39,8 @@ export class Portal {
     return typeof addr === 'object' && addr ? addr.port : this.address.port;
   }
 
+  /** Every accepted socket becomes a Connection; admission (limits, eviction) is the server's. */
   private accept(socket: net.Socket): void {
-    if (this.sockets.size >= this.maxConnections) {
-      this.log.warn({ remote: socket.remoteAddress }, 'connection limit reached; refusing');
-      socket.destroy();
-      return;
-    }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     const conn = new Connection(socket, this.log.child({ conn: `${socket.remoteAddress}:${socket.remotePort}` }), this.connOptions);

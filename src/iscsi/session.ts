@@ -6,7 +6,7 @@ import type { Connection, PduHandler } from './connection.js';
 import { sendDataIn, sendScsiResponse } from './responses.js';
 import type { LoginOutcome } from './login.js';
 import type { SessionParams } from './session-params.js';
-import { Op, RESERVED_TAG, RejectReason, TmfFunction, TmfResponse } from './opcodes.js';
+import { LogoutResponse, Op, RESERVED_TAG, RejectReason, TmfFunction, TmfResponse } from './opcodes.js';
 import {
   AhsError,
   encodeLogoutResponse,
@@ -14,6 +14,7 @@ import {
   encodeR2t,
   encodeTextResponse,
   encodeTmfResponse,
+  ittOf,
   opcodeOf,
   parseDataOut,
   parseLogoutRequest,
@@ -28,9 +29,9 @@ import {
 import { sessionKey, type SessionLike } from './session-table.js';
 import type { IscsiTarget } from './target.js';
 import { IscsiTask, TaskState } from './task.js';
-import type { WriteBudget } from './write-budget.js';
-import { TextAccumulator, encodeTextPairs, splitTextResponse } from './text.js';
-import { readTextRound } from './text-round.js';
+import type { ByteBudget } from './byte-budget.js';
+import { TextExchange } from './text-exchange.js';
+import type { TextPair } from './text.js';
 
 export interface SessionContext {
   readonly log: Logger;
@@ -42,19 +43,24 @@ export interface SessionContext {
   sessionsOf(target: IscsiTarget): Session[];
   readonly maxCmdWindow: number;
   readonly nexusIds: { next(): number };
-  /** Target-wide bound on solicited Data-Out held in memory (see write-budget.ts). */
-  readonly writeBudget: WriteBudget;
-}
-
-interface TextContinuation {
-  readonly ttt: number;
-  readonly chunks: Buffer[];
-  index: number;
+  /** Target-wide bound on write data held in memory, with a per-session share (byte-budget.ts). */
+  readonly writeBudget: ByteBudget;
+  /** Target-wide bound on Data-In being read or queued, with a per-connection share. */
+  readonly readBudget: ByteBudget;
+  /** Immediate SCSI commands outstanding at once; more are rejected (RFC 7143 reason 06h). */
+  readonly maxImmediateCommands: number;
+  /** How long a write waits for Data-Out the initiator owes before it ends (ms). */
+  readonly dataOutTimeoutMs: number;
 }
 
 /** ABORTED COMMAND sense (fixed format) for data that cannot be used. */
 const DATA_PHASE_ERROR = buildFixedSense({ key: SenseKey.ABORTED_COMMAND, asc: 0x4b, ascq: 0x00 });
 const PROTOCOL_SERVICE_CRC_ERROR = buildFixedSense({ key: SenseKey.ABORTED_COMMAND, asc: 0x47, ascq: 0x05 });
+/** SPC-4 WRITE ERROR - UNEXPECTED UNSOLICITED DATA / NOT ENOUGH UNSOLICITED DATA (what LIO answers too). */
+const UNEXPECTED_UNSOLICITED_DATA = buildFixedSense({ key: SenseKey.ABORTED_COMMAND, asc: 0x0c, ascq: 0x0c });
+const NOT_ENOUGH_UNSOLICITED_DATA = buildFixedSense({ key: SenseKey.ABORTED_COMMAND, asc: 0x0c, ascq: 0x0d });
+/** SPC-4 INITIATOR RESPONSE TIMEOUT: the Data-Out we asked for did not come. */
+const INITIATOR_RESPONSE_TIMEOUT = buildFixedSense({ key: SenseKey.ABORTED_COMMAND, asc: 0x4b, ascq: 0x06 });
 
 let nextTtt = 1;
 function allocTtt(): number {
@@ -73,8 +79,9 @@ export class Session implements PduHandler, SessionLike {
   readonly tasks = new Map<number, IscsiTask>();
   /** CmdSNs of tasks aborted before they arrived (ABORT TASK for a command still in flight). */
   private readonly abortedCmdSNs = new Set<number>();
-  private textIn = new TextAccumulator();
-  private textOut: TextContinuation | undefined;
+  private readonly text: TextExchange;
+  /** Immediate SCSI commands not ended yet (bounded by maxImmediateCommands). */
+  private immediateOutstanding = 0;
   private closing: Promise<void> | undefined;
   readonly log: Logger;
   readonly createdAt = Date.now();
@@ -96,6 +103,15 @@ export class Session implements PduHandler, SessionLike {
     };
     this.window = new CmdSnWindow(outcome.cmdSN, ctx.maxCmdWindow);
     this.log = ctx.log.child({ tsih, initiator: outcome.initiatorName });
+    this.text = new TextExchange({
+      sendText: (req, data, f) => this.sendText(req, data, f),
+      reject: (reason, bhs) => this.conn.reject(reason, bhs),
+      answer: (pairs) => this.answerText(pairs),
+      get maxSegment() {
+        return outcome.params.maxXmitDataSegmentLength;
+      },
+      allocTtt,
+    });
     this.bindConnection(conn);
     outcome.target?.scsi.addNexus(this.nexus);
   }
@@ -133,6 +149,11 @@ export class Session implements PduHandler, SessionLike {
       this.conn.reject(RejectReason.PROTOCOL_ERROR, pdu.bhs);
       return;
     }
+    if ((op === Op.SCSI_CMD || op === Op.TMF_REQ || op === Op.TEXT_REQ || op === Op.LOGOUT_REQ) && ittOf(pdu.bhs) === RESERVED_TAG) {
+      // 0xffffffff is reserved (RFC 7143 §11.2.1.8): a request carrying it has no tag to answer to.
+      this.conn.reject(RejectReason.INVALID_PDU_FIELD, pdu.bhs);
+      return;
+    }
     switch (op) {
       case Op.SCSI_CMD:
         return this.onScsiCommand(pdu);
@@ -142,17 +163,22 @@ export class Session implements PduHandler, SessionLike {
         return this.onNopOut(pdu);
       case Op.TMF_REQ: {
         const req = parseTmfRequest(pdu.bhs);
-        this.ordered(req.cmdSN, req.immediate, () => void this.onTmf(req));
+        this.ordered(req.cmdSN, req.immediate, () => this.background(this.onTmf(req), 'task management'));
         return;
       }
       case Op.TEXT_REQ: {
         const req = parseTextRequest(pdu.bhs);
-        this.ordered(req.cmdSN, req.immediate, () => this.onText(req, pdu));
+        this.ordered(req.cmdSN, req.immediate, () => this.text.handle(req, pdu));
         return;
       }
       case Op.LOGOUT_REQ: {
         const req = parseLogoutRequest(pdu.bhs);
-        this.ordered(req.cmdSN, req.immediate, () => void this.onLogout(req.itt, req.reason));
+        if (req.reason > 2) {
+          // Reason codes 3-127 are reserved (RFC 7143 §11.14.1).
+          this.conn.reject(RejectReason.INVALID_PDU_FIELD, pdu.bhs);
+          return;
+        }
+        this.ordered(req.cmdSN, req.immediate, () => this.background(this.onLogout(req.itt, req.reason, req.cid), 'logout'));
         return;
       }
       case Op.SNACK:
@@ -165,6 +191,14 @@ export class Session implements PduHandler, SessionLike {
       default:
         this.conn.reject(RejectReason.COMMAND_NOT_SUPPORTED, pdu.bhs);
     }
+  }
+
+  /** Run an async handler whose failure must not go unnoticed (nor end the process). */
+  private background(work: Promise<void>, what: string): void {
+    work.catch((err: unknown) => {
+      this.log.error({ err }, `${what} failed; closing the connection`);
+      this.conn.destroy('internal error');
+    });
   }
 
   private ordered(cmdSN: number, immediate: boolean, deliver: () => void): void {
@@ -204,22 +238,70 @@ export class Session implements PduHandler, SessionLike {
       this.conn.reject(RejectReason.TASK_IN_PROGRESS, pdu.bhs);
       return;
     }
+    if (cmd.immediate && this.immediateOutstanding >= this.ctx.maxImmediateCommands) {
+      // Immediate commands bypass the CmdSN window; this bounds them (the initiator may resend).
+      this.conn.reject(RejectReason.IMMEDIATE_COMMAND_REJECT, pdu.bhs);
+      return;
+    }
     if (!cmd.immediate && this.abortedCmdSNs.delete(cmd.cmdSN)) {
       // Aborted by ABORT TASK before it arrived: consume its CmdSN, never run it.
       this.ordered(cmd.cmdSN, false, () => undefined);
       return;
     }
     const task = new IscsiTask(cmd, this.nexus);
-    for (const seg of pdu.data.segments) task.data.append(seg);
+    // Immediate data and the unsolicited burst still to come are in memory (or soon will be): they
+    // count against the write budget now. Without room the command is refused and its data dropped.
+    const unsolicited = cmd.write ? (cmd.final ? imm : Math.min(cmd.expectedDataTransferLength, p.firstBurstLength)) : 0;
+    if (unsolicited > 0) {
+      const r = this.ctx.writeBudget.tryReserve(unsolicited, this);
+      if (r) {
+        task.writeReservations.push(r);
+      } else {
+        task.refused = true;
+        task.data.discard();
+      }
+    }
+    this.appendData(task, pdu.data.segments);
+    task.lastDataAt = this.conn.now();
+    if (cmd.immediate) this.immediateOutstanding++;
     this.tasks.set(cmd.itt, task);
     if (!this.window.submit(cmd.cmdSN, cmd.immediate, () => this.deliver(task))) {
-      this.tasks.delete(cmd.itt);
+      this.forget(task);
+      task.releaseBudgets();
       this.log.debug({ cmdSN: cmd.cmdSN }, 'SCSI command outside the CmdSN window; ignored');
     }
   }
 
+  /** Keep received data for a task (data-out-buffer.ts bounds what it holds by its payload). */
+  private appendData(task: IscsiTask, segments: readonly Buffer[]): void {
+    for (const seg of segments) task.data.append(seg);
+  }
+
+  /** The task leaves the session's books: task table, window, immediate count. */
+  private forget(task: IscsiTask): void {
+    if (this.tasks.get(task.itt) === task) this.tasks.delete(task.itt);
+    if (task.countedInWindow) {
+      task.countedInWindow = false;
+      this.window.outstanding--;
+    }
+    if (task.pdu.immediate && !task.forgotten) this.immediateOutstanding--;
+    task.forgotten = true;
+  }
+
   private deliver(task: IscsiTask): void {
     if (task.state === TaskState.Aborted) return;
+    if (!task.pdu.immediate) {
+      task.countedInWindow = true;
+      this.window.outstanding++;
+    }
+    if (task.refused) {
+      // Out of write-buffer room when its data came: TASK SET FULL (BUSY when nothing else runs).
+      task.state = TaskState.Done;
+      const respond = () => this.finish(task, { status: ScsiStatus.TASK_SET_FULL });
+      if (task.unsolicitedOpen) task.earlyResponse = respond;
+      else respond();
+      return;
+    }
     const target = this.target!;
     const r = target.scsi.prepare(task.command);
     if (r.kind === 'respond') {
@@ -245,8 +327,13 @@ export class Session implements PduHandler, SessionLike {
     if (task.nextR2tOffset < task.received) task.nextR2tOffset = task.received;
     if (task.nextR2tOffset < task.needed) {
       // No R2T before the whole remainder is reserved in the target-wide write budget.
-      task.writeReservation ??= this.ctx.writeBudget.reserve(task.needed - task.nextR2tOffset, () => this.advanceDataOut(task));
-      if (!task.writeReservation.granted) return;
+      if (!task.solicitedReservation) {
+        const bytes = task.needed - task.nextR2tOffset;
+        task.solicitedReservation = this.ctx.writeBudget.reserve(bytes, () => this.advanceDataOut(task), this);
+        task.writeReservations.push(task.solicitedReservation);
+      }
+      if (!task.solicitedReservation.granted) return;
+      if (task.r2ts.size === 0) task.lastDataAt = this.conn.now(); // the deadline runs from the first R2T
     }
     const p = this.params;
     while (task.r2ts.size < p.maxOutstandingR2T && task.nextR2tOffset < task.needed) {
@@ -280,46 +367,63 @@ export class Session implements PduHandler, SessionLike {
       if (task?.state === TaskState.Done && d.final && d.ttt === RESERVED_TAG) this.endUnsolicited(task);
       return;
     }
+    if (task.state === TaskState.Executing) {
+      // All its data is here and it runs: this PDU is surplus. A Reject does not end the task
+      // (RFC 7143 §7.2), which still gets its one response when it completes.
+      this.conn.warn({ itt: d.itt }, 'Data-Out for a command that already has all its data');
+      this.conn.reject(RejectReason.PROTOCOL_ERROR, pdu.bhs);
+      return;
+    }
     const len = pdu.data.length;
     if (d.bufferOffset !== task.received || d.bufferOffset + len > task.pdu.expectedDataTransferLength) {
       // We negotiate DataPDUInOrder=Yes and DataSequenceInOrder=Yes: data must arrive in offset order.
-      return this.dataOutProtocolError(pdu, `Data-Out offset ${d.bufferOffset}, expected ${task.received}`);
+      return this.dataOutProtocolError(task, pdu, DATA_PHASE_ERROR, `Data-Out offset ${d.bufferOffset}, expected ${task.received}`);
     }
     if (d.ttt === RESERVED_TAG) {
       if (!task.unsolicitedOpen || d.bufferOffset + len > this.params.firstBurstLength) {
-        return this.dataOutProtocolError(pdu, 'unsolicited Data-Out beyond FirstBurstLength');
+        return this.dataOutProtocolError(task, pdu, UNEXPECTED_UNSOLICITED_DATA, 'unsolicited Data-Out beyond FirstBurstLength');
       }
       if (d.dataSN !== task.unsolicitedDataSN++) {
-        return this.dataOutProtocolError(pdu, `DataSN ${d.dataSN}, expected ${task.unsolicitedDataSN - 1}`);
+        return this.dataOutProtocolError(task, pdu, DATA_PHASE_ERROR, `DataSN ${d.dataSN}, expected ${task.unsolicitedDataSN - 1}`);
       }
-      for (const seg of pdu.data.segments) task.data.append(seg);
-      if (d.final) this.endUnsolicited(task);
+      this.appendData(task, pdu.data.segments);
+      task.lastDataAt = this.conn.now();
+      if (!d.final) return;
+      // The unsolicited burst is min(FirstBurstLength, EDTL): F before that leaves the command short.
+      const burst = Math.min(this.params.firstBurstLength, task.pdu.expectedDataTransferLength);
+      if (task.received < burst) {
+        return this.dataOutProtocolError(task, pdu, NOT_ENOUGH_UNSOLICITED_DATA, `unsolicited burst ended at ${task.received} of ${burst}`);
+      }
+      this.endUnsolicited(task);
       return;
     }
     const r2t = task.r2ts.get(d.ttt);
     if (!r2t || d.bufferOffset + len > r2t.offset + r2t.length) {
-      return this.dataOutProtocolError(pdu, 'Data-Out outside any outstanding R2T');
+      return this.dataOutProtocolError(task, pdu, DATA_PHASE_ERROR, 'Data-Out outside any outstanding R2T');
     }
     if (d.dataSN !== r2t.nextDataSN++) {
-      return this.dataOutProtocolError(pdu, `DataSN ${d.dataSN}, expected ${r2t.nextDataSN - 1}`);
+      return this.dataOutProtocolError(task, pdu, DATA_PHASE_ERROR, `DataSN ${d.dataSN}, expected ${r2t.nextDataSN - 1}`);
     }
-    for (const seg of pdu.data.segments) task.data.append(seg);
+    this.appendData(task, pdu.data.segments);
+    task.lastDataAt = this.conn.now();
     r2t.received += len;
-    if (d.final || r2t.received >= r2t.length) {
+    if (r2t.received >= r2t.length) {
       task.r2ts.delete(d.ttt);
       this.advanceDataOut(task);
+    } else if (d.final) {
+      // F ends the sequence: the rest of what the R2T asked for will never come (ERL 0 cannot ask again).
+      this.dataOutProtocolError(task, pdu, DATA_PHASE_ERROR, `R2T sequence ended at ${r2t.received} of ${r2t.length} bytes`);
     }
   }
 
   /**
-   * A Data-Out sequence error (DataSN, offset, TTT) cannot be recovered inside the
-   * command at ErrorRecoveryLevel 0: end the command with CHECK CONDITION, ABORTED
-   * COMMAND / DATA PHASE ERROR; the session stays up and later Data-Out for it is dropped.
+   * A Data-Out error (DataSN, offset, TTT, short burst) cannot be recovered inside the command at
+   * ErrorRecoveryLevel 0: end the command with CHECK CONDITION, ABORTED COMMAND and the fitting
+   * ASC; the session stays up and later Data-Out for it is dropped.
    */
-  private dataOutProtocolError(pdu: InPdu, why: string): void {
-    const task = this.tasks.get(pdu.bhs.readUInt32BE(16));
-    this.log.warn({ itt: pdu.bhs.readUInt32BE(16), why }, 'Data-Out sequence error; failing the command');
-    if (task) this.terminateTask(task, DATA_PHASE_ERROR, pdu.bhs);
+  private dataOutProtocolError(task: IscsiTask, pdu: InPdu, sense: Buffer, why: string): void {
+    this.conn.warn({ itt: task.itt, why }, 'Data-Out error; failing the command');
+    this.terminateTask(task, sense, pdu.bhs);
   }
 
   /** A data digest error dropped a Data-Out: its command cannot complete (ERL 0). */
@@ -331,18 +435,38 @@ export class Session implements PduHandler, SessionLike {
     }
   }
 
-  private terminateTask(task: IscsiTask, sense: Buffer, offending: Buffer): void {
-    const d = parseDataOut(offending);
-    if (d.final && d.ttt === RESERVED_TAG) task.unsolicitedOpen = false;
+  /**
+   * End a task that is still receiving data (never one that executes: it answers by itself) with
+   * CHECK CONDITION, and let go of its data at once. `offending` is the Data-Out that ended it, if any.
+   */
+  private terminateTask(task: IscsiTask, sense: Buffer, offending?: Buffer): void {
+    if (task.state !== TaskState.Collecting && task.state !== TaskState.Ordering) return;
+    if (offending) {
+      const d = parseDataOut(offending);
+      if (d.final && d.ttt === RESERVED_TAG) task.unsolicitedOpen = false;
+    }
     const inCore = task.state !== TaskState.Ordering;
     task.state = TaskState.Done;
     task.r2ts.clear();
     task.abort.abort();
+    task.data.discard();
     if (inCore && this.target) this.target.scsi.abortTask(this.nexus, task.lun, task.itt);
     const respond = () => this.finish(task, { status: ScsiStatus.CHECK_CONDITION, sense });
     // Answer once the initiator has stopped sending unsolicited data for it.
     if (task.unsolicitedOpen) task.earlyResponse = respond;
     else respond();
+  }
+
+  /** Watchdog tick: writes whose Data-Out has not come for dataOutTimeoutMs end (their budget goes back). */
+  onTick(now: number): void {
+    const limit = this.ctx.dataOutTimeoutMs;
+    for (const task of [...this.tasks.values()]) {
+      if (!task.awaitingData || now - task.lastDataAt < limit) continue;
+      this.conn.warn({ itt: task.itt, received: task.received, needed: task.needed, waitedMs: now - task.lastDataAt }, 'Data-Out did not come in time; failing the command');
+      // The initiator is not sending: answer now rather than wait for the end of an unsolicited burst.
+      task.unsolicitedOpen = false;
+      this.terminateTask(task, INITIATOR_RESPONSE_TIMEOUT);
+    }
   }
 
   private endUnsolicited(task: IscsiTask): void {
@@ -358,7 +482,20 @@ export class Session implements PduHandler, SessionLike {
 
   private execute(task: IscsiTask): void {
     task.state = TaskState.Executing;
-    const dataOut = task.needed > 0 ? task.data.slice(0, task.needed) : undefined;
+    const dataIn = task.command.expectedDataInLength;
+    if (dataIn > 0) {
+      // Data-In waits its turn in the read budget: a connection whose initiator does not read what
+      // it asked for cannot make the process hold more than its share (maxQueuedBytesPerConnection).
+      const r = this.ctx.readBudget.reserve(dataIn, () => this.run(task), this.conn);
+      task.readReservation = r;
+      if (!r.granted) return;
+    }
+    this.run(task);
+  }
+
+  private run(task: IscsiTask): void {
+    if (task.state !== TaskState.Executing) return;
+    const dataOut = task.needed > 0 ? task.data.data.slice(0, task.needed) : undefined;
     const scsi = this.target!.scsi;
     task.execution = scsi.execute(task.command, dataOut).then(
       (response) => {
@@ -381,9 +518,28 @@ export class Session implements PduHandler, SessionLike {
 
   /** Send the command's outcome: Data-In with collapsed status, or a SCSI Response. */
   private finish(task: IscsiTask, response: ScsiResponse): void {
-    this.tasks.delete(task.itt);
-    task.writeReservation?.release();
-    let r = response;
+    if (task.responded) {
+      // Exactly one response per task (RFC 7143 §7.2): a second one would confuse the initiator.
+      this.log.error({ itt: task.itt, status: response.status }, 'second response for a task suppressed');
+      response.release?.();
+      return;
+    }
+    task.responded = true;
+    this.forget(task);
+    // The write data has been used (or dropped); the read share goes back once the socket has the data.
+    const readReservation = task.readReservation;
+    task.readReservation = undefined;
+    task.releaseBudgets();
+    let r: ScsiResponse =
+      readReservation === undefined
+        ? response
+        : {
+            ...response,
+            release: () => {
+              response.release?.();
+              readReservation.release();
+            },
+          };
     if (r.status === ScsiStatus.TASK_SET_FULL) {
       // Out of resources: BUSY if nothing else is in flight, and narrow the window (the main
       // throttle): halve it, and never above what is still in flight, so a burst of refusals
@@ -450,7 +606,9 @@ export class Session implements PduHandler, SessionLike {
     );
     if (req.fn === TmfFunction.TARGET_COLD_RESET && response === TmfResponse.COMPLETE) {
       // A cold reset ends every session of the target, this one included, after the response.
-      for (const s of this.ctx.sessionsOf(this.target!)) void s.close('target cold reset');
+      for (const s of this.ctx.sessionsOf(this.target!)) {
+        s.close('target cold reset').catch((err: unknown) => this.log.error({ err, tsih: s.tsih }, 'closing a session failed'));
+      }
     }
   }
 
@@ -516,46 +674,23 @@ export class Session implements PduHandler, SessionLike {
       task.state = TaskState.Aborted;
       task.abort.abort();
       task.r2ts.clear();
-      this.tasks.delete(task.itt);
+      this.forget(task);
       if (inCore && this.target) this.target.scsi.abortTask(this.nexus, task.lun, task.itt);
-      const reservation = task.writeReservation;
       if (wasExecuting && task.execution) {
         waits.push(task.execution);
         // Its Data-Out stays in memory until the backstore lets go of it.
-        if (reservation) void task.execution.finally(() => reservation.release());
+        void task.execution.finally(() => task.releaseBudgets());
       } else {
-        reservation?.release();
+        task.releaseBudgets();
       }
     }
     await Promise.all(waits);
   }
 
-  private onText(req: TextRequestPdu, pdu: InPdu): void {
-    if (req.ttt !== RESERVED_TAG) {
-      // Continuation of our multi-PDU answer.
-      if (!this.textOut || this.textOut.ttt !== req.ttt) {
-        this.conn.reject(RejectReason.PROTOCOL_ERROR, pdu.bhs);
-        return;
-      }
-      this.sendTextChunk(req);
-      return;
-    }
-    this.textOut = undefined;
-    const acc = readTextRound(this.textIn, pdu.data.toBuffer(), req.cont);
-    if (!acc.ok) {
-      this.textIn = new TextAccumulator();
-      this.conn.reject(RejectReason.PROTOCOL_ERROR, pdu.bhs);
-      return;
-    }
-    if (acc.pairs === undefined) {
-      // The initiator continues its request: ask for the rest with an empty response.
-      const ttt = allocTtt();
-      this.textOut = { ttt, chunks: [], index: 0 };
-      this.sendText(req, Buffer.alloc(0), { final: false, cont: false, ttt });
-      return;
-    }
-    const reply: [string, string][] = [];
-    for (const [k, v] of acc.pairs) {
+  /** The answer to a complete Text Request: SendTargets in discovery (and for its own target), else NotUnderstood. */
+  private answerText(pairs: TextPair[]): TextPair[] {
+    const reply: TextPair[] = [];
+    for (const [k, v] of pairs) {
       if (k === 'SendTargets') {
         if (!this.isDiscovery && v === 'All') reply.push([k, 'Reject']);
         else reply.push(...this.ctx.sendTargets(v, this, this.conn));
@@ -563,18 +698,7 @@ export class Session implements PduHandler, SessionLike {
         reply.push([k, 'NotUnderstood']);
       }
     }
-    const chunks = splitTextResponse(encodeTextPairs(reply), this.params.maxXmitDataSegmentLength);
-    this.textOut = { ttt: chunks.length > 1 ? allocTtt() : RESERVED_TAG, chunks, index: 0 };
-    this.sendTextChunk(req);
-  }
-
-  private sendTextChunk(req: TextRequestPdu): void {
-    const out = this.textOut!;
-    const chunk = out.chunks[out.index] ?? Buffer.alloc(0);
-    out.index++;
-    const last = out.index >= out.chunks.length;
-    this.sendText(req, chunk, { final: last, cont: !last, ttt: last ? RESERVED_TAG : out.ttt });
-    if (last) this.textOut = undefined;
+    return reply;
   }
 
   private sendText(req: TextRequestPdu, data: Buffer, f: { final: boolean; cont: boolean; ttt: number }): void {
@@ -594,10 +718,14 @@ export class Session implements PduHandler, SessionLike {
     );
   }
 
-  private async onLogout(itt: number, reason: number): Promise<void> {
-    // 0 = close the session, 1 = close this connection (the session's only one), 2 = recovery (ERL 2 only).
-    const response = reason === 2 ? 2 : 0;
-    if (response === 0) await this.drain(5000);
+  private async onLogout(itt: number, reason: number, cid: number): Promise<void> {
+    // 0 = close the session, 1 = close connection CID (our only one), 2 = remove CID for recovery
+    // (ERL 2 only). The CID matters for 1 and 2 (RFC 7143 §11.14.3): another one is "CID not found".
+    let response: number;
+    if (reason !== 0 && cid !== this.outcome.cid) response = LogoutResponse.CID_NOT_FOUND;
+    else if (reason === 2) response = LogoutResponse.RECOVERY_NOT_SUPPORTED;
+    else response = LogoutResponse.CLOSED;
+    if (response === LogoutResponse.CLOSED) await this.drain(5000);
     if (this.conn.isClosed) return;
     this.conn.send(
       encodeLogoutResponse({
@@ -610,7 +738,7 @@ export class Session implements PduHandler, SessionLike {
         time2Retain: 0,
       }),
     );
-    if (response === 0) {
+    if (response === LogoutResponse.CLOSED) {
       this.log.info('logout');
       this.conn.close('logout');
     }
@@ -628,7 +756,7 @@ export class Session implements PduHandler, SessionLike {
   // ------------------------------------------------------------------ teardown
 
   onConnectionClosed(reason: string): void {
-    void this.close(reason);
+    this.close(reason).catch((err: unknown) => this.log.error({ err }, 'closing the session failed'));
   }
 
   /** End the session: abort its tasks (ErrorRecoveryLevel 0 keeps nothing), release the nexus. */

@@ -1,8 +1,8 @@
 import { Cancellation } from '../block/cancel.js';
-import { SgVector } from '../block/sg.js';
 import type { ScsiCommand, TaskAttribute } from '../scsi/command.js';
+import type { ByteReservation } from './byte-budget.js';
+import { DataOutBuffer } from './data-out-buffer.js';
 import type { ScsiCommandPdu } from './pdu.js';
-import type { WriteReservation } from './write-budget.js';
 
 export const enum TaskState {
   /** Received, waiting for its turn in CmdSN order. */
@@ -30,7 +30,8 @@ const ATTRS: readonly TaskAttribute[] = ['simple', 'simple', 'ordered', 'headOfQ
 /** One SCSI command on a session: its payload as an SG vector of received views, and its R2T state. */
 export class IscsiTask {
   state = TaskState.Ordering;
-  readonly data = new SgVector();
+  /** Immediate data and Data-Out received so far. */
+  readonly data: DataOutBuffer;
   /** Data-Out that may still arrive unsolicited (F bit not yet seen). */
   unsolicitedOpen: boolean;
   /** Bytes the SCSI core wants (set after prepare). */
@@ -41,8 +42,22 @@ export class IscsiTask {
   /** DataSN the next unsolicited Data-Out must carry. */
   unsolicitedDataSN = 0;
   readonly r2ts = new Map<number, OutstandingR2t>();
-  /** The target-wide write budget this command's solicited Data-Out is counted against. */
-  writeReservation: WriteReservation | undefined;
+  /** What this command's data holds of the target-wide write budget (immediate, unsolicited, solicited). */
+  readonly writeReservations: ByteReservation[] = [];
+  /** The reservation for the Data-Out still to be asked for with R2Ts (taken before the first R2T). */
+  solicitedReservation: ByteReservation | undefined;
+  /** Left the session's books (task table, window, immediate count). */
+  forgotten = false;
+  /** Waiting for (or holding) its share of the read budget before it may execute. */
+  readReservation: ByteReservation | undefined;
+  /** The target was out of buffer room when its data arrived: answered TASK SET FULL, its data dropped. */
+  refused = false;
+  /** Counted in the CmdSN window's outstanding commands (non-immediate, delivered, not ended). */
+  countedInWindow = false;
+  /** Status sent: a task gets exactly one response. */
+  responded = false;
+  /** When (connection clock, ms) the last Data-Out came or the first R2T went: the Data-Out deadline runs from it. */
+  lastDataAt = 0;
   /** Data-In / R2T PDUs sent, for ExpDataSN in the SCSI Response. */
   dataSN = 0;
   readonly abort = new Cancellation();
@@ -57,6 +72,7 @@ export class IscsiTask {
     nexus: ScsiCommand['nexus'],
   ) {
     this.unsolicitedOpen = pdu.write && !pdu.final;
+    this.data = new DataOutBuffer(pdu.write ? pdu.expectedDataTransferLength : 0);
     this.command = {
       nexus,
       lun: pdu.lun,
@@ -79,5 +95,18 @@ export class IscsiTask {
 
   get received(): number {
     return this.data.length;
+  }
+
+  /** True while the target waits for Data-Out the initiator owes (an R2T answered, or the unsolicited burst). */
+  get awaitingData(): boolean {
+    return this.state === TaskState.Collecting && (this.r2ts.size > 0 || this.unsolicitedOpen);
+  }
+
+  /** Give back every byte this task holds of the write and read budgets. */
+  releaseBudgets(): void {
+    for (const r of this.writeReservations) r.release();
+    this.writeReservations.length = 0;
+    this.readReservation?.release();
+    this.readReservation = undefined;
   }
 }

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { liveGauge, type Sample } from './live.js';
+import { liveCounter, liveGauge, type Sample } from './live.js';
 import type { MetricsSources } from './sources.js';
 
 /** Sessions per target (every configured target appears, with 0 when idle) and portal connections. */
@@ -29,7 +29,7 @@ export function registerIscsiMetrics(registry: Registry, src: MetricsSources): v
   });
   liveGauge(registry, {
     name: 'scatter_iscsi_buffered_write_bytes',
-    help: 'Solicited Data-Out reserved by write commands across all sessions (iscsi.maxBufferedWriteBytes bounds it).',
+    help: 'Write data (immediate, unsolicited and solicited Data-Out) held or reserved for commands across all sessions (iscsi.maxBufferedWriteBytes bounds it).',
     labelNames: [],
     read: () => [[{}, src.writeBudget().inUse]],
   });
@@ -38,6 +38,30 @@ export function registerIscsiMetrics(registry: Registry, src: MetricsSources): v
     help: 'iscsi.maxBufferedWriteBytes: buffered write data past which further R2Ts wait.',
     labelNames: [],
     read: () => [[{}, src.writeBudget().limit]],
+  });
+  liveGauge(registry, {
+    name: 'scatter_iscsi_buffered_read_bytes',
+    help: 'Data-In reserved by commands being read or waiting for the initiator to take it (iscsi.maxBufferedReadBytes bounds it).',
+    labelNames: [],
+    read: () => [[{}, src.readBudget().inUse]],
+  });
+  liveGauge(registry, {
+    name: 'scatter_iscsi_read_budget_waiting_commands',
+    help: 'Commands waiting for Data-In budget (their connection holds its share, or the target the whole budget).',
+    labelNames: [],
+    read: () => [[{}, src.readBudget().waiting]],
+  });
+  liveGauge(registry, {
+    name: 'scatter_iscsi_prelogin_connections',
+    help: 'Portal connections that have not completed login (iscsi.maxPreLoginConnections bounds them).',
+    labelNames: [],
+    read: () => [[{}, src.admission().preLogin]],
+  });
+  liveCounter(registry, {
+    name: 'scatter_iscsi_prelogin_evictions_total',
+    help: 'Pre-login connections dropped to admit a newcomer (a crowd of idle connections, or a login that stalls).',
+    labelNames: [],
+    read: () => [[{}, src.admission().evicted]],
   });
   liveGauge(registry, {
     name: 'scatter_iscsi_write_budget_waiting_commands',

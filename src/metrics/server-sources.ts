@@ -28,5 +28,7 @@ export function serverMetricsSources(iscsi: IscsiServer, queues: ReadonlyMap<str
     },
     connections: () => iscsi.connectionCount,
     writeBudget: () => iscsi.writeBudget,
+    readBudget: () => iscsi.readBudget,
+    admission: () => ({ preLogin: iscsi.admission.preLoginCount, evicted: iscsi.admission.evicted }),
   };
 }

@@ -18,6 +18,12 @@ export interface PoolSource {
   readonly stats: MempoolStats;
 }
 
+export interface BudgetSource {
+  readonly limit: number;
+  readonly inUse: number;
+  readonly waiting: number;
+}
+
 export interface SessionSource {
   /** '' for discovery sessions. */
   readonly target: string;
@@ -40,6 +46,10 @@ export interface MetricsSources {
   sessions(): Iterable<SessionSource>;
   /** TCP connections open on the portals, logins in progress included. */
   connections(): number;
-  /** The target-wide bound on buffered write data (iscsi/write-budget.ts). */
-  writeBudget(): { limit: number; inUse: number; waiting: number };
+  /** The target-wide bound on buffered write data (iscsi/byte-budget.ts). */
+  writeBudget(): BudgetSource;
+  /** The target-wide bound on Data-In being read or queued for the initiators. */
+  readBudget(): BudgetSource;
+  /** Connection admission: pre-login connections now, and those dropped for newcomers so far. */
+  admission(): { preLogin: number; evicted: number };
 }

@@ -18,7 +18,8 @@ const BLOCKS = WRITE / 512;
 let t: TestTarget;
 beforeAll(async () => {
   t = await startTestTarget((raw) => {
-    raw.iscsi = { ...(raw.iscsi as object), maxBufferedWriteBytes: BUDGET };
+    // The whole budget may go to one session here: this file is about the target-wide bound.
+    raw.iscsi = { ...(raw.iscsi as object), maxBufferedWriteBytes: BUDGET, maxBufferedWriteBytesPerSession: BUDGET };
   });
 });
 afterAll(() => t?.stop());

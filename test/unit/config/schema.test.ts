@@ -22,6 +22,19 @@ function errorOf(text: string): ConfigError {
 }
 
 describe('defaults', () => {
+  it('derives the per-session and per-connection shares from smaller totals, and refuses shares above them', () => {
+    const small = parseConfig('iscsi: { maxBufferedWriteBytes: 1MiB, maxBufferedReadBytes: 1MiB }', 's');
+    expect(small.iscsi.maxBufferedWriteBytesPerSession).toBe(262_144);
+    expect(small.iscsi.maxQueuedBytesPerConnection).toBe(1_048_576);
+    expect(errorOf('iscsi: { maxBufferedWriteBytes: 1MiB, maxBufferedWriteBytesPerSession: 2MiB }').message).toContain(
+      'iscsi.maxBufferedWriteBytesPerSession: must not exceed maxBufferedWriteBytes (1048576)',
+    );
+    expect(errorOf('iscsi: { maxPreLoginConnections: 10, maxPreLoginPerAddress: 11 }').message).toContain(
+      'iscsi.maxPreLoginPerAddress: must not exceed maxPreLoginConnections (10)',
+    );
+    expect(errorOf('iscsi: { pduTimeout: 0 }').message).toContain('iscsi.pduTimeout: must be a number of seconds');
+  });
+
   it('an empty file is a valid config with every default', () => {
     const config = parseConfig('', 'empty.yaml');
     expect(config).toEqual({
@@ -41,6 +54,18 @@ describe('defaults', () => {
         dataDigest: ['CRC32C', 'None'],
         maxCmdWindow: 128,
         maxBufferedWriteBytes: 268_435_456,
+        maxConnections: 1024,
+        maxPreLoginConnections: 64,
+        maxPreLoginPerAddress: 8,
+        firstPduTimeout: 5,
+        loginTimeout: 15,
+        pduTimeout: 15,
+        sendStallTimeout: 30,
+        dataOutTimeout: 30,
+        maxImmediateCommands: 16,
+        maxBufferedWriteBytesPerSession: 67_108_864,
+        maxBufferedReadBytes: 268_435_456,
+        maxQueuedBytesPerConnection: 16_777_216,
       },
       memory: { pageSize: 65536, poolPages: 512, poolWaitMs: 2000 },
       admin: { enabled: true, host: '127.0.0.1', port: 9470 },

@@ -20,6 +20,8 @@ describe('Grafana dashboard (docker/grafana/scatter-dashboard.json)', () => {
       sessions: () => [],
       connections: () => 0,
       writeBudget: () => ({ limit: 1, inUse: 0, waiting: 0 }),
+      readBudget: () => ({ limit: 1, inUse: 0, waiting: 0 }),
+      admission: () => ({ preLogin: 0, evicted: 0 }),
     });
     const exported = new Set(parseExposition(await registry.metrics()).series.map((s) => s.name));
     const dashboard = JSON.parse(readFileSync(new URL('../../../docker/grafana/scatter-dashboard.json', import.meta.url), 'utf8')) as Dashboard;

@@ -17,6 +17,8 @@ function world() {
   const pool = new Mempool({ pages: 8, pageSize: 4096, allocateRun: (n) => new ArrayBuffer(n) });
   let connections = 0;
   const budget = { limit: 1024, inUse: 0, waiting: 0 };
+  const readBudget = { limit: 2048, inUse: 0, waiting: 0 };
+  const admission = { preLogin: 0, evicted: 0 };
   const sources: MetricsSources = {
     targets: () => targets,
     luns: () => luns,
@@ -24,6 +26,8 @@ function world() {
     sessions: () => sessions,
     connections: () => connections,
     writeBudget: () => budget,
+    readBudget: () => readBudget,
+    admission: () => admission,
   };
   const registry = createMetricsRegistry(sources, { processMetrics: false });
   return {
@@ -33,6 +37,8 @@ function world() {
     pool,
     setConnections: (n: number) => (connections = n),
     budget,
+    readBudget,
+    admission,
     scrape: async (): Promise<Exposition> => parseExposition(await registry.metrics()),
     registry,
   };
@@ -100,6 +106,15 @@ describe('metrics registry', () => {
     expect(again.value('scatter_iscsi_buffered_write_bytes')).toBe(768);
     expect(again.value('scatter_iscsi_buffered_write_limit_bytes')).toBe(1024);
     expect(again.value('scatter_iscsi_write_budget_waiting_commands')).toBe(2);
+    w.readBudget.inUse = 4096;
+    w.readBudget.waiting = 3;
+    w.admission.preLogin = 5;
+    w.admission.evicted = 7;
+    const third = await w.scrape();
+    expect(third.value('scatter_iscsi_buffered_read_bytes')).toBe(4096);
+    expect(third.value('scatter_iscsi_read_budget_waiting_commands')).toBe(3);
+    expect(third.value('scatter_iscsi_prelogin_connections')).toBe(5);
+    expect(third.value('scatter_iscsi_prelogin_evictions_total')).toBe(7);
     expect(m.select('scatter_scsi_commands_total', { target: B })).toHaveLength(3);
 
     w.luns.splice(0, 1);

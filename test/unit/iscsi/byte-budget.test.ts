@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { WriteBudget } from '../../../src/iscsi/write-budget.js';
+import { ByteBudget } from '../../../src/iscsi/byte-budget.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-describe('WriteBudget', () => {
+describe('ByteBudget', () => {
   it('grants what fits at once and queues the rest in arrival order', async () => {
-    const b = new WriteBudget(100);
+    const b = new ByteBudget(100);
     const granted: string[] = [];
     const a = b.reserve(60, () => granted.push('a'));
     expect(a.granted).toBe(true);
@@ -24,7 +24,7 @@ describe('WriteBudget', () => {
   });
 
   it('lets a reservation larger than the budget through when nothing else holds any', () => {
-    const b = new WriteBudget(10);
+    const b = new ByteBudget(10);
     const big = b.reserve(1000, () => undefined);
     expect(big.granted).toBe(true);
     const small = b.reserve(1, () => undefined);
@@ -34,7 +34,7 @@ describe('WriteBudget', () => {
   });
 
   it('release is idempotent, and a queued reservation can leave the queue', async () => {
-    const b = new WriteBudget(10);
+    const b = new ByteBudget(10);
     const a = b.reserve(10, () => undefined);
     let ran = false;
     const q = b.reserve(5, () => (ran = true));
@@ -51,7 +51,7 @@ describe('WriteBudget', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 40 }), async (sizes) => {
         const limit = 100;
-        const b = new WriteBudget(limit);
+        const b = new ByteBudget(limit);
         const held = new Set<{ release(): void }>();
         let grants = 0;
         const all = sizes.map((n) => {
@@ -77,4 +77,49 @@ describe('WriteBudget', () => {
       { numRuns: 200 },
     );
   });
+
+  it('keeps one owner within its share, and lets others pass a waiter held back only by its share', async () => {
+    const b = new ByteBudget(100, 40);
+    const hog = {};
+    const other = {};
+    const order: string[] = [];
+    const h1 = b.reserve(30, () => order.push('h1'), hog);
+    expect(h1.granted).toBe(true);
+    const h2 = b.reserve(30, () => order.push('h2'), hog); // 60 > 40: waits for its own owner
+    expect(h2.granted).toBe(false);
+    const o1 = b.reserve(30, () => order.push('o1'), other); // fits, and h2 waits only on its share
+    expect(o1.granted).toBe(true);
+    expect(b.heldBy(hog)).toBe(30);
+    expect(b.heldBy(other)).toBe(30);
+    h1.release();
+    expect(h2.granted).toBe(true);
+    await tick();
+    expect(order).toEqual(['h2']);
+  });
+
+  it('lets one reservation larger than the share through when its owner holds nothing', () => {
+    const b = new ByteBudget(100, 10);
+    const s = {};
+    const big = b.reserve(50, () => undefined, s);
+    expect(big.granted).toBe(true);
+    expect(b.reserve(1, () => undefined, s).granted).toBe(false);
+  });
+
+  it('tryReserve takes bytes already held only if they fit and leaves the oldest waiter its room', () => {
+    const b = new ByteBudget(100, 100);
+    const a = b.reserve(60, () => undefined, {});
+    const waiter = b.reserve(30, () => undefined, {}); // fits: granted
+    expect(waiter.granted).toBe(true);
+    const big = b.reserve(50, () => undefined, {}); // queued
+    expect(big.granted).toBe(false);
+    // 90 used + 5 + 50 owed to the head waiter > 100: refused even though 5 would fit.
+    expect(b.tryReserve(5, {})).toBeUndefined();
+    a.release();
+    expect(big.granted).toBe(true); // 30 + 50
+    const small = b.tryReserve(20, {});
+    expect(small?.granted).toBe(true);
+    expect(b.inUse).toBe(100);
+    expect(b.tryReserve(1, {})).toBeUndefined();
+  });
+
 });

@@ -1,0 +1,153 @@
+/**
+ * A target-wide bound on bytes held in memory for initiators, with a fair share per owner (a
+ * session for write data, a connection for read data). Without a bound, a few sessions of many
+ * commands x 8 MiB could make the process hold gigabytes; without the share, one session could take
+ * it all and starve every other.
+ *
+ * A command reserves all the bytes it still needs at once and keeps them until it ends. Reserving
+ * the whole remainder (not piece by piece) is what guarantees forward progress: a command that holds
+ * a reservation can always finish, so reservations are always given back; reserving piecemeal could
+ * let every command hold a part and wait forever for the rest. Waiters are served in arrival order,
+ * so a large command is not starved by a stream of small ones; a waiter held back only by its own
+ * owner's share does not hold up the others. One reservation larger than the whole budget (or the
+ * share) is let through when nothing else holds any (of the owner's share).
+ */
+export interface ByteReservation {
+  /** False while queued; the grant callback runs when it becomes true. */
+  readonly granted: boolean;
+  /** Bytes counted against the budget (once granted). */
+  readonly bytes: number;
+  /** Give the bytes back (or leave the queue). Idempotent. */
+  release(): void;
+}
+
+/** Who a reservation counts against for the per-owner share: any object (a session, a connection). */
+export type BudgetOwner = object;
+
+interface Waiter {
+  readonly onGrant: () => void;
+  readonly reservation: Reservation;
+}
+
+class Reservation implements ByteReservation {
+  granted = false;
+  released = false;
+
+  constructor(
+    private readonly budget: ByteBudget,
+    readonly owner: BudgetOwner,
+    readonly bytes: number,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.budget.giveBack(this);
+  }
+}
+
+const NO_OWNER: BudgetOwner = {};
+
+export class ByteBudget {
+  private used = 0;
+  private readonly queue: Waiter[] = [];
+  private readonly byOwner = new Map<BudgetOwner, number>();
+
+  constructor(
+    readonly limit: number,
+    /** The most one owner may hold (default: the whole limit). */
+    readonly perOwnerLimit: number = limit,
+  ) {
+    if (!(limit > 0)) throw new RangeError(`byte budget ${limit} must be positive`);
+    if (!(perOwnerLimit > 0)) throw new RangeError(`per-owner share ${perOwnerLimit} must be positive`);
+  }
+
+  /** Bytes currently reserved. */
+  get inUse(): number {
+    return this.used;
+  }
+
+  /** Reservations waiting for bytes. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Bytes one owner holds. */
+  heldBy(owner: BudgetOwner): number {
+    return this.byOwner.get(owner) ?? 0;
+  }
+
+  /**
+   * Reserve `bytes`: granted at once when nobody is queued ahead and it fits; otherwise queued, and
+   * `onGrant` runs (from a microtask) once it is granted.
+   */
+  reserve(bytes: number, onGrant: () => void, owner: BudgetOwner = NO_OWNER): ByteReservation {
+    const r = new Reservation(this, owner, bytes);
+    this.queue.push({ onGrant, reservation: r });
+    this.grantWaiting(r);
+    return r;
+  }
+
+  /**
+   * Reserve without waiting, for bytes that are already in memory (immediate and unsolicited data):
+   * undefined when they do not fit, or would take room the oldest waiter is owed.
+   */
+  tryReserve(bytes: number, owner: BudgetOwner = NO_OWNER): ByteReservation | undefined {
+    const head = this.queue.find((w) => this.fitsOwner(w.reservation.owner, w.reservation.bytes))?.reservation.bytes ?? 0;
+    if (this.used + bytes + head > this.limit && !(this.used === 0 && head === 0)) return undefined;
+    if (!this.fitsOwner(owner, bytes)) return undefined;
+    const r = new Reservation(this, owner, bytes);
+    this.take(r);
+    return r;
+  }
+
+  /** @internal Called by Reservation.release(). */
+  giveBack(r: Reservation): void {
+    if (r.granted) {
+      this.used -= r.bytes;
+      const left = this.heldBy(r.owner) - r.bytes;
+      if (left > 0) this.byOwner.set(r.owner, left);
+      else this.byOwner.delete(r.owner);
+    } else {
+      const i = this.queue.findIndex((w) => w.reservation === r);
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    this.grantWaiting();
+  }
+
+  private fitsGlobally(bytes: number): boolean {
+    return this.used === 0 || this.used + bytes <= this.limit;
+  }
+
+  private fitsOwner(owner: BudgetOwner, bytes: number): boolean {
+    if (owner === NO_OWNER) return true;
+    const held = this.heldBy(owner);
+    return held === 0 || held + bytes <= this.perOwnerLimit;
+  }
+
+  private take(r: Reservation): void {
+    r.granted = true;
+    this.used += r.bytes;
+    this.byOwner.set(r.owner, this.heldBy(r.owner) + r.bytes);
+  }
+
+  /** Grant waiters in order; `caller` is being reserved right now and learns it from `granted`, not a callback. */
+  private grantWaiting(caller?: Reservation): void {
+    for (let i = 0; i < this.queue.length; ) {
+      const w = this.queue[i]!;
+      const r = w.reservation;
+      if (!this.fitsGlobally(r.bytes)) return; // arrival order: nobody overtakes a waiter short of global room
+      if (!this.fitsOwner(r.owner, r.bytes)) {
+        i++; // held back by its own owner's share only: the others may pass
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.take(r);
+      if (r === caller) continue;
+      // Not re-entrant: the grantee sends R2Ts, which must not run inside someone else's release().
+      queueMicrotask(() => {
+        if (!r.released) w.onGrant();
+      });
+    }
+  }
+}
