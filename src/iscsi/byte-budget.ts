@@ -136,11 +136,11 @@ export class ByteBudget {
     for (let i = 0; i < this.queue.length; ) {
       const w = this.queue[i]!;
       const r = w.reservation;
-      if (!this.fitsGlobally(r.bytes)) return; // arrival order: nobody overtakes a waiter short of global room
       if (!this.fitsOwner(r.owner, r.bytes)) {
-        i++; // held back by its own owner's share only: the others may pass
+        i++; // held back by its own owner's share: it waits for its owner, the others may pass
         continue;
       }
+      if (!this.fitsGlobally(r.bytes)) return; // arrival order: nobody overtakes a waiter short of global room
       this.queue.splice(i, 1);
       this.take(r);
       if (r === caller) continue;

@@ -289,7 +289,8 @@ export class Session implements PduHandler, SessionLike {
   }
 
   private deliver(task: IscsiTask): void {
-    if (task.state === TaskState.Aborted) return;
+    // Aborted, or already answered while it waited for its turn (a Data-Out error or deadline).
+    if (task.state === TaskState.Aborted || task.responded) return;
     if (!task.pdu.immediate) {
       task.countedInWindow = true;
       this.window.outstanding++;
@@ -457,15 +458,21 @@ export class Session implements PduHandler, SessionLike {
     else respond();
   }
 
-  /** Watchdog tick: writes whose Data-Out has not come for dataOutTimeoutMs end (their budget goes back). */
+  /**
+   * Watchdog tick: a write whose Data-Out has not come for dataOutTimeoutMs ends (its budget goes
+   * back); one already answered in waiting for the end of its unsolicited burst gets that answer now.
+   */
   onTick(now: number): void {
     const limit = this.ctx.dataOutTimeoutMs;
     for (const task of [...this.tasks.values()]) {
       if (!task.awaitingData || now - task.lastDataAt < limit) continue;
-      this.conn.warn({ itt: task.itt, received: task.received, needed: task.needed, waitedMs: now - task.lastDataAt }, 'Data-Out did not come in time; failing the command');
+      this.conn.warn({ itt: task.itt, received: task.received, waitedMs: now - task.lastDataAt }, 'Data-Out did not come in time; failing the command');
       // The initiator is not sending: answer now rather than wait for the end of an unsolicited burst.
       task.unsolicitedOpen = false;
-      this.terminateTask(task, INITIATOR_RESPONSE_TIMEOUT);
+      const early = task.earlyResponse;
+      task.earlyResponse = undefined;
+      if (early) early();
+      else this.terminateTask(task, INITIATOR_RESPONSE_TIMEOUT);
     }
   }
 

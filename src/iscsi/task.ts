@@ -97,9 +97,14 @@ export class IscsiTask {
     return this.data.length;
   }
 
-  /** True while the target waits for Data-Out the initiator owes (an R2T answered, or the unsolicited burst). */
+  /**
+   * True while the target waits for Data-Out the initiator owes: an R2T's data, or the rest of the
+   * unsolicited burst (also for a command waiting its CmdSN turn, or answered early and waiting for it).
+   */
   get awaitingData(): boolean {
-    return this.state === TaskState.Collecting && (this.r2ts.size > 0 || this.unsolicitedOpen);
+    if (this.state === TaskState.Collecting) return this.r2ts.size > 0 || this.unsolicitedOpen;
+    if (this.state === TaskState.Ordering) return this.unsolicitedOpen;
+    return this.state === TaskState.Done && this.unsolicitedOpen && this.earlyResponse !== undefined;
   }
 
   /** Give back every byte this task holds of the write and read budgets. */

@@ -154,3 +154,15 @@ export function logoutRequest(f: { immediate: boolean; reason: number; itt: numb
   b.writeUInt32BE(f.expStatSN >>> 0, 28);
   return b;
 }
+
+/** One PDU as bytes on the wire without digests: BHS, AHS, data padded to a multiple of 4. */
+export function concatPdu(bhs: Buffer, ahs?: Buffer, data?: Buffer): Buffer {
+  const parts = [bhs];
+  if (ahs) parts.push(ahs);
+  if (data && data.length > 0) {
+    parts.push(data);
+    const pad = (4 - (data.length % 4)) % 4;
+    if (pad > 0) parts.push(Buffer.alloc(pad));
+  }
+  return Buffer.concat(parts);
+}
