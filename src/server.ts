@@ -151,6 +151,7 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
       maxBufferedWriteBytes: config.iscsi.maxBufferedWriteBytes,
       maxConnections: 256,
       loginTimeoutMs: 15_000,
+      authThrottle: config.iscsi.authThrottle,
     },
     log,
   );

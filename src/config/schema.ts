@@ -277,6 +277,24 @@ const DigestListSchema = z
     ),
   );
 
+/**
+ * Brake on CHAP guessing, per initiator name and per source address (iscsi/auth-throttle.ts):
+ * each consecutive failed CHAP answer doubles the delay before the failure is answered, and
+ * `lockoutAfterFailures` of them refuse every CHAP login of that name or address for `lockoutMs`.
+ */
+const AuthThrottleSchema = z
+  .strictObject({
+    failureDelayMs: integer(0, 60_000).default(1000),
+    maxFailureDelayMs: integer(0, 600_000).default(30_000),
+    /** 0 = never lock out. */
+    lockoutAfterFailures: integer(0, 1000).default(10),
+    lockoutMs: integer(0, 86_400_000).default(300_000),
+  })
+  .refine((t) => t.maxFailureDelayMs >= t.failureDelayMs, {
+    path: ['maxFailureDelayMs'],
+    message: 'must not be less than failureDelayMs',
+  });
+
 const IscsiSchema = z
   .strictObject({
     portals: z
@@ -303,6 +321,7 @@ const IscsiSchema = z
      * writes wait until earlier ones complete (a bound on memory, not on throughput).
      */
     maxBufferedWriteBytes: byteSize(65_536, 64 * 1024 ** 3).default(268_435_456),
+    authThrottle: AuthThrottleSchema.prefault({}),
   })
   .superRefine((iscsi, ctx) => {
     if (iscsi.firstBurstLength > iscsi.maxBurstLength) {

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { liveGauge, type Sample } from './live.js';
+import { liveCounter, liveGauge, type Sample } from './live.js';
 import type { MetricsSources } from './sources.js';
 
 /** Sessions per target (every configured target appears, with 0 when idle) and portal connections. */
@@ -44,5 +44,11 @@ export function registerIscsiMetrics(registry: Registry, src: MetricsSources): v
     help: 'Write commands waiting for buffered-write budget before their first R2T.',
     labelNames: [],
     read: () => [[{}, src.writeBudget().waiting]],
+  });
+  liveCounter(registry, {
+    name: 'scatter_iscsi_login_failures_total',
+    help: 'Logins refused, by reason (chap_wrong_secret, chap_locked_out, target_not_found, initiator_error, ...).',
+    labelNames: ['reason'],
+    read: () => [...(src.loginFailures?.() ?? [])].map(([reason, n]): Sample => [{ reason }, n]),
   });
 }

@@ -28,5 +28,6 @@ export function serverMetricsSources(iscsi: IscsiServer, queues: ReadonlyMap<str
     },
     connections: () => iscsi.connectionCount,
     writeBudget: () => iscsi.writeBudget,
+    loginFailures: () => iscsi.loginFailures.entries(),
   };
 }

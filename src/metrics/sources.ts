@@ -42,4 +42,6 @@ export interface MetricsSources {
   connections(): number;
   /** The target-wide bound on buffered write data (iscsi/write-budget.ts). */
   writeBudget(): { limit: number; inUse: number; waiting: number };
+  /** Failed logins so far, by reason (a fixed set, every reason listed); absent = none counted. */
+  loginFailures?(): Iterable<readonly [reason: string, count: number]>;
 }
