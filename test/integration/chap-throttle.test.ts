@@ -27,7 +27,13 @@ beforeAll(async () => {
       auth: { method: 'chap', user: USER, secret: SECRET },
       luns: [{ lun: 0, backstore: { type: 'null', size: '8MiB' } }],
     });
-      });
+    (raw.iscsi as Record<string, unknown>).authThrottle = {
+      failureDelayMs: BASE,
+      maxFailureDelayMs: CAP,
+      lockoutAfterFailures: LOCK_AFTER,
+      lockoutMs: 120_000,
+    };
+  });
 });
 afterAll(() => t.stop());
 

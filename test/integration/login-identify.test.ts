@@ -27,6 +27,7 @@ beforeAll(async () => {
     });
     raw.discoveryAuth = { method: 'chap', user: DUSER, secret: DSECRET };
     // These tests make no CHAP guesses; keep the throttle out of the timings all the same.
+    (raw.iscsi as Record<string, unknown>).authThrottle = { failureDelayMs: 0, maxFailureDelayMs: 0 };
   });
 });
 afterAll(() => t.stop());
