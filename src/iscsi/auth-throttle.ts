@@ -2,9 +2,12 @@
  * Brake on CHAP guessing: failed authentications are counted per initiator
  * name and per source address. Each consecutive failure doubles the time the
  * target waits before it answers (from `failureDelayMs` up to
- * `maxFailureDelayMs`); after `lockoutAfterFailures` of them every CHAP login
- * of that name or from that address fails for `lockoutMs`, the correct secret
- * included. A success clears both counters.
+ * `maxFailureDelayMs`), and no answer from that name or address is even
+ * checked before that time has passed: an attacker who hangs up instead of
+ * waiting for the (held) failure gains nothing, since a success is never held.
+ * After `lockoutAfterFailures` failures every CHAP login of that name or from
+ * that address fails for `lockoutMs`, the correct secret included. A success
+ * clears both counters.
  *
  * Memory is bounded: each table keeps at most `maxEntries` keys (the least
  * recently failed one goes first) and forgets a key once it has been quiet for
@@ -31,12 +34,18 @@ export const DEFAULT_AUTH_THROTTLE: AuthThrottleConfig = {
   lockoutMs: 300_000,
 };
 
+/** Slack on the "not before" time of the next answer (see recordFailure). */
+const NOT_BEFORE_SLACK_MS = 50;
+
 export interface AuthThrottleOptions {
   /** Milliseconds clock; tests pass a fake one. */
   readonly now?: () => number;
   /** Keys kept per table (initiator names, addresses). */
   readonly maxEntries?: number;
 }
+
+/** Whether a CHAP answer may be checked now: 'too-soon' while the last failure's delay runs. */
+export type ThrottleGate = 'open' | 'too-soon' | 'locked-out';
 
 export interface FailureVerdict {
   /** How long to hold the failure answer. */
@@ -50,6 +59,8 @@ export interface FailureVerdict {
 interface Entry {
   failures: number;
   lastFailureAt: number;
+  /** No answer is checked before this (the delay of the last failure). */
+  notBefore: number;
   lockedUntil: number;
 }
 
@@ -76,7 +87,7 @@ class FailureTable {
   }
 
   fail(key: string, now: number, cfg: AuthThrottleConfig): Entry {
-    const entry = this.lookup(key, now) ?? { failures: 0, lastFailureAt: now, lockedUntil: 0 };
+    const entry = this.lookup(key, now) ?? { failures: 0, lastFailureAt: now, notBefore: 0, lockedUntil: 0 };
     entry.failures++;
     entry.lastFailureAt = now;
     // Attempts during a lockout do not extend it; one after it ends starts the next at once.
@@ -130,11 +141,20 @@ export class AuthThrottle {
     return { initiators: this.byInitiator.size, addresses: this.byAddress.size };
   }
 
-  isLockedOut(initiatorName: string, address: string): boolean {
+  /** May a CHAP answer of this initiator from this address be checked now? */
+  gate(initiatorName: string, address: string): ThrottleGate {
     const now = this.now();
-    const name = this.byInitiator.lookup(initiatorKey(initiatorName), now);
-    const addr = this.byAddress.lookup(addressKey(address), now);
-    return (name !== undefined && now < name.lockedUntil) || (addr !== undefined && now < addr.lockedUntil);
+    const entries = [
+      this.byInitiator.lookup(initiatorKey(initiatorName), now),
+      this.byAddress.lookup(addressKey(address), now),
+    ];
+    if (entries.some((e) => e !== undefined && now < e.lockedUntil)) return 'locked-out';
+    if (entries.some((e) => e !== undefined && now < e.notBefore)) return 'too-soon';
+    return 'open';
+  }
+
+  isLockedOut(initiatorName: string, address: string): boolean {
+    return this.gate(initiatorName, address) === 'locked-out';
   }
 
   recordFailure(initiatorName: string, address: string): FailureVerdict {
@@ -142,11 +162,12 @@ export class AuthThrottle {
     const name = this.byInitiator.fail(initiatorKey(initiatorName), now, this.config);
     const addr = this.byAddress.fail(addressKey(address), now, this.config);
     const failures = Math.max(name.failures, addr.failures);
-    return {
-      delayMs: this.delayFor(failures),
-      failures,
-      lockedOut: now < name.lockedUntil || now < addr.lockedUntil,
-    };
+    const delayMs = this.delayFor(failures);
+    // The held answer goes out by a timer that may fire a little before this clock says the delay
+    // is over; leave that much slack so that a client that waited for the answer is never "too soon".
+    const notBefore = now + delayMs - Math.min(NOT_BEFORE_SLACK_MS, delayMs / 2);
+    for (const e of [name, addr]) e.notBefore = Math.max(e.notBefore, notBefore);
+    return { delayMs, failures, lockedOut: now < name.lockedUntil || now < addr.lockedUntil };
   }
 
   recordSuccess(initiatorName: string, address: string): void {

@@ -9,6 +9,7 @@ export const LOGIN_FAILURE_REASONS = [
   'chap_wrong_secret',
   'chap_unknown_user',
   'chap_locked_out',
+  'chap_too_soon', // answered while the delay of an earlier failure still ran (a client that does not wait)
   'chap_no_common_algorithm',
   'chap_mutual_mismatch',
   'chap_bad_challenge',

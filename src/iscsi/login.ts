@@ -255,10 +255,17 @@ export class LoginHandler implements PduHandler {
     // After the challenge went out, this request is an answer: a failure is a guess that counts.
     const answering = this.chap.chosenAlgorithm !== undefined;
     const r = this.chap.step(chapKeys);
-    if (answering && this.ctx.authThrottle.isLockedOut(identity.initiatorName, this.remoteAddress)) {
+    const gate = answering ? this.ctx.authThrottle.gate(identity.initiatorName, this.remoteAddress) : 'open';
+    if (gate !== 'open') {
       // Checked after the same work as any answer, and refused the same way, right secret or not.
       const verdict = r.state === 'success' ? 'the answer was right' : (r.reason ?? 'failed');
-      throw new LoginFailure(LoginStatus.AUTH_FAILURE, 'chap_locked_out', `CHAP: locked out after repeated failures (${verdict})`, true);
+      const why = gate === 'locked-out' ? 'locked out after repeated failures' : 'answered before the delay of the last failure ran out';
+      throw new LoginFailure(
+        LoginStatus.AUTH_FAILURE,
+        gate === 'locked-out' ? 'chap_locked_out' : 'chap_too_soon',
+        `CHAP: ${why} (${verdict})`,
+        true,
+      );
     }
     if (r.state === 'failure') {
       throw new LoginFailure(LoginStatus.AUTH_FAILURE, chapFailureReason(r.code), `CHAP: ${r.reason ?? 'failed'}`, answering);

@@ -116,6 +116,36 @@ describe('CHAP brute-force throttle', () => {
     someoneElse.login.close();
   });
 
+  it('hanging up on a held failure and answering again at once gains nothing: that answer is not even checked', async () => {
+    const before = await loginFailures();
+    const name = freshInitiatorName('impatient');
+    // Two waited-for failures first, so that the third is held 4 x BASE: ample time to try again within it.
+    for (let i = 0; i < 2; i++) await failed('127.0.5.1', name, `wrong-secret-${i}-uuuuu`);
+    const guess = await RawLogin.connect(t.port, '127.0.5.1');
+    const offer = await guess.request({ transit: false, csg: 0, nsg: 1 }, [
+      ['InitiatorName', name],
+      ['SessionType', 'Normal'],
+      ['TargetName', TARGET],
+      ['AuthMethod', 'CHAP'],
+    ]);
+    expect(offer.keys.get('AuthMethod')).toBe('CHAP');
+    expect((await guess.request({ transit: false, csg: 0, nsg: 1 }, [['CHAP_A', '7']])).keys.get('CHAP_C')).toMatch(/^0x/);
+    guess.post({ transit: true, csg: 0, nsg: 1 }, [
+      ['CHAP_N', USER],
+      ['CHAP_R', `0x${'00'.repeat(32)}`],
+    ]);
+    guess.socket.end(); // no waiting for the (held) failure
+    await guess.waitClosed();
+
+    // A success is never held, so only refusing to look at the next answer stops this.
+    const right = await attempt('127.0.5.1', name, SECRET);
+    expect(right.reply.status).toBe('0201');
+    await right.login.waitClosed();
+    const after = await loginFailures();
+    expect((after.get('chap_wrong_secret') ?? 0) - (before.get('chap_wrong_secret') ?? 0)).toBe(3);
+    expect((after.get('chap_too_soon') ?? 0) - (before.get('chap_too_soon') ?? 0)).toBe(1);
+  });
+
   it('a wrong user and a wrong secret get byte-identical answers after the same delay', async () => {
     const before = await loginFailures();
     const wrongUser = await attempt('127.0.2.1', freshInitiatorName('wrong-user'), SECRET, 'not-a-user-we-know');

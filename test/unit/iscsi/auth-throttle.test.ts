@@ -51,6 +51,25 @@ describe('AuthThrottle', () => {
     expect(t.isLockedOut('iqn.2026-11.x:a', '10.0.0.1')).toBe(true);
   });
 
+  it('does not check an answer before the last failure\'s delay has run out (hanging up on it gains nothing)', () => {
+    const { t, clock } = throttle();
+    t.recordFailure('iqn.2026-11.x:a', '10.0.0.1');
+    expect(t.gate('iqn.2026-11.x:a', '10.0.0.1')).toBe('too-soon');
+    expect(t.gate('iqn.2026-11.x:a', '10.9.9.9')).toBe('too-soon');
+    expect(t.gate('iqn.2026-11.x:other', '10.0.0.1')).toBe('too-soon');
+    expect(t.gate('iqn.2026-11.x:other', '10.9.9.9')).toBe('open');
+    // The held answer goes out after 1000 ms; up to 50 ms of timer slack is allowed for.
+    clock.now = 949;
+    expect(t.gate('iqn.2026-11.x:a', '10.0.0.1')).toBe('too-soon');
+    clock.now = 950;
+    expect(t.gate('iqn.2026-11.x:a', '10.0.0.1')).toBe('open');
+    t.recordFailure('iqn.2026-11.x:a', '10.0.0.1');
+    clock.now = 950 + 1949;
+    expect(t.gate('iqn.2026-11.x:a', '10.0.0.1')).toBe('too-soon');
+    clock.now = 950 + 1950;
+    expect(t.gate('iqn.2026-11.x:a', '10.0.0.1')).toBe('open');
+  });
+
   it('a success clears the counts of the name and the address', () => {
     const { t } = throttle();
     for (let i = 0; i < 5; i++) t.recordFailure('iqn.2026-11.x:a', '10.0.0.1');

@@ -209,6 +209,24 @@ describe('LoginHandler with the CHAP throttle', () => {
     expect(timeToAnswer(again.conn, answerChap(again, 'iqn.2026-11.x:victim', USER, 'wrong-again-secret'))).toBe(1000);
   });
 
+  it('refuses an answer sent while an earlier failure is still held, even the right one (a client that does not wait)', () => {
+    const first = start('10.0.0.7');
+    answerChap(first, 'iqn.2026-11.x:impatient', USER, 'wrong-secret-222222');
+    first.handler.onConnectionClosed(); // hung up instead of waiting
+    vi.advanceTimersByTime(500);
+    const second = start('10.0.0.7');
+    const before = answerChap(second, 'iqn.2026-11.x:impatient', USER, SECRET);
+    // Refused like any failure: held, then 0201.
+    expect(second.conn.sent.length).toBe(before);
+    expect(timeToAnswer(second.conn, before)).toBe(2000);
+    expect(status(second.conn.sent[before]!)).toBe('0201');
+    expect(failures.get('chap_too_soon')).toBe(1);
+    // Waiting for the answer is all it takes: now the right secret is checked and accepted.
+    const third = start('10.0.0.7');
+    const thirdBefore = answerChap(third, 'iqn.2026-11.x:impatient', USER, SECRET);
+    expect(status(third.conn.sent[thirdBefore]!)).toBe('0000');
+  });
+
   it('answers a wrong user and a wrong secret identically and after the same delay', () => {
     const answers: { delay: number; sent: Sent }[] = [];
     for (const [name, user, secret, address] of [
