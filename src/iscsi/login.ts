@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { AuthThrottle } from './auth-throttle.js';
-import { ChapTargetSession, type ChallengeCache, type ChapTargetConfig } from './chap.js';
+import type { ChallengeCache, ChapTargetConfig } from './chap.js';
 import type { Connection, PduHandler } from './connection.js';
-import { LoginFailure, boundForLog, chapFailureReason, type LoginFailureCounts } from './login-failure.js';
+import { LoginFailure, boundForLog, type LoginFailureCounts } from './login-failure.js';
 import { STAGE_SECURITY, checkIdentityUnchanged, identifyLogin, type LoginIdentity, type SessionType } from './login-identity.js';
 import { ISCSI_VERSION, STAGE_FULL_FEATURE, checkLoginRequestHeader } from './login-request-checks.js';
 import { ContinuedLoginResponse, loginSegmentLimit, type LoginResponseEffect } from './login-response.js';
+import { SecurityNegotiation } from './login-security.js';
 import type { SessionParams, TargetNegotiationConfig } from './session-params.js';
 import { LoginStatus, Op, type LoginStatusCode } from './opcodes.js';
 import { encodeLoginResponse, opcodeOf, parseLoginRequest, type InPdu, type LoginRequestPdu } from './pdu.js';
@@ -79,9 +80,7 @@ export class LoginHandler implements PduHandler {
   private identity: LoginIdentity | undefined;
   /** InitiatorName as sent, for the log of a login that fails before identification. */
   private claimedInitiator: string | undefined;
-  private authChosen: 'None' | 'CHAP' | undefined;
-  private authDone = false;
-  private chap: ChapTargetSession | undefined;
+  private security: SecurityNegotiation | undefined;
   private sentTpgt = false;
   private continued: ContinuedLoginResponse | undefined;
   private readonly text = new TextAccumulator();
@@ -151,10 +150,13 @@ export class LoginHandler implements PduHandler {
 
     // Identification runs on the first complete text, whichever PDU completed it.
     let identity = this.identity;
-    if (identity === undefined) {
+    let security = this.security;
+    if (identity === undefined || security === undefined) {
       this.claimedInitiator = keys.get('InitiatorName');
       identity = identifyLogin(keys, this.stage, this.ctx);
+      security = new SecurityNegotiation(identity, this.ctx, this.remoteAddress);
       this.identity = identity;
+      this.security = security;
     } else {
       checkIdentityUnchanged(identity, keys);
     }
@@ -175,8 +177,8 @@ export class LoginHandler implements PduHandler {
     }
 
     if (req.csg === STAGE_SECURITY) {
-      this.security(identity, req, keys, reply);
-    } else if (identity.authRequired && !this.authDone) {
+      reply.push(...security.step(keys, req.transit));
+    } else if (!security.authenticated) {
       throw new LoginFailure(LoginStatus.AUTH_FAILURE, 'auth_required', 'operational stage without the required authentication');
     }
 
@@ -194,7 +196,7 @@ export class LoginHandler implements PduHandler {
     }
 
     let effect: LoginResponseEffect = { kind: 'stay' };
-    const securityOpen = req.csg === STAGE_SECURITY && !this.securityComplete(identity);
+    const securityOpen = req.csg === STAGE_SECURITY && !security.complete;
     if (req.transit && !securityOpen) effect = { kind: 'transit', nsg: req.nsg };
     if (effect.kind === 'transit' && effect.nsg === STAGE_FULL_FEATURE) {
       const unmet = identity.negotiator.unmetRequirement();
@@ -204,77 +206,6 @@ export class LoginHandler implements PduHandler {
       effect = { kind: 'complete' };
     }
     this.answer(identity, req, encodeTextPairs(reply), effect);
-  }
-
-  private securityComplete(identity: LoginIdentity): boolean {
-    if (!identity.authRequired) return this.authChosen !== 'CHAP' || this.authDone;
-    return this.authDone;
-  }
-
-  private security(identity: LoginIdentity, req: LoginRequestPdu, keys: Map<string, string>, reply: [string, string][]): void {
-    const offered = keys.get('AuthMethod');
-    if (offered !== undefined && this.authChosen === undefined) {
-      const methods = offered.split(',');
-      if (identity.authRequired) {
-        if (!methods.includes('CHAP')) {
-          throw new LoginFailure(
-            LoginStatus.AUTH_FAILURE,
-            'auth_required',
-            `CHAP is required, the initiator offered AuthMethod=${boundForLog(offered)}`,
-          );
-        }
-        this.authChosen = 'CHAP';
-        this.chap = new ChapTargetSession(identity.authRequired, { replayCache: this.ctx.challengeCache });
-      } else {
-        if (!methods.includes('None')) {
-          throw new LoginFailure(
-            LoginStatus.AUTH_FAILURE,
-            'auth_method_rejected',
-            `no authentication is configured, the initiator offered only AuthMethod=${boundForLog(offered)}`,
-          );
-        }
-        this.authChosen = 'None';
-        this.authDone = true;
-      }
-      reply.push(['AuthMethod', this.authChosen]);
-    } else if (offered === undefined && this.authChosen === undefined) {
-      if (identity.authRequired && req.transit) {
-        // Asking to leave the security stage without ever offering a method: nothing to negotiate.
-        throw new LoginFailure(LoginStatus.AUTH_FAILURE, 'auth_required', 'CHAP is required, the initiator offered no AuthMethod');
-      }
-      if (!identity.authRequired) {
-        this.authChosen = 'None';
-        this.authDone = true;
-      }
-    }
-    const chapKeys = new Map([...keys].filter(([k]) => k.startsWith('CHAP_')));
-    if (chapKeys.size === 0) return;
-    if (!this.chap || this.authDone) {
-      throw new LoginFailure(LoginStatus.INITIATOR_ERROR, 'chap_protocol_error', 'CHAP keys outside a CHAP negotiation');
-    }
-    // After the challenge went out, this request is an answer: a failure is a guess that counts.
-    const answering = this.chap.chosenAlgorithm !== undefined;
-    const r = this.chap.step(chapKeys);
-    const gate = answering ? this.ctx.authThrottle.gate(identity.initiatorName, this.remoteAddress) : 'open';
-    if (gate !== 'open') {
-      // Checked after the same work as any answer, and refused the same way, right secret or not.
-      const verdict = r.state === 'success' ? 'the answer was right' : (r.reason ?? 'failed');
-      const why = gate === 'locked-out' ? 'locked out after repeated failures' : 'answered before the delay of the last failure ran out';
-      throw new LoginFailure(
-        LoginStatus.AUTH_FAILURE,
-        gate === 'locked-out' ? 'chap_locked_out' : 'chap_too_soon',
-        `CHAP: ${why} (${verdict})`,
-        true,
-      );
-    }
-    if (r.state === 'failure') {
-      throw new LoginFailure(LoginStatus.AUTH_FAILURE, chapFailureReason(r.code), `CHAP: ${r.reason ?? 'failed'}`, answering);
-    }
-    reply.push(...r.reply);
-    if (r.state === 'success') {
-      this.authDone = true;
-      this.ctx.authThrottle.recordSuccess(identity.initiatorName, this.remoteAddress);
-    }
   }
 
   /** Send the response to a complete request, in pieces if it is longer than the initiator takes. */
@@ -376,7 +307,7 @@ export class LoginHandler implements PduHandler {
         target: identity.target?.iqn,
         type: identity.sessionType,
         tsih: attached.tsih,
-        auth: this.authChosen,
+        auth: this.security?.method,
         headerDigest: outcome.params.headerDigest,
         dataDigest: outcome.params.dataDigest,
       },
