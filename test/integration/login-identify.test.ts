@@ -40,8 +40,10 @@ interface FirstRequest {
   offer: Offer;
   /** C bit on the first PDU: the text is sent in two PDUs, cut inside the InitiatorName value. */
   cont: boolean;
-  /** T bit on the PDU that completes the text (and on the first one). */
+  /** T bit on the first PDU (and on the completing one unless `completingTransit` says otherwise). */
   transit: boolean;
+  /** T bit on the PDU that completes a continued text. */
+  completingTransit?: boolean;
   /** Stage the login starts in: 0 security, 1 operational (skips security). */
   csg: 0 | 1;
 }
@@ -72,7 +74,7 @@ async function sendFirst(login: RawLogin, r: FirstRequest): Promise<{ replies: L
     expect(head.transit).toBe(false);
     expect(head.cont).toBe(false);
     expect(head.data.length).toBe(0);
-    const completing = await login.request({ transit: r.transit, csg: r.csg, nsg }, text.subarray(20));
+    const completing = await login.request({ transit: r.completingTransit ?? r.transit, csg: r.csg, nsg }, text.subarray(20));
     replies.push(completing);
     return { replies, completing };
   }
@@ -107,12 +109,18 @@ function neverPastSecurity(replies: LoginReply[]): void {
 }
 
 const offers: Offer[] = ['None', 'CHAP', 'CHAP,None', undefined];
-const combos: { cont: boolean; transit: boolean }[] = [
+const combos: { cont: boolean; transit: boolean; completingTransit?: boolean }[] = [
   { cont: false, transit: false },
   { cont: false, transit: true },
   { cont: true, transit: false },
+  { cont: true, transit: false, completingTransit: true },
   { cont: true, transit: true },
 ];
+
+function comboName(c: { cont: boolean; transit: boolean; completingTransit?: boolean }): string {
+  const first = `C=${Number(c.cont)} T=${Number(c.transit)}`;
+  return c.completingTransit === undefined ? first : `${first} then C=0 T=${Number(c.completingTransit)}`;
+}
 
 /** The exact first-failure status expected for a CHAP-protected login (target or discovery). */
 function expectedOnChapProtected(r: FirstRequest): { completing: string; final: string } {
@@ -121,7 +129,8 @@ function expectedOnChapProtected(r: FirstRequest): { completing: string; final: 
   if (r.offer === 'None') return { completing: '0201', final: '0201' };
   if (r.offer === undefined) {
     // Without any AuthMethod: a transit request is refused; otherwise the target waits for one.
-    return r.transit ? { completing: '0201', final: '0201' } : { completing: '0000', final: '0201' };
+    const transit = r.completingTransit ?? r.transit;
+    return transit ? { completing: '0201', final: '0201' } : { completing: '0000', final: '0201' };
   }
   // CHAP chosen but not done: no transit; claiming the operational stage later is a protocol error.
   return { completing: '0000', final: '0200' };
@@ -130,10 +139,10 @@ function expectedOnChapProtected(r: FirstRequest): { completing: string; final: 
 function runChapProtectedMatrix(sessionType: 'Normal' | 'Discovery', targetName: string | undefined): void {
   for (const csg of [0, 1] as const) {
     for (const offer of offers) {
-      for (const { cont, transit } of combos) {
-        const r: FirstRequest = { sessionType, targetName, offer, cont, transit, csg };
+      for (const combo of combos) {
+        const r: FirstRequest = { sessionType, targetName, offer, csg, ...combo };
         const expected = expectedOnChapProtected(r);
-        it(`CSG=${csg} C=${Number(cont)} T=${Number(transit)} AuthMethod=${offer ?? '(none)'} ends ${expected.final}`, async () => {
+        it(`CSG=${csg} ${comboName(combo)} AuthMethod=${offer ?? '(none)'} ends ${expected.final}`, async () => {
           const login = await RawLogin.connect(t.port);
           const { replies, completing } = await sendFirst(login, r);
           if (expected.completing === '') {
@@ -192,11 +201,12 @@ describe('identification from the first complete text: discovery with discovery 
 
 describe('identification from the first complete text: unknown target', () => {
   for (const csg of [0, 1] as const) {
-    for (const { cont, transit } of combos) {
+    for (const combo of combos) {
+      const { cont, transit } = combo;
       const expected = cont && transit ? '0200' : '0203';
-      it(`CSG=${csg} C=${Number(cont)} T=${Number(transit)} AuthMethod=None ends ${expected}`, async () => {
+      it(`CSG=${csg} ${comboName(combo)} AuthMethod=None ends ${expected}`, async () => {
         const login = await RawLogin.connect(t.port);
-        const { replies } = await sendFirst(login, { sessionType: 'Normal', targetName: UNKNOWN, offer: 'None', cont, transit, csg });
+        const { replies } = await sendFirst(login, { sessionType: 'Normal', targetName: UNKNOWN, offer: 'None', csg, ...combo });
         const final = replies[replies.length - 1]!;
         expect(final.status).toBe(expected);
         // A continued first PDU was acknowledged with "go on" and nothing else.
