@@ -166,6 +166,7 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
         maxPreLoginPerAddress: config.iscsi.maxPreLoginPerAddress,
       },
       loginTimeoutMs: config.iscsi.loginTimeout * 1000,
+      authThrottle: config.iscsi.authThrottle,
     },
     log,
   );

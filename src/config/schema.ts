@@ -330,6 +330,23 @@ function checkResourceLimits(l: ResourceLimits & { maxBufferedWriteBytes: number
   }
   notAbove('firstPduTimeout', l.firstPduTimeout, 'loginTimeout', l.loginTimeout);
 }
+/**
+ * Brake on CHAP guessing, per initiator name and per source address (iscsi/auth-throttle.ts):
+ * each consecutive failed CHAP answer doubles the delay before the failure is answered, and
+ * `lockoutAfterFailures` of them refuse every CHAP login of that name or address for `lockoutMs`.
+ */
+const AuthThrottleSchema = z
+  .strictObject({
+    failureDelayMs: integer(0, 60_000).default(1000),
+    maxFailureDelayMs: integer(0, 600_000).default(30_000),
+    /** 0 = never lock out. */
+    lockoutAfterFailures: integer(0, 1000).default(10),
+    lockoutMs: integer(0, 86_400_000).default(300_000),
+  })
+  .refine((t) => t.maxFailureDelayMs >= t.failureDelayMs, {
+    path: ['maxFailureDelayMs'],
+    message: 'must not be less than failureDelayMs',
+  });
 
 const IscsiSchema = z
   .strictObject({
@@ -358,6 +375,7 @@ const IscsiSchema = z
      */
     maxBufferedWriteBytes: byteSize(65_536, 64 * 1024 ** 3).default(268_435_456),
     ...ResourceLimitsShape,
+    authThrottle: AuthThrottleSchema.prefault({}),
   })
   .superRefine((iscsi, ctx) => {
     checkResourceLimits(iscsi, ctx);

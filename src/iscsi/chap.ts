@@ -8,7 +8,7 @@
  * Every failure carries a precise reason for the log; the login code tells the
  * initiator no more than "authentication failure".
  */
-import { randomBytes as cryptoRandomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes as cryptoRandomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthConfig } from '../config/schema.js';
 import {
   CHAP_ALGORITHMS,
@@ -72,6 +72,12 @@ export interface ChapStepResult {
   state: 'continue' | 'success' | 'failure';
   reason?: string;
   code?: ChapFailureCode;
+}
+
+/** Equality of two strings in time independent of where they differ (both are hashed to 32 bytes first). */
+function constantTimeEqualText(a: string, b: string): boolean {
+  const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 /**
@@ -189,22 +195,23 @@ export class ChapTargetSession {
 
     const response = decodeChapBinary(responseText);
     if (!response.ok) return failure('malformed', `CHAP_R: ${response.reason}`);
-    if (name !== this.cfg.initiator.user) {
-      return failure('wrong-user', `CHAP_N ${quoteForLog(name)} is not the configured initiator user`);
-    }
-    const algorithmName = chapAlgorithmName(this.algorithm);
+    // A wrong user and a wrong secret take the same path: the expected response is computed and
+    // both comparisons run in constant time either way, so neither timing nor answer tells them apart.
     const expected = chapResponse(this.algorithm, this.identifier, this.initiatorSecret, this.challenge);
-    if (response.value.length !== expected.length) {
-      return failure(
-        'bad-response',
-        `CHAP_R is ${response.value.length} bytes, a ${algorithmName} response is ${expected.length}`,
-      );
-    }
-    if (!timingSafeEqual(response.value, expected)) {
-      return failure('bad-response', `CHAP_R does not match (wrong secret for user ${quoteForLog(name)}?)`);
-    }
+    const userMatches = constantTimeEqualText(name, this.cfg.initiator.user);
+    const lengthMatches = response.value.length === expected.length;
+    const responseMatches = timingSafeEqual(lengthMatches ? response.value : expected, expected) && lengthMatches;
+    if (userMatches && responseMatches) return this.answerMutual(keys);
 
-    return this.answerMutual(keys);
+    const algorithmName = chapAlgorithmName(this.algorithm);
+    const responseProblem = lengthMatches
+      ? 'CHAP_R does not match'
+      : `CHAP_R is ${response.value.length} bytes, a ${algorithmName} response is ${expected.length}`;
+    if (!userMatches) {
+      const secret = responseMatches ? 'CHAP_R matches the configured secret' : responseProblem;
+      return failure('wrong-user', `CHAP_N ${quoteForLog(name)} is not the configured initiator user; ${secret}`);
+    }
+    return failure('bad-response', lengthMatches ? `${responseProblem} (wrong secret for user ${quoteForLog(name)}?)` : responseProblem);
   }
 
   private answerMutual(keys: Map<string, string>): ChapStepResult {

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
+import { AuthThrottle, type AuthThrottleConfig } from './auth-throttle.js';
 import { ChallengeCache, type ChapTargetConfig } from './chap.js';
 import type { Connection, ConnectionOptions } from './connection.js';
 import { LoginHandler, type LoginOutcome, type SessionAttachment } from './login.js';
+import { LoginFailureCounts } from './login-failure.js';
 import type { TargetNegotiationConfig } from './session-params.js';
 import { AsyncEvent, encodeAsyncMessage } from './pdu.js';
 import { LoginStatus, type LoginStatusCode } from './opcodes.js';
@@ -33,6 +35,8 @@ export interface IscsiServerOptions {
   readonly dataOutTimeoutMs?: number;
   readonly admission: AdmissionLimits;
   readonly loginTimeoutMs: number;
+  /** CHAP failure delays and lockouts (defaults: DEFAULT_AUTH_THROTTLE). */
+  readonly authThrottle?: AuthThrottleConfig;
 }
 
 export const DEFAULT_BUFFERED_WRITE_BYTES = 256 * 1024 * 1024;
@@ -45,6 +49,9 @@ export class IscsiServer {
   readonly sessions = new SessionTable<Session>();
   private readonly portals: Portal[] = [];
   private readonly challengeCache = new ChallengeCache();
+  readonly authThrottle: AuthThrottle;
+  /** Failed logins by reason (metric scatter_iscsi_login_failures_total). */
+  readonly loginFailures = new LoginFailureCounts();
   private nexusCounter = 0;
   private readonly nexusIds = { next: () => ++this.nexusCounter };
   /** Write data held for commands, with a per-session share (see byte-budget.ts). */
@@ -70,6 +77,7 @@ export class IscsiServer {
       warnings: this.warnings,
       deadlines: opts.connection.deadlines && { ...opts.connection.deadlines, handlerMs: opts.dataOutTimeoutMs },
     };
+    this.authThrottle = new AuthThrottle(opts.authThrottle);
   }
 
   /** Listen on every portal; returns the ports bound (port 0 picks a free one). */
@@ -112,6 +120,8 @@ export class IscsiServer {
           discoveryChap: this.opts.discoveryChap,
           challengeCache: this.challengeCache,
           loginTimeoutMs: this.opts.loginTimeoutMs,
+          authThrottle: this.authThrottle,
+          failures: this.loginFailures,
           attach: (c, outcome) => this.attach(c, outcome),
         },
         conn.log,

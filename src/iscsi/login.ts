@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
-import { ChapTargetSession, type ChallengeCache, type ChapTargetConfig } from './chap.js';
+import type { AuthThrottle } from './auth-throttle.js';
+import type { ChallengeCache, ChapTargetConfig } from './chap.js';
 import type { Connection, PduHandler } from './connection.js';
-import { OperationalNegotiator } from './negotiation.js';
+import { LoginFailure, boundForLog, type LoginFailureCounts } from './login-failure.js';
+import { STAGE_SECURITY, checkIdentityUnchanged, identifyLogin, type LoginIdentity, type SessionType } from './login-identity.js';
+import { ISCSI_VERSION, STAGE_FULL_FEATURE, checkLoginRequestHeader } from './login-request-checks.js';
+import { ContinuedLoginResponse, loginSegmentLimit, type LoginResponseEffect } from './login-response.js';
+import { SecurityNegotiation } from './login-security.js';
 import type { SessionParams, TargetNegotiationConfig } from './session-params.js';
 import { LoginStatus, Op, type LoginStatusCode } from './opcodes.js';
 import { encodeLoginResponse, opcodeOf, parseLoginRequest, type InPdu, type LoginRequestPdu } from './pdu.js';
@@ -9,16 +14,11 @@ import type { IscsiTarget, TargetRegistry } from './target.js';
 import { TextAccumulator, encodeTextPairs } from './text.js';
 import { readTextRound } from './text-round.js';
 
-const STAGE_SECURITY = 0;
-const STAGE_FULL_FEATURE = 3;
-/** iSCSI version 0x00 is the only one defined (RFC 7143 §11.12.4). */
-const VERSION = 0x00;
+export type { SessionType } from './login-identity.js';
 
 /** Keys the login state machine handles itself; everything else goes to operational negotiation. */
 const IDENTITY_KEYS = new Set(['InitiatorName', 'InitiatorAlias', 'TargetName', 'SessionType', 'AuthMethod']);
 const TARGET_ONLY_KEYS = new Set(['TargetAlias', 'TargetAddress', 'TargetPortalGroupTag']);
-
-export type SessionType = 'Normal' | 'Discovery';
 
 export interface LoginOutcome {
   readonly initiatorName: string;
@@ -42,45 +42,52 @@ export interface SessionAttachment {
   readonly handler: PduHandler;
 }
 
+export interface LoginTimers {
+  setTimeout(fn: () => void, ms: number): ReturnType<typeof setTimeout>;
+  clearTimeout(t: ReturnType<typeof setTimeout>): void;
+}
+
 export interface LoginContext {
   readonly targets: TargetRegistry;
   readonly negotiation: TargetNegotiationConfig;
   readonly discoveryChap?: ChapTargetConfig;
   readonly challengeCache: ChallengeCache;
   readonly loginTimeoutMs: number;
+  /** Failed CHAP answers per initiator name and source address: delays and lockouts. */
+  readonly authThrottle: AuthThrottle;
+  /** Failed logins by reason, for the metrics. */
+  readonly failures: LoginFailureCounts;
+  /** Timer functions; tests inject fake ones. */
+  readonly timers?: LoginTimers;
   /** Create (or reinstate) the session; a status code refuses the login. */
   attach(conn: Connection, outcome: LoginOutcome): SessionAttachment | LoginStatusCode;
 }
 
-class LoginFailure extends Error {
-  constructor(
-    readonly status: LoginStatusCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const realTimers: LoginTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (t) => clearTimeout(t),
+};
 
 /**
- * The login phase of one connection (RFC 7143 §6): security negotiation (AuthMethod,
- * CHAP), operational negotiation, then the switch to full feature phase.
+ * The login phase of one connection (RFC 7143 §6): identification from the first complete
+ * text, security negotiation (AuthMethod, CHAP), operational negotiation, then the switch to
+ * full feature phase. Every failure is answered with one Login Response, logged once and counted.
  */
 export class LoginHandler implements PduHandler {
   private first: LoginRequestPdu | undefined;
   private statSN = 0;
   private stage = STAGE_SECURITY;
-  private sessionType: SessionType = 'Normal';
-  private initiatorName = '';
-  private initiatorAlias: string | undefined;
-  private target: IscsiTarget | undefined;
-  private authRequired: ChapTargetConfig | undefined;
-  private authChosen: 'None' | 'CHAP' | undefined;
-  private authDone = false;
-  private chap: ChapTargetSession | undefined;
-  private negotiator: OperationalNegotiator | undefined;
+  private identity: LoginIdentity | undefined;
+  /** InitiatorName as sent, for the log of a login that fails before identification. */
+  private claimedInitiator: string | undefined;
+  private security: SecurityNegotiation | undefined;
   private sentTpgt = false;
+  private continued: ContinuedLoginResponse | undefined;
   private readonly text = new TextAccumulator();
+  private readonly timers: LoginTimers;
   private readonly timer: ReturnType<typeof setTimeout>;
+  /** A failure answer held back by the CHAP throttle. */
+  private held: ReturnType<typeof setTimeout> | undefined;
   private finished = false;
 
   constructor(
@@ -88,31 +95,30 @@ export class LoginHandler implements PduHandler {
     private readonly ctx: LoginContext,
     private readonly log: Logger,
   ) {
-    this.timer = setTimeout(() => {
-      this.log.warn({ remote: conn.remote }, 'login did not complete in time');
-      conn.destroy('login timeout');
-    }, ctx.loginTimeoutMs);
-    this.timer.unref();
+    this.timers = ctx.timers ?? realTimers;
+    this.timer = this.timers.setTimeout(() => this.onTimeout(), ctx.loginTimeoutMs);
+    this.timer.unref?.();
   }
 
   onConnectionClosed(): void {
-    clearTimeout(this.timer);
+    this.timers.clearTimeout(this.timer);
+    if (this.held !== undefined) this.timers.clearTimeout(this.held);
+    this.finished = true;
   }
 
   handlePdu(pdu: InPdu): void {
     if (this.finished) return;
-    if (opcodeOf(pdu.bhs) !== Op.LOGIN_REQ) {
-      // Only Login Requests are allowed before full feature phase (RFC 7143 §6.1).
-      this.log.warn({ opcode: opcodeOf(pdu.bhs) }, 'non-login PDU during login');
-      this.fail(parseLoginRequest(pdu.bhs), LoginStatus.INVALID_DURING_LOGIN, 'PDU other than Login Request during login');
-      return;
-    }
     const req = parseLoginRequest(pdu.bhs);
     try {
+      if (opcodeOf(pdu.bhs) !== Op.LOGIN_REQ) {
+        // Only Login Requests are allowed before full feature phase (RFC 7143 §6.1).
+        const op = `0x${opcodeOf(pdu.bhs).toString(16).padStart(2, '0')}`;
+        throw new LoginFailure(LoginStatus.INVALID_DURING_LOGIN, 'non_login_pdu', `PDU with opcode ${op} during login`);
+      }
       this.step(req, pdu);
     } catch (err) {
       if (err instanceof LoginFailure) {
-        this.fail(req, err.status, err.message);
+        this.fail(req, err);
         return;
       }
       throw err;
@@ -120,159 +126,154 @@ export class LoginHandler implements PduHandler {
   }
 
   private step(req: LoginRequestPdu, pdu: InPdu): void {
-    if (!this.first) {
+    if (this.first === undefined) this.statSN = req.expStatSN;
+    const bad = checkLoginRequestHeader(req, this.first, this.stage);
+    if (bad) throw bad;
+    if (this.first === undefined) {
       this.first = req;
-      this.statSN = req.expStatSN;
       this.stage = req.csg;
-      if (req.versionMin > VERSION || req.versionMax < VERSION) {
-        throw new LoginFailure(LoginStatus.UNSUPPORTED_VERSION, `unsupported version ${req.versionMin}..${req.versionMax}`);
-      }
-    } else if (!req.isid.equals(this.first.isid) || req.tsih !== this.first.tsih || req.cid !== this.first.cid) {
-      throw new LoginFailure(LoginStatus.INITIATOR_ERROR, 'ISID/TSIH/CID changed during login');
     }
-    if (req.csg === 2 || (req.transit && (req.nsg === 2 || req.nsg <= req.csg))) {
-      throw new LoginFailure(LoginStatus.INITIATOR_ERROR, `invalid stage transition CSG=${req.csg} NSG=${req.nsg}`);
-    }
-    if (req.csg !== this.stage) {
-      // A stage may only change after the target agreed to a transit.
-      throw new LoginFailure(LoginStatus.INITIATOR_ERROR, `unexpected CSG ${req.csg} in stage ${this.stage}`);
+    if (this.continued) {
+      this.continueResponse(req, pdu);
+      return;
     }
 
     const acc = readTextRound(this.text, pdu.data.toBuffer(), req.cont);
-    if (!acc.ok) throw new LoginFailure(LoginStatus.INITIATOR_ERROR, acc.error);
+    if (!acc.ok) throw new LoginFailure(LoginStatus.INITIATOR_ERROR, 'initiator_error', boundForLog(acc.error));
     if (acc.pairs === undefined) {
       // More text follows (C bit): acknowledge with an empty response in the same stage.
-      this.respond(req, { transit: false, nsg: 0, pairs: [] });
+      this.send(req, { transit: false, cont: false, nsg: 0, data: Buffer.alloc(0) });
       return;
     }
     const pairs = acc.pairs;
-    const keys = new Map<string, string>();
-    for (const [k, v] of pairs) keys.set(k, v);
+    const keys = new Map<string, string>(pairs);
 
-    if (this.first === req) this.identify(keys);
+    // Identification runs on the first complete text, whichever PDU completed it.
+    let identity = this.identity;
+    let security = this.security;
+    if (identity === undefined || security === undefined) {
+      this.claimedInitiator = keys.get('InitiatorName');
+      identity = identifyLogin(keys, this.stage, this.ctx);
+      security = new SecurityNegotiation(identity, this.ctx, this.remoteAddress);
+      this.identity = identity;
+      this.security = security;
+    } else {
+      checkIdentityUnchanged(identity, keys);
+    }
 
     const reply: [string, string][] = [];
-    if (!this.sentTpgt && this.sessionType === 'Normal' && this.target) {
-      reply.push(['TargetPortalGroupTag', String(this.target.portalGroupTag)]);
+    if (!this.sentTpgt && identity.target) {
+      reply.push(['TargetPortalGroupTag', String(identity.target.portalGroupTag)]);
       this.sentTpgt = true;
     }
 
     const operational: [string, string][] = [];
     for (const [k, v] of pairs) {
       if (IDENTITY_KEYS.has(k) || k.startsWith('CHAP_')) continue;
-      if (TARGET_ONLY_KEYS.has(k)) throw new LoginFailure(LoginStatus.INITIATOR_ERROR, `initiator sent target key ${k}`);
+      if (TARGET_ONLY_KEYS.has(k)) {
+        throw new LoginFailure(LoginStatus.INITIATOR_ERROR, 'initiator_error', `initiator sent target key ${k}`);
+      }
       operational.push([k, v]);
     }
 
     if (req.csg === STAGE_SECURITY) {
-      this.security(keys, reply);
-    } else if (this.authRequired && !this.authDone) {
-      throw new LoginFailure(LoginStatus.AUTH_FAILURE, 'operational stage without the required authentication');
+      reply.push(...security.step(keys, req.transit));
+    } else if (!security.authenticated) {
+      throw new LoginFailure(LoginStatus.AUTH_FAILURE, 'auth_required', 'operational stage without the required authentication');
     }
 
     if (operational.length > 0) {
-      const r = this.negotiator!.respond(operational);
-      if (r.error) throw new LoginFailure(LoginStatus.INITIATOR_ERROR, `negotiation: ${r.error.message}`);
+      const r = identity.negotiator.respond(operational);
+      if (r.error) {
+        const missing = r.error.code === 'MISSING_KEY';
+        throw new LoginFailure(
+          missing ? LoginStatus.MISSING_PARAMETER : LoginStatus.INITIATOR_ERROR,
+          missing ? 'missing_parameter' : 'negotiation_error',
+          `negotiation: ${boundForLog(r.error.message)}`,
+        );
+      }
       reply.push(...r.reply);
     }
 
-    let transit = false;
-    let nsg = 0;
-    if (req.transit) {
-      const securityOpen = req.csg === STAGE_SECURITY && !this.securityComplete();
-      if (!securityOpen) {
-        transit = true;
-        nsg = req.nsg;
-      }
-    }
-    if (transit && nsg === STAGE_FULL_FEATURE) {
-      const unmet = this.negotiator!.unmetRequirement();
-      if (unmet) throw new LoginFailure(LoginStatus.MISSING_PARAMETER, `negotiation: ${unmet.message}`);
+    let effect: LoginResponseEffect = { kind: 'stay' };
+    const securityOpen = req.csg === STAGE_SECURITY && !security.complete;
+    if (req.transit && !securityOpen) effect = { kind: 'transit', nsg: req.nsg };
+    if (effect.kind === 'transit' && effect.nsg === STAGE_FULL_FEATURE) {
+      const unmet = identity.negotiator.unmetRequirement();
+      if (unmet) throw new LoginFailure(LoginStatus.MISSING_PARAMETER, 'missing_parameter', `negotiation: ${unmet.message}`);
       // open-iscsi fails a login on unknown keys in a security-stage response: declare only from the operational stage.
-      if (req.csg !== STAGE_SECURITY) reply.push(...this.negotiator!.finalDeclarations());
-      this.complete(req, reply);
+      if (req.csg !== STAGE_SECURITY) reply.push(...identity.negotiator.finalDeclarations());
+      effect = { kind: 'complete' };
+    }
+    this.answer(identity, req, encodeTextPairs(reply), effect);
+  }
+
+  /** Send the response to a complete request, in pieces if it is longer than the initiator takes. */
+  private answer(identity: LoginIdentity, req: LoginRequestPdu, data: Buffer, effect: LoginResponseEffect): void {
+    const limit = loginSegmentLimit(identity.negotiator.result().maxXmitDataSegmentLength);
+    const { first, rest } = ContinuedLoginResponse.split(data, limit, effect);
+    if (rest) {
+      this.continued = rest;
+      this.send(req, { transit: false, cont: true, nsg: 0, data: first });
       return;
     }
-    if (transit) this.stage = nsg;
-    this.respond(req, { transit, nsg, pairs: reply });
+    this.finishResponse(identity, req, first, effect);
   }
 
-  private identify(keys: Map<string, string>): void {
-    const name = keys.get('InitiatorName');
-    if (!name) throw new LoginFailure(LoginStatus.MISSING_PARAMETER, 'InitiatorName missing from the first login request');
-    this.initiatorName = name;
-    this.initiatorAlias = keys.get('InitiatorAlias');
-    const type = keys.get('SessionType') ?? 'Normal';
-    if (type !== 'Normal' && type !== 'Discovery') {
-      throw new LoginFailure(LoginStatus.SESSION_TYPE_NOT_SUPPORTED, `SessionType ${type}`);
+  /** The initiator asks for the next piece of a continued response with an empty Login Request. */
+  private continueResponse(req: LoginRequestPdu, pdu: InPdu): void {
+    const continued = this.continued;
+    const identity = this.identity;
+    if (continued === undefined || identity === undefined) return;
+    if (req.cont || pdu.data.length > 0) {
+      throw new LoginFailure(
+        LoginStatus.INITIATOR_ERROR,
+        'initiator_error',
+        'Login Request with text while the target response is being continued (expected an empty request)',
+      );
     }
-    this.sessionType = type;
-    if (type === 'Normal') {
-      const targetName = keys.get('TargetName');
-      if (!targetName) throw new LoginFailure(LoginStatus.MISSING_PARAMETER, 'TargetName missing for a Normal session');
-      const target = this.ctx.targets.get(targetName);
-      if (!target) throw new LoginFailure(LoginStatus.TARGET_NOT_FOUND, `no target ${targetName}`);
-      this.target = target;
-      this.authRequired = target.chap;
-    } else {
-      this.authRequired = this.ctx.discoveryChap;
+    const piece = continued.take();
+    if (!piece.last) {
+      this.send(req, { transit: false, cont: true, nsg: 0, data: piece.data });
+      return;
     }
-    this.negotiator = new OperationalNegotiator(type, this.ctx.negotiation);
-    if (this.stage !== STAGE_SECURITY && this.authRequired) {
-      throw new LoginFailure(LoginStatus.AUTH_FAILURE, 'login skipped security negotiation but the target requires CHAP');
-    }
+    this.continued = undefined;
+    this.finishResponse(identity, req, piece.data, continued.effect);
   }
 
-  private securityComplete(): boolean {
-    if (!this.authRequired) return this.authChosen !== 'CHAP' || this.authDone;
-    return this.authDone;
-  }
-
-  private security(keys: Map<string, string>, reply: [string, string][]): void {
-    const offered = keys.get('AuthMethod');
-    if (offered !== undefined && this.authChosen === undefined) {
-      const methods = offered.split(',');
-      if (this.authRequired) {
-        if (!methods.includes('CHAP')) throw new LoginFailure(LoginStatus.AUTH_FAILURE, `target requires CHAP, initiator offered ${offered}`);
-        this.authChosen = 'CHAP';
-        this.chap = new ChapTargetSession(this.authRequired, { replayCache: this.ctx.challengeCache });
-      } else {
-        if (!methods.includes('None')) throw new LoginFailure(LoginStatus.AUTH_FAILURE, `target has no authentication, initiator offered ${offered}`);
-        this.authChosen = 'None';
-        this.authDone = true;
-      }
-      reply.push(['AuthMethod', this.authChosen]);
-    } else if (offered === undefined && this.authChosen === undefined && !this.authRequired) {
-      this.authChosen = 'None';
-      this.authDone = true;
-    }
-    const chapKeys = new Map([...keys].filter(([k]) => k.startsWith('CHAP_')));
-    if (chapKeys.size > 0) {
-      if (!this.chap || this.authDone) throw new LoginFailure(LoginStatus.INITIATOR_ERROR, 'CHAP keys outside a CHAP negotiation');
-      const r = this.chap.step(chapKeys);
-      if (r.state === 'failure') throw new LoginFailure(LoginStatus.AUTH_FAILURE, `CHAP: ${r.reason ?? 'failed'}`);
-      reply.push(...r.reply);
-      if (r.state === 'success') this.authDone = true;
+  private finishResponse(identity: LoginIdentity, req: LoginRequestPdu, data: Buffer, effect: LoginResponseEffect): void {
+    switch (effect.kind) {
+      case 'complete':
+        this.complete(identity, req, data);
+        return;
+      case 'transit':
+        this.stage = effect.nsg;
+        this.send(req, { transit: true, cont: false, nsg: effect.nsg, data });
+        return;
+      case 'stay':
+        this.send(req, { transit: false, cont: false, nsg: 0, data });
     }
   }
 
-  private complete(req: LoginRequestPdu, reply: [string, string][]): void {
+  private complete(identity: LoginIdentity, req: LoginRequestPdu, data: Buffer): void {
     const outcome: LoginOutcome = {
-      initiatorName: this.initiatorName,
-      initiatorAlias: this.initiatorAlias,
+      initiatorName: identity.initiatorName,
+      initiatorAlias: identity.initiatorAlias,
       isid: req.isid,
       requestedTsih: req.tsih,
       cid: req.cid,
-      sessionType: this.sessionType,
-      target: this.target,
-      params: this.negotiator!.result(),
+      sessionType: identity.sessionType,
+      target: identity.target,
+      params: identity.negotiator.result(),
       cmdSN: req.cmdSN,
     };
     const attached = this.ctx.attach(this.conn, outcome);
-    if (!('handler' in attached)) throw new LoginFailure(attached, 'session could not be created');
+    if (!('handler' in attached)) {
+      const reason = attached === LoginStatus.SESSION_DOES_NOT_EXIST ? 'session_does_not_exist' : 'out_of_resources';
+      throw new LoginFailure(attached, reason, 'session could not be created');
+    }
     this.finished = true;
-    clearTimeout(this.timer);
-    const data = encodeTextPairs(reply);
+    this.timers.clearTimeout(this.timer);
     this.conn.startStatSN(this.statSN);
     const statSN = this.conn.takeStatSN();
     this.conn.send(
@@ -281,8 +282,8 @@ export class LoginHandler implements PduHandler {
         cont: false,
         csg: req.csg,
         nsg: STAGE_FULL_FEATURE,
-        versionMax: VERSION,
-        versionActive: VERSION,
+        versionMax: ISCSI_VERSION,
+        versionActive: ISCSI_VERSION,
         isid: req.isid,
         tsih: attached.tsih,
         itt: req.itt,
@@ -302,11 +303,11 @@ export class LoginHandler implements PduHandler {
     );
     this.log.info(
       {
-        initiator: this.initiatorName,
-        target: this.target?.iqn,
-        type: this.sessionType,
+        initiator: identity.initiatorName,
+        target: identity.target?.iqn,
+        type: identity.sessionType,
         tsih: attached.tsih,
-        auth: this.authChosen,
+        auth: this.security?.method,
         headerDigest: outcome.params.headerDigest,
         dataDigest: outcome.params.dataDigest,
       },
@@ -314,42 +315,94 @@ export class LoginHandler implements PduHandler {
     );
   }
 
-  private respond(req: LoginRequestPdu, r: { transit: boolean; nsg: number; pairs: [string, string][] }): void {
-    const data = encodeTextPairs(r.pairs);
-    this.send(req, { transit: r.transit, nsg: r.nsg, status: LoginStatus.SUCCESS, data });
+  private get remoteAddress(): string {
+    return this.conn.socket.remoteAddress ?? '';
   }
 
-  private fail(req: LoginRequestPdu, status: LoginStatusCode, why: string): void {
+  private onTimeout(): void {
+    if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.timer);
-    // The initiator learns only the status class; the log says why (CHAP details never go on the wire).
-    this.log.warn({ remote: this.conn.remote, initiator: this.initiatorName || undefined, status, why }, 'login failed');
-    this.send(req, { transit: false, nsg: 0, status, data: Buffer.alloc(0) });
-    this.conn.close(`login failed: ${why}`);
+    this.ctx.failures.add('timeout');
+    this.log.warn(
+      { remote: this.conn.remote, initiator: this.loggedInitiator(), reason: 'timeout', why: `no complete login within ${this.ctx.loginTimeoutMs} ms` },
+      'login failed',
+    );
+    this.conn.destroy('login timeout');
   }
 
-  private send(req: LoginRequestPdu, r: { transit: boolean; nsg: number; status: LoginStatusCode; data: Buffer }): void {
+  /**
+   * Refuse the login: one Login Response with the status, then close. A failed CHAP answer is
+   * charged to the throttle and its answer held back for the delay it sets (other connections
+   * go on meanwhile). The initiator learns only the status; the log says why, once.
+   */
+  private fail(req: LoginRequestPdu, failure: LoginFailure): void {
+    this.finished = true;
+    this.timers.clearTimeout(this.timer);
+    this.continued = undefined;
+    let delayMs = 0;
+    let throttle: { failures: number; lockedOut: boolean } | undefined;
+    if (failure.authAttempt && this.identity) {
+      const verdict = this.ctx.authThrottle.recordFailure(this.identity.initiatorName, this.remoteAddress);
+      delayMs = verdict.delayMs;
+      throttle = { failures: verdict.failures, lockedOut: verdict.lockedOut };
+    }
+    this.ctx.failures.add(failure.reason);
+    this.log.warn(
+      {
+        remote: this.conn.remote,
+        initiator: this.loggedInitiator(),
+        target: this.identity?.target?.iqn,
+        status: `${hex2(failure.status[0])}${hex2(failure.status[1])}`,
+        reason: failure.reason,
+        why: boundForLog(failure.message, 300),
+        ...(throttle ? { consecutiveFailures: throttle.failures, lockedOut: throttle.lockedOut, answerDelayMs: delayMs } : {}),
+      },
+      'login failed',
+    );
+    const answer = (): void => {
+      this.held = undefined;
+      this.send(req, { transit: false, cont: false, nsg: 0, status: failure.status, data: Buffer.alloc(0) });
+      this.conn.close(`login failed: ${failure.reason}`);
+    };
+    if (delayMs > 0) this.held = this.timers.setTimeout(answer, delayMs);
+    else answer();
+  }
+
+  private loggedInitiator(): string | undefined {
+    const name = this.identity?.initiatorName ?? this.claimedInitiator;
+    return name === undefined ? undefined : boundForLog(name);
+  }
+
+  private send(
+    req: LoginRequestPdu,
+    r: { transit: boolean; cont: boolean; nsg: number; data: Buffer; status?: LoginStatusCode },
+  ): void {
     const statSN = this.statSN;
     this.statSN = (this.statSN + 1) >>> 0;
+    const status = r.status ?? LoginStatus.SUCCESS;
     this.conn.send(
       encodeLoginResponse({
         transit: r.transit,
-        cont: false,
+        cont: r.cont,
         csg: req.csg,
         nsg: r.nsg,
-        versionMax: VERSION,
-        versionActive: VERSION,
+        versionMax: ISCSI_VERSION,
+        versionActive: ISCSI_VERSION,
         isid: req.isid,
         tsih: req.tsih,
         itt: req.itt,
         statSN,
         expCmdSN: req.cmdSN,
         maxCmdSN: req.cmdSN,
-        statusClass: r.status[0],
-        statusDetail: r.status[1],
+        statusClass: status[0],
+        statusDetail: status[1],
         dataLength: r.data.length,
       }),
       r.data,
     );
   }
+}
+
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, '0');
 }

@@ -69,4 +69,10 @@ export function registerIscsiMetrics(registry: Registry, src: MetricsSources): v
     labelNames: [],
     read: () => [[{}, src.writeBudget().waiting]],
   });
+  liveCounter(registry, {
+    name: 'scatter_iscsi_login_failures_total',
+    help: 'Logins refused, by reason (chap_wrong_secret, chap_locked_out, target_not_found, initiator_error, ...).',
+    labelNames: ['reason'],
+    read: () => [...(src.loginFailures?.() ?? [])].map(([reason, n]): Sample => [{ reason }, n]),
+  });
 }

@@ -30,5 +30,6 @@ export function serverMetricsSources(iscsi: IscsiServer, queues: ReadonlyMap<str
     writeBudget: () => iscsi.writeBudget,
     readBudget: () => iscsi.readBudget,
     admission: () => ({ preLogin: iscsi.admission.preLoginCount, evicted: iscsi.admission.evicted }),
+    loginFailures: () => iscsi.loginFailures.entries(),
   };
 }

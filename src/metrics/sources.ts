@@ -52,4 +52,6 @@ export interface MetricsSources {
   readBudget(): BudgetSource;
   /** Connection admission: pre-login connections now, and those dropped for newcomers so far. */
   admission(): { preLogin: number; evicted: number };
+  /** Failed logins so far, by reason (a fixed set, every reason listed); absent = none counted. */
+  loginFailures?(): Iterable<readonly [reason: string, count: number]>;
 }

@@ -66,6 +66,7 @@ describe('defaults', () => {
         maxBufferedWriteBytesPerSession: 67_108_864,
         maxBufferedReadBytes: 268_435_456,
         maxQueuedBytesPerConnection: 16_777_216,
+        authThrottle: { failureDelayMs: 1000, maxFailureDelayMs: 30_000, lockoutAfterFailures: 10, lockoutMs: 300_000 },
       },
       memory: { pageSize: 65536, poolPages: 512, poolWaitMs: 2000 },
       admin: { enabled: true, host: '127.0.0.1', port: 9470 },

@@ -129,6 +129,27 @@ describe('ChapTargetSession: one-way CHAP', () => {
     expect(res.reason).toContain('someone-else');
   });
 
+  it('checks the response even when the user is wrong (same work and same answer as a wrong secret)', () => {
+    const wrongBoth = session();
+    const c1 = challenge(wrongBoth);
+    const bad = respond(5, c1.id, 'not-the-right-secret', c1.challenge);
+    const a = wrongBoth.step(keys({ CHAP_N: 'someone-else', CHAP_R: `0x${bad.toString('hex')}` }));
+    expect(a).toMatchObject({ state: 'failure', code: 'wrong-user', reply: [] });
+    expect(a.reason).toMatch(/CHAP_R does not match/);
+
+    const wrongUserOnly = session();
+    const c2 = challenge(wrongUserOnly);
+    const good = respond(5, c2.id, INITIATOR.secret, c2.challenge);
+    const b = wrongUserOnly.step(keys({ CHAP_N: 'someone-else', CHAP_R: `0x${good.toString('hex')}` }));
+    expect(b).toMatchObject({ state: 'failure', code: 'wrong-user', reply: [] });
+    expect(b.reason).toMatch(/CHAP_R matches the configured secret/);
+
+    const wrongSecretOnly = answer(session(), '5', 'not-the-right-secret');
+    // What goes back on the wire (nothing but the failure) is the same in all three cases.
+    expect(wrongSecretOnly.reply).toEqual(a.reply);
+    expect(wrongSecretOnly.state).toBe(a.state);
+  });
+
   it('rejects a response of the wrong length (e.g. an MD5 answer to a SHA-256 challenge)', () => {
     const s = session();
     const c = challenge(s, '7');
