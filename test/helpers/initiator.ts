@@ -134,8 +134,13 @@ export class TestInitiator {
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<TestInitiator> {
+    return TestInitiator.connectFrom(port, undefined, host);
+  }
+
+  /** Connect with a chosen source address (any of 127.0.0.0/8 on loopback). */
+  static connectFrom(port: number, localAddress: string | undefined, host = '127.0.0.1'): Promise<TestInitiator> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host }, () => {
+      const s = net.connect({ port, host, localAddress }, () => {
         s.setNoDelay(true);
         resolve(new TestInitiator(s));
       });
