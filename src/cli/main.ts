@@ -27,6 +27,9 @@ async function serve(args: string[]): Promise<number> {
     throw err;
   }
   const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  // A promise rejected where nobody listens is a bug, but one such bug must not take every
+  // initiator's storage down with it: log it loudly and keep serving.
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
   let scatter;
   try {
     scatter = await startScatter(config, log);
@@ -38,7 +41,7 @@ async function serve(args: string[]): Promise<number> {
   const reloader = new ConfigReloader(path, config, scatter.luns, log);
   const reload = () => {
     log.info({ signal: 'SIGHUP', config: path }, 'reloading the configuration');
-    void reloader.reload();
+    reloader.reload().catch((err: unknown) => log.error({ err }, 'config reload failed'));
   };
   process.on('SIGHUP', reload);
   log.info({ config: path, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');

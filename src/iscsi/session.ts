@@ -623,7 +623,8 @@ export class Session implements PduHandler, SessionLike {
     const target = this.target;
     if (!target) return TmfResponse.REJECTED;
     const scsi = target.scsi;
-    this.log.info({ fn: req.fn, lun: req.lun, ref: req.referencedTaskTag }, 'task management');
+    // Debug, not info: an initiator decides how many TMFs it sends, and the log is no place to count them.
+    this.log.debug({ fn: req.fn, lun: req.lun, ref: req.referencedTaskTag }, 'task management');
     switch (req.fn) {
       case TmfFunction.ABORT_TASK: {
         const task = this.tasks.get(req.referencedTaskTag);
@@ -686,7 +687,8 @@ export class Session implements PduHandler, SessionLike {
       if (wasExecuting && task.execution) {
         waits.push(task.execution);
         // Its Data-Out stays in memory until the backstore lets go of it.
-        void task.execution.finally(() => task.releaseBudgets());
+        const release = (): void => task.releaseBudgets();
+        task.execution.then(release, release);
       } else {
         task.releaseBudgets();
       }

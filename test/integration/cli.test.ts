@@ -68,4 +68,34 @@ describe('scatter serve (the built CLI)', () => {
     expect(await proc.exited).toBe(0);
     expect(proc.stdout).toContain('"msg":"stopped"');
   });
+
+  it('keeps serving after a promise rejection nobody handles, and logs it as a bug', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
+    const port = await freePort();
+    const adminPort = await freePort();
+    const cfg = join(dir, 'ok.yaml');
+    writeFileSync(
+      cfg,
+      [
+        `iscsi: { portals: [ { host: 127.0.0.1, port: ${port} } ] }`,
+        `admin: { port: ${adminPort} }`,
+        'targets:',
+        '  - iqn: iqn.2026-11.io.scatter:cli',
+        '    luns:',
+        `      - { lun: 0, backstore: { type: null, size: 1GiB } }`,
+        '',
+      ].join('\n'),
+    );
+    // A module loaded before the CLI leaves a rejected promise behind on SIGUSR2, as a bug would.
+    const probe = `process.on('SIGUSR2', () => { Promise.reject(new Error('probe: nobody handles this')); });`;
+    proc = startCli(['serve', '--config', cfg], ['--import', `data:text/javascript,${encodeURIComponent(probe)}`]);
+    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    proc.child.kill('SIGUSR2');
+    await waitFor(() => proc!.stdout.includes('unhandled promise rejection (a bug); still serving'));
+    const i = await TestInitiator.connect(port);
+    expect((await i.login({ targetName: 'iqn.2026-11.io.scatter:cli' })).status).toEqual([0, 0]);
+    expect((await i.command({ cdb: inquiry(36), read: 36 })).status).toBe(0);
+    expect(proc.stdout).toContain('probe: nobody handles this');
+    i.close();
+  });
 });
