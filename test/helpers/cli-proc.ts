@@ -1,6 +1,7 @@
 /** The built `scatter` CLI as a child process, for tests that need a real process (signals, exit codes). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const CLI = join(process.cwd(), 'dist/cli/main.js');
@@ -48,4 +49,24 @@ export function logged(p: CliProc, msg: string): Record<string, unknown>[] {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((l) => l.msg === msg);
+}
+
+/** A one-target config file for `scatter serve` in `dir`, portal and admin on the given ports; returns its path. */
+export function writeServeConfig(
+  dir: string,
+  o: { port: number; adminPort: number; iqn: string; luns: string[]; iscsi?: string; head?: string[] },
+): string {
+  const path = join(dir, 'scatter.yaml');
+  const lines = [
+    ...(o.head ?? []),
+    `iscsi: { portals: [ { host: 127.0.0.1, port: ${o.port} } ]${o.iscsi ? `, ${o.iscsi}` : ''} }`,
+    `admin: { port: ${o.adminPort} }`,
+    'targets:',
+    `  - iqn: ${o.iqn}`,
+    '    luns:',
+    ...o.luns.map((l) => `      - ${l}`),
+    '',
+  ];
+  writeFileSync(path, lines.join('\n'));
+  return path;
 }

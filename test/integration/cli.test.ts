@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, freePort, startCli, waitFor, type CliProc } from '../helpers/cli-proc.js';
+import { CLI, freePort, startCli, waitFor, writeServeConfig, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { inquiry } from '../helpers/cdb.js';
 
@@ -36,20 +36,13 @@ describe('scatter serve (the built CLI)', () => {
     dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
     const port = await freePort();
     const adminPort = await freePort();
-    const cfg = join(dir, 'ok.yaml');
-    writeFileSync(
-      cfg,
-      [
-        'logLevel: info',
-        `iscsi: { portals: [ { host: 127.0.0.1, port: ${port} } ] }`,
-        `admin: { port: ${adminPort} }`,
-        'targets:',
-        '  - iqn: iqn.2026-11.io.scatter:cli',
-        '    luns:',
-        `      - { lun: 0, backstore: { type: file, path: ${dir}/data/lun0.img, size: 1GiB } }`,
-        '',
-      ].join('\n'),
-    );
+    const cfg = writeServeConfig(dir, {
+      port,
+      adminPort,
+      iqn: 'iqn.2026-11.io.scatter:cli',
+      head: ['logLevel: info'],
+      luns: [`{ lun: 0, backstore: { type: file, path: ${dir}/data/lun0.img, size: 1GiB } }`],
+    });
     proc = startCli(['serve', '--config', cfg]);
     await waitFor(() => proc!.stdout.includes('scatter is serving'));
     const img = statSync(join(dir, 'data/lun0.img'));
@@ -73,19 +66,7 @@ describe('scatter serve (the built CLI)', () => {
     dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
     const port = await freePort();
     const adminPort = await freePort();
-    const cfg = join(dir, 'ok.yaml');
-    writeFileSync(
-      cfg,
-      [
-        `iscsi: { portals: [ { host: 127.0.0.1, port: ${port} } ] }`,
-        `admin: { port: ${adminPort} }`,
-        'targets:',
-        '  - iqn: iqn.2026-11.io.scatter:cli',
-        '    luns:',
-        `      - { lun: 0, backstore: { type: null, size: 1GiB } }`,
-        '',
-      ].join('\n'),
-    );
+    const cfg = writeServeConfig(dir, { port, adminPort, iqn: 'iqn.2026-11.io.scatter:cli', luns: ['{ lun: 0, backstore: { type: null, size: 1GiB } }'] });
     // A module loaded before the CLI leaves a rejected promise behind on SIGUSR2, as a bug would.
     const probe = `process.on('SIGUSR2', () => { Promise.reject(new Error('probe: nobody handles this')); });`;
     proc = startCli(['serve', '--config', cfg], ['--import', `data:text/javascript,${encodeURIComponent(probe)}`]);

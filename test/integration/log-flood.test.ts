@@ -2,11 +2,11 @@
  * A peer cannot flood the log (issue #9, item 24): warnings it causes are rate-limited per source
  * address and bounded in size. Run against the real CLI, whose stdout is the log.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, startCli, waitFor, type CliProc } from '../helpers/cli-proc.js';
+import { freePort, startCli, waitFor, writeServeConfig, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
 
 describe('log flood from one peer', () => {
@@ -22,18 +22,13 @@ describe('log flood from one peer', () => {
     dir = mkdtempSync(join(tmpdir(), 'scatter-log-'));
     const port = await freePort();
     const adminPort = await freePort();
-    const cfg = join(dir, 'c.yaml');
-    writeFileSync(
-      cfg,
-      [
-        `iscsi: { portals: [ { host: 127.0.0.1, port: ${port} } ], nopInInterval: 0 }`,
-        `admin: { port: ${adminPort} }`,
-        'targets:',
-        '  - iqn: iqn.2026-11.io.scatter:log',
-        '    luns: [ { lun: 0, backstore: { type: null, size: 1GiB } } ]',
-        '',
-      ].join('\n'),
-    );
+    const cfg = writeServeConfig(dir, {
+      port,
+      adminPort,
+      iqn: 'iqn.2026-11.io.scatter:log',
+      iscsi: 'nopInInterval: 0',
+      luns: ['{ lun: 0, backstore: { type: null, size: 1GiB } }'],
+    });
     proc = startCli(['serve', '--config', cfg]);
     await waitFor(() => proc!.stdout.includes('scatter is serving'));
     const i = await TestInitiator.connect(port);
