@@ -27,7 +27,7 @@ describe('planReload', () => {
 
   it('LUNs added and removed, removals first', () => {
     const plan = planReload(config([file(0, '1GiB'), nul(1, '1GiB')]), config([file(0, '1GiB'), nul(2, '2GiB')]));
-    expect(plan.steps.map((s) => (s.kind === 'add' ? ['add', s.target.iqn, s.lun.lun] : [s.kind, s.iqn, s.lun]))).toEqual([
+    expect(plan.steps.map((s) => (s.kind === 'add' || s.kind === 'reopen' ? [s.kind, s.target.iqn, s.lun.lun] : [s.kind, s.iqn, s.lun]))).toEqual([
       ['remove', IQN, 1],
       ['add', IQN, 2],
     ]);
