@@ -41,6 +41,8 @@ describe('scatter serve (the built CLI)', () => {
       cfg,
       [
         'logLevel: info',
+        // State (backing file records) in the temp dir, not the checkout's ./data/state.
+        `stateDir: ${dir}/state`,
         `iscsi: { portals: [ { host: 127.0.0.1, port: ${port} } ] }`,
         `admin: { port: ${adminPort} }`,
         'targets:',
