@@ -23,12 +23,13 @@ export const DEFAULT_FAULT_LOG_INTERVAL_MS = 10_000;
 const WARN_ONLY: ReadonlySet<FaultCause> = new Set(['enospc']);
 
 /**
- * The log of one LU's backstore errors: the first error of a cause is logged at once, later ones
- * of the same cause at most once per interval, each line saying how many were suppressed since
+ * The log of one LU's backstore errors: the first error of a cause (and operation) is logged at
+ * once, later ones of the same kind at most once per interval, each line saying how many were suppressed since
  * the last (a failing disk under load must not flood the log, nor go unnoticed).
  */
 export class RateLimitedFaultLog implements FaultSink {
-  private readonly last = new Map<FaultCause, { at: number; suppressed: number }>();
+  /** By cause and operation (a bounded set): a write error does not hide the first read error. */
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
   private readonly intervalMs: number;
   private readonly now: () => number;
 
@@ -39,12 +40,13 @@ export class RateLimitedFaultLog implements FaultSink {
 
   report(r: FaultReport): void {
     const at = this.now();
-    const seen = this.last.get(r.cause);
+    const key = `${r.cause} ${r.op}`;
+    const seen = this.last.get(key);
     if (seen && at - seen.at < this.intervalMs) {
       seen.suppressed++;
       return;
     }
-    this.last.set(r.cause, { at, suppressed: 0 });
+    this.last.set(key, { at, suppressed: 0 });
     const fields: Record<string, unknown> = { ...this.opts.where, op: r.op, cause: r.cause };
     if (r.errno !== undefined) fields.errno = r.errno;
     if (r.offset !== undefined && r.length !== undefined) {

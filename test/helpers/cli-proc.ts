@@ -23,9 +23,9 @@ export interface CliProc {
   exited: Promise<number | null>;
 }
 
-/** `node dist/cli/main.js ...args`, its output collected. */
-export function startCli(args: string[]): CliProc {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `node dist/cli/main.js ...args`, its output collected; `env` replaces the environment (e.g. LD_PRELOAD). */
+export function startCli(args: string[], env?: NodeJS.ProcessEnv): CliProc {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   const p: CliProc = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
   child.stdout!.on('data', (c: Buffer) => (p.stdout += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (p.stderr += c.toString()));
