@@ -280,8 +280,10 @@ describe.skipIf(!canMount)('a full file system (a small tmpfs)', () => {
     atomic.writeBigUInt64BE(8192n, 2);
     atomic.writeUInt16BE(8, 12);
     const a = await i.command({ cdb: atomic, write: Buffer.alloc(4096, 0xee) });
-    expect(a.status).toBe(CHECK_CONDITION);
+    expect(senseCodes(a.sense)).toEqual([0x07, 0x27, 0x07]);
     expect((await i.command({ cdb: read10(8192, 8), read: 4096 })).data.equals(Buffer.alloc(4096))).toBe(true);
+    expect(cap.messages('backstore error')[1]).toMatchObject({ level: 50, lun: 0, op: 'WRITE ATOMIC (journal)', cause: 'persist', errno: 'ENOSPC' });
+    expect(await metric(t, 'scatter_backstore_errors_total', { lun: '0', cause: 'persist' })).toBe(1);
   });
 
   it('a sanitize marker that cannot be written leaves none behind: after a restart the LU is not "sanitize failed"', async () => {
