@@ -74,9 +74,6 @@ export class FileBackstore implements Backstore {
   /** Small page-cache reads and writes without the thread-pool round trip (inline-io.ts). */
   readonly inline: InlineIo;
   readonly stats: FileBackstoreStats = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, syncs: 0 };
-  /** Set by open(). */
-  report: FileOpenReport = { created: false, grownFrom: undefined, recordedSize: undefined };
-  private records: BackingRecords | undefined;
 
   private constructor(
     readonly path: string,
@@ -89,6 +86,10 @@ export class FileBackstore implements Backstore {
     readonly thin: boolean,
     readonly direct: boolean,
     readonly physicalBlockSize: number,
+    /** What open() found (created, grown), for the log. */
+    readonly report: FileOpenReport,
+    /** Where the file's size is recorded; none for read-only LUs and unit tests. */
+    private readonly records: BackingRecords | undefined,
   ) {
     this.life = new FdLifecycle(path, fh);
     this.limits = direct ? { ...defaultLimits(blockSize), alignment: blockSize } : defaultLimits(blockSize);
@@ -144,10 +145,8 @@ export class FileBackstore implements Backstore {
       // Recorded once the file is as it will be served: a crash before leaves no record (a newcomer again).
       if (records && record?.size !== fileSize) await records.write(path, fileSize);
       if (direct) fh = await reopenDirect(fh, path, readOnly);
-      const b = new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin, direct, physicalBlockSize);
-      b.records = records;
-      b.report = { created: opened.created, grownFrom, recordedSize: record?.size };
-      return b;
+      const report = { created: opened.created, grownFrom, recordedSize: record?.size };
+      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin, direct, physicalBlockSize, report, records);
     } catch (err) {
       await fh.close().catch(() => {});
       throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
@@ -190,7 +189,13 @@ export class FileBackstore implements Backstore {
       // A write past the end of a truncated file would extend it again, silently: the blocks in
       // between would read as zeros with GOOD. Nor may data go to a deleted file.
       this.checkFile();
-      await writeFully(this.fh.fd, bio, this.path, this.inline);
+      try {
+        await writeFully(this.fh.fd, bio, this.path, this.inline);
+      } catch (err) {
+        // A write that makes no progress: say why if the file is the reason (truncated, deleted).
+        if (err instanceof ShortTransferError) this.checkFile();
+        throw err;
+      }
       this.stats.writes++;
       this.stats.bytesWritten += bio.length;
       if (durable || !this.wce) await this.sync();
