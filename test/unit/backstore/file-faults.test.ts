@@ -8,7 +8,9 @@ import { mkdtemp, rm, truncate, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeSync, ftruncateSync, openSync } from 'node:fs';
 import { FileBackstore } from '../../../src/backstore/file.js';
+import { fileState } from '../../../src/backstore/file-state.js';
 import { DeviceHealth } from '../../../src/block/health.js';
 import { Mempool } from '../../../src/block/mempool.js';
 import { BlockQueue } from '../../../src/block/queue.js';
@@ -101,5 +103,23 @@ describe.each(['tmpdir', '/dev/shm'])('file backstore faults on %s', (where) => 
     r.release();
     expect(q.health.state).toBe('serving');
     await q.close();
+  });
+});
+
+describe('fileState (statx of an open file)', () => {
+  it('reports what fstat reports: size and link count, after a truncate and an unlink too', async () => {
+    const path = join(dirs[0]!.dir, 'state.img');
+    const fd = openSync(path, 'w+');
+    try {
+      ftruncateSync(fd, 123_456);
+      expect(fileState(fd)).toEqual({ size: 123_456, nlink: 1 });
+      await truncate(path, 4096);
+      expect(fileState(fd)).toEqual({ size: 4096, nlink: 1 });
+      await unlink(path);
+      expect(fileState(fd)).toEqual({ size: 4096, nlink: 0 });
+    } finally {
+      closeSync(fd);
+    }
+    expect(() => fileState(fd)).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
 });
