@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startAdminListener, type AdminListener } from './admin/listener.js';
 import type { Backstore } from './backstore/backstore.js';
@@ -23,6 +24,12 @@ import { openAtomicJournal } from './scsi/sbc/atomic-setup.js';
 import { LiveLuns } from './live-luns.js';
 import { SanitizeMarker } from './scsi/sbc/sanitize-marker.js';
 import { lunStateBesideBackingFile, lunStateInStateDir } from './scsi/lun-state-path.js';
+import { BackingRecords } from './backstore/backing-record.js';
+import { BackstoreError } from './backstore/backstore.js';
+import { BlockError } from './block/device.js';
+import { FailedDevice } from './block/failed-device.js';
+import { RateLimitedFaultLog } from './block/fault-log.js';
+import { DeviceHealth, faultCauseOf, type FaultCause } from './block/health.js';
 
 /** A running Scatter: the iSCSI server and everything behind it. */
 export interface Scatter {
@@ -54,6 +61,22 @@ export function negotiationFromConfig(c: Config['iscsi']): TargetNegotiationConf
   };
 }
 
+/** An LU being served: its queue, and the backstore behind it. */
+export interface OpenedLun {
+  readonly unit: LogicalUnit;
+  readonly queue: BlockQueue;
+  readonly backstore: Backstore;
+}
+
+/** Where the backing files' records live (backstore/backing-record.ts). */
+function backingRecords(stateDir: string): BackingRecords {
+  return new BackingRecords(join(stateDir, 'backing'));
+}
+
+function backingPath(lun: LunConfig): string | undefined {
+  return lun.backstore.type === 'null' ? undefined : lun.backstore.path;
+}
+
 async function openLun(
   target: TargetConfig,
   lun: LunConfig,
@@ -61,7 +84,7 @@ async function openLun(
   poolWaitMs: number,
   stateDir: string,
   log: Logger,
-): Promise<{ unit: LogicalUnit; queue: BlockQueue; backstore: Backstore }> {
+): Promise<OpenedLun> {
   const spec = lun.backstore;
   const backstore = await openBackstore(
     spec.type === 'file'
@@ -75,62 +98,114 @@ async function openLun(
           thin: spec.thin,
           direct: spec.direct,
           physicalBlockSize: spec.physicalBlockSize,
+          create: spec.create,
+          records: backingRecords(stateDir),
         }
       : spec.type === 'block'
         ? { type: 'block', path: spec.path, readOnly: lun.readOnly, writeCache: spec.writeCache }
         : { type: 'null', size: spec.size, blockSize: spec.blockSize },
   );
-  const queue = new BlockQueue(backstore, pool, { poolWaitMs });
-  // WRITE ATOMIC(16): a crash's leftover record lands (or a torn one is dropped) before the LU is served.
-  const atomicJournal = await openAtomicJournal({
-    path:
-      spec.type === 'file'
-        ? atomicJournalFilePath(spec.path, target.iqn, lun.lun)
-        : spec.type === 'block'
-          ? atomicJournalStatePath(stateDir, target.iqn, lun.lun)
-          : undefined,
-    readOnly: lun.readOnly,
-    device: queue,
-    log,
-    where: { target: target.iqn, lun: lun.lun },
-  }).catch(async (err: unknown) => {
+  const where = { target: target.iqn, lun: lun.lun, ...(spec.type === 'null' ? {} : { path: spec.path }) };
+  if (backstore instanceof FileBackstore) logFileOpened(backstore, where, log);
+  // Backstore errors: counted by cause, logged rate-limited with the LU, path and LBA range.
+  const health = new DeviceHealth(new RateLimitedFaultLog({ log, where, blockSize: backstore.blockSize }));
+  const queue = new BlockQueue(backstore, pool, { poolWaitMs, health });
+  try {
+    // WRITE ATOMIC(16): a crash's leftover record lands (or a torn one is dropped) before the LU is served.
+    const atomicJournal = await openAtomicJournal({
+      path:
+        spec.type === 'file'
+          ? atomicJournalFilePath(spec.path, target.iqn, lun.lun)
+          : spec.type === 'block'
+            ? atomicJournalStatePath(stateDir, target.iqn, lun.lun)
+            : undefined,
+      readOnly: lun.readOnly,
+      device: queue,
+      log,
+      where: { target: target.iqn, lun: lun.lun },
+    });
+    const unit = new LogicalUnit({
+      lun: lun.lun,
+      device: queue,
+      readOnly: lun.readOnly,
+      writeCacheEnabled: spec.type === 'null' ? true : spec.writeCache,
+      // A block device is thin where it can discard (BLKDISCARD / BLKZEROOUT keep LBPRZ true).
+      thin: spec.type === 'file' ? spec.thin : backstore instanceof BlockBackstore && backstore.canDiscard,
+      removable: lun.removable,
+      // MODE SELECT of the caching page (WCE) reaches the backing file.
+      setWriteCache: (on: boolean) =>
+        backstore instanceof FileBackstore || backstore instanceof BlockBackstore ? backstore.setWriteCache(on) : undefined,
+      serial: lun.serial,
+      naaId: deriveNaaId(target.iqn.toLowerCase(), lun.lun),
+      targetName: target.iqn,
+      // APTPL state next to the backing file; a device node's directory (/dev) is no place for it: stateDir.
+      reservationStore:
+        spec.type === 'file'
+          ? new FileReservationStore(reservationFilePath(spec.path, target.iqn, lun.lun))
+          : spec.type === 'block'
+            ? new FileReservationStore(reservationStatePath(stateDir, target.iqn, lun.lun))
+            : undefined,
+      atomicJournal,
+      sanitizeRate: lun.sanitizeRate,
+      // The null backstore keeps nothing: an overwrite could not be read back.
+      keepsData: spec.type !== 'null',
+      // A sanitize cut short by a restart leaves the LU "sanitize failed" (beside the data, or in stateDir).
+      sanitizeMarker:
+        spec.type === 'file'
+          ? new SanitizeMarker(lunStateBesideBackingFile('sanitize', spec.path, target.iqn, lun.lun))
+          : spec.type === 'block'
+            ? new SanitizeMarker(lunStateInStateDir('sanitize', stateDir, target.iqn, lun.lun))
+            : undefined,
+    });
+    return { unit, queue, backstore };
+  } catch (err) {
     await queue.close().catch(() => undefined);
     throw err;
-  });
-  const unit = new LogicalUnit({
+  }
+}
+
+function logFileOpened(b: FileBackstore, where: object, log: Logger): void {
+  const r = b.report;
+  if (r.created) log.info({ ...where, size: b.size }, 'backing file created (sparse)');
+  else if (r.grownFrom !== undefined && r.recordedSize === undefined) {
+    // No record: a file Scatter never served (or served before records existed), shorter than configured.
+    log.warn({ ...where, from: r.grownFrom, to: b.size }, 'backing file was shorter than the configured size; grown (sparse)');
+  } else if (r.grownFrom !== undefined) log.info({ ...where, from: r.grownFrom, to: b.size }, 'backing file grown to the configured size (sparse)');
+}
+
+function openFailureCause(err: unknown): FaultCause {
+  if (err instanceof BackstoreError) return faultCauseOf(err);
+  if (err instanceof BlockError) return err.code === 'NO_SPACE' ? 'enospc' : 'eio';
+  return 'invalid';
+}
+
+/**
+ * The LU of a LUN whose storage could not be opened: listed by REPORT LUNS, answering INQUIRY,
+ * and NOT READY (MANUAL INTERVENTION REQUIRED) to everything that needs the medium, until a reload
+ * opens it. Logged at error with the reason, and counted (scatter_lun_state, scatter_backstore_errors_total).
+ */
+export function failedLun(target: TargetConfig, lun: LunConfig, err: unknown, log: Logger): LogicalUnit {
+  const cause = openFailureCause(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const errno = err instanceof BackstoreError ? err.errno : undefined;
+  const health = new DeviceHealth();
+  health.report({ cause, op: 'open', errno, message });
+  health.takeOffline(cause, message);
+  log.error(
+    { target: target.iqn, lun: lun.lun, path: backingPath(lun), cause, ...(errno ? { errno } : {}), reason: message },
+    'LUN not served: its storage could not be opened; it answers NOT READY until a reload (SIGHUP) opens it',
+  );
+  const spec = lun.backstore;
+  return new LogicalUnit({
     lun: lun.lun,
-    device: queue,
+    device: new FailedDevice(spec.type === 'block' ? 512 : spec.blockSize, lun.readOnly, health),
     readOnly: lun.readOnly,
     writeCacheEnabled: spec.type === 'null' ? true : spec.writeCache,
-    // A block device is thin where it can discard (BLKDISCARD / BLKZEROOUT keep LBPRZ true).
-    thin: spec.type === 'file' ? spec.thin : backstore instanceof BlockBackstore && backstore.canDiscard,
     removable: lun.removable,
-    // MODE SELECT of the caching page (WCE) reaches the backing file.
-    setWriteCache: (on: boolean) =>
-      backstore instanceof FileBackstore || backstore instanceof BlockBackstore ? backstore.setWriteCache(on) : undefined,
     serial: lun.serial,
     naaId: deriveNaaId(target.iqn.toLowerCase(), lun.lun),
     targetName: target.iqn,
-    // APTPL state next to the backing file; a device node's directory (/dev) is no place for it: stateDir.
-    reservationStore:
-      spec.type === 'file'
-        ? new FileReservationStore(reservationFilePath(spec.path, target.iqn, lun.lun))
-        : spec.type === 'block'
-          ? new FileReservationStore(reservationStatePath(stateDir, target.iqn, lun.lun))
-          : undefined,
-    atomicJournal,
-    sanitizeRate: lun.sanitizeRate,
-    // The null backstore keeps nothing: an overwrite could not be read back.
-    keepsData: spec.type !== 'null',
-    // A sanitize cut short by a restart leaves the LU "sanitize failed" (beside the data, or in stateDir).
-    sanitizeMarker:
-      spec.type === 'file'
-        ? new SanitizeMarker(lunStateBesideBackingFile('sanitize', spec.path, target.iqn, lun.lun))
-        : spec.type === 'block'
-          ? new SanitizeMarker(lunStateInStateDir('sanitize', stateDir, target.iqn, lun.lun))
-          : undefined,
   });
-  return { unit, queue, backstore };
 }
 
 /** Open every backstore, build the SCSI and iSCSI layers from a validated config, and listen. */
@@ -174,10 +249,17 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
     for (const t of config.targets) {
       const units: LogicalUnit[] = [];
       for (const l of t.luns) {
-        const { unit, queue } = await openLun(t, l, pool, config.memory.poolWaitMs, config.stateDir, log);
-        units.push(unit);
-        queues.set(`${t.iqn}/${l.lun}`, queue);
-        log.info({ target: t.iqn, lun: l.lun, backstore: l.backstore.type, size: queue.size }, 'LUN ready');
+        // One LUN that cannot be opened does not stop the others: it is served as failed (NOT READY).
+        let opened: OpenedLun;
+        try {
+          opened = await openLun(t, l, pool, config.memory.poolWaitMs, config.stateDir, log);
+        } catch (err) {
+          units.push(failedLun(t, l, err, log));
+          continue;
+        }
+        units.push(opened.unit);
+        queues.set(`${t.iqn}/${l.lun}`, opened.queue);
+        log.info({ target: t.iqn, lun: l.lun, backstore: l.backstore.type, size: opened.queue.size }, 'LUN ready');
       }
       const target: IscsiTarget = {
         iqn: t.iqn,
@@ -215,6 +297,7 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
       queues,
       log,
       open: (t, l) => openLun(t, l, pool, config.memory.poolWaitMs, config.stateDir, log),
+      failed: (t, l, err) => failedLun(t, l, err, log),
     }),
     ports,
     adminPort: admin?.port,

@@ -38,7 +38,7 @@ export interface Backstore {
   readonly discardLimits?: DiscardLimits;
   readonly limits: QueueLimits;
   readonly readOnly: boolean;
-  /** Fill the bio's segments from the device. Bytes past EOF of a sparse file read as zeros. */
+  /** Fill the bio's segments from the device. A hole of a sparse file reads as zeros; its end inside the capacity is a fault. */
   readv(bio: Bio): Promise<void>;
   /** Write the bio's segments; `durable` asks for the data to be on stable storage before resolving (FUA / WCE=0). */
   writev(bio: Bio, durable: boolean): Promise<void>;
@@ -66,15 +66,43 @@ export interface AllocationRun {
   readonly end: number;
 }
 
-export type BackstoreErrorCode = 'EIO' | 'ENOSPC' | 'EROFS' | 'EINVAL' | 'ECLOSED';
+/**
+ * What went wrong, as the SCSI core needs to tell it apart: EIO (the medium failed), ENOSPC (no space),
+ * EROFS (read-only), EINVAL (a bad request or configuration), ECLOSED (closed under the caller),
+ * ENOENT (the path or device does not exist: ENOENT, ENOTDIR, ENXIO, ENODEV), EACCES (no permission:
+ * EACCES, EPERM), EBUSY (in use, e.g. a mounted device), ERANGE (past the device's end).
+ */
+export type BackstoreErrorCode = 'EIO' | 'ENOSPC' | 'EROFS' | 'EINVAL' | 'ECLOSED' | 'ENOENT' | 'EACCES' | 'EBUSY' | 'ERANGE';
+
+/**
+ * A fault of the medium beyond its errno, for the LU's state, the log and the metrics:
+ * - truncated: the backing file is now shorter than the LU's capacity;
+ * - unlinked: the backing file was deleted (st_nlink 0): what is written to it is lost at close;
+ * - short_io: a read or write ended early without an errno;
+ * - flush: fdatasync failed (the kernel may have dropped the dirty pages: see BlockQueue);
+ * - shrunk: a block device is now smaller than the LU's capacity.
+ */
+export type BackstoreFault = 'truncated' | 'unlinked' | 'short_io' | 'flush' | 'shrunk';
+
+export interface BackstoreErrorOptions {
+  readonly cause?: unknown;
+  /** The errno name of the failed call (EIO, ENOSPC, ENOTDIR ...), when there was one. */
+  readonly errno?: string | undefined;
+  readonly fault?: BackstoreFault | undefined;
+}
 
 export class BackstoreError extends Error {
+  readonly errno: string | undefined;
+  readonly fault: BackstoreFault | undefined;
+
   constructor(
     readonly code: BackstoreErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: BackstoreErrorOptions,
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BackstoreError';
+    this.errno = options?.errno;
+    this.fault = options?.fault;
   }
 }

@@ -9,7 +9,7 @@ import { lowestAlignedLba, physicalBlockSizeOf } from './block-geometry.js';
 import { readBlockQueueInfo, type BlockQueueInfo } from './block-sysfs.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
 import { checkResize } from './resize.js';
-import { fromErrno, native, nativeError, readFully, writeFully } from './file-io.js';
+import { errnoCode, fromErrno, native, nativeError, readFully, ShortTransferError, writeFully } from './file-io.js';
 
 export interface BlockBackstoreOptions {
   /** A block device: /dev/sdX, /dev/loopN, /dev/mapper/... */
@@ -125,7 +125,11 @@ export class BlockBackstore implements Backstore {
   readv(bio: Bio): Promise<void> {
     return this.op(async () => {
       this.checkBio(bio);
-      await readFully(this.fh.fd, bio, this.path, 'error');
+      try {
+        await readFully(this.fh.fd, bio, this.path);
+      } catch (err) {
+        throw this.shrunkOr(err, bio);
+      }
       this.stats.reads++;
       this.stats.bytesRead += bio.length;
     }, 'read');
@@ -135,7 +139,11 @@ export class BlockBackstore implements Backstore {
     return this.op(async () => {
       if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
       this.checkBio(bio);
-      await writeFully(this.fh.fd, bio, this.path);
+      try {
+        await writeFully(this.fh.fd, bio, this.path);
+      } catch (err) {
+        throw this.shrunkOr(err, bio);
+      }
       this.stats.writes++;
       this.stats.bytesWritten += bio.length;
       // O_DIRECT skips the page cache but not the device's own cache: durability still needs a flush.
@@ -209,8 +217,38 @@ export class BlockBackstore implements Backstore {
   }
 
   private async sync(): Promise<void> {
-    await this.fh.datasync();
+    try {
+      await this.fh.datasync();
+    } catch (err) {
+      throw fromErrno(err, `${this.path}: fdatasync`, 'flush');
+    }
     this.stats.syncs++;
+  }
+
+  /**
+   * The device ends before the bio does (ENOSPC from a write at its end, a read that ends early):
+   * it may have shrunk underneath (lvreduce, `losetup -c`). Then the size is re-read and adopted,
+   * so new I/O past it fails the range check, and the error says so (LBA OUT OF RANGE, and the
+   * LU raises CAPACITY DATA HAS CHANGED), rather than SPACE ALLOCATION FAILED or a medium error.
+   */
+  private shrunkOr(err: unknown, bio: Bio): unknown {
+    const errno = err instanceof BackstoreError ? err.errno : errnoCode(err);
+    if (!(err instanceof ShortTransferError) && errno !== 'ENOSPC') return err;
+    let bytes: number;
+    try {
+      bytes = native(() => blockGeometry(this.fh.fd), this.path).size;
+    } catch {
+      return err;
+    }
+    const next = Math.floor(bytes / this.blockSize) * this.blockSize;
+    if (next >= this.capacity || bio.offset + bio.length <= next) return err;
+    const was = this.capacity;
+    this.capacity = next;
+    return new BackstoreError(
+      'ERANGE',
+      `${this.path}: the device shrank from ${was} to ${next} bytes; bytes ${bio.offset}+${bio.length} are past its new end`,
+      { fault: 'shrunk', ...(errno !== undefined ? { errno } : {}) },
+    );
   }
 
   private op(body: () => Promise<void>, what: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { readv as fsReadv, writev as fsWritev } from 'node:fs';
+import { getSystemErrorMap } from 'node:util';
 import { BackstoreError, type BackstoreErrorCode } from './backstore.js';
 import type { Bio } from '../block/bio.js';
 import { SyscallError } from './ffi.js';
@@ -16,7 +17,7 @@ export function native<T>(call: () => T, path: string): T {
 }
 
 export function nativeError(err: unknown, path: string): BackstoreError {
-  if (err instanceof SyscallError) return fromErrno(Object.assign(new Error(err.message), { code: err.code }), path);
+  if (err instanceof SyscallError) return fromErrno(err, `${path}: ${err.syscall}`);
   return new BackstoreError('EIO', `${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
@@ -38,6 +39,7 @@ export function advance(views: readonly Buffer[], n: number): Buffer[] {
   return rest;
 }
 
+/** Errno names by what they mean to the SCSI core; anything not here is an I/O error (EIO). */
 const ERRNO_CODES: Record<string, BackstoreErrorCode> = {
   ENOSPC: 'ENOSPC',
   EDQUOT: 'ENOSPC',
@@ -45,10 +47,16 @@ const ERRNO_CODES: Record<string, BackstoreErrorCode> = {
   EROFS: 'EROFS',
   EBADF: 'ECLOSED',
   EINVAL: 'EINVAL',
-  ENOENT: 'EINVAL',
   EISDIR: 'EINVAL',
-  EACCES: 'EINVAL',
-  EPERM: 'EINVAL',
+  ELOOP: 'EINVAL',
+  ENAMETOOLONG: 'EINVAL',
+  ENOENT: 'ENOENT',
+  ENOTDIR: 'ENOENT',
+  ENXIO: 'ENOENT',
+  ENODEV: 'ENOENT',
+  EACCES: 'EACCES',
+  EPERM: 'EACCES',
+  EBUSY: 'EBUSY',
 };
 
 export function errnoCode(err: unknown): string | undefined {
@@ -56,28 +64,67 @@ export function errnoCode(err: unknown): string | undefined {
   return undefined;
 }
 
-export function fromErrno(err: unknown, what: string): BackstoreError {
-  if (err instanceof BackstoreError) return err;
-  const code = errnoCode(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return new BackstoreError((code && ERRNO_CODES[code]) || 'EIO', `${what}: ${message}`, { cause: err });
+/** The backstore error code an errno name stands for (EIO for every errno not listed). */
+export function codeForErrno(errno: string | undefined): BackstoreErrorCode {
+  return (errno !== undefined && ERRNO_CODES[errno]) || 'EIO';
 }
 
 /**
- * Read the whole bio, looping on short reads; `inline` may do all or part of it first (inline-io.ts). At end of file a sparse file reads as
- * zeros (`eof: 'zeros'`); a device must not end early (`eof: 'error'`).
+ * "no such file or directory (ENOENT)": the errno's text once. Node's own messages repeat the
+ * syscall and the path ("ENOENT: no such file or directory, open '/x'"), which the caller's
+ * `what` already names.
  */
-export async function readFully(fd: number, bio: Bio, path: string, eof: 'zeros' | 'error', inline?: InlineIo): Promise<void> {
+export function describeErrno(err: unknown): string {
+  const code = errnoCode(err);
+  const errno = typeof err === 'object' && err !== null && 'errno' in err && typeof err.errno === 'number' ? err.errno : undefined;
+  if (code !== undefined) {
+    // Node's errno numbers are negative (uv), koffi's positive (libc).
+    const text = errno !== undefined ? getSystemErrorMap().get(-Math.abs(errno))?.[1] : undefined;
+    if (text) return `${text} (${code})`;
+    const message = err instanceof Error ? err.message : '';
+    const stripped = message.startsWith(`${code}: `) ? message.slice(code.length + 2).replace(/, \w+ '.*'$/, '') : '';
+    return stripped ? `${stripped} (${code})` : code;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A failed call as a BackstoreError: `what` (path and operation) and the errno's text, once. The
+ * original error is not attached as the cause, whose message would repeat the text in every log
+ * line; its errno name is kept as `errno`.
+ */
+export function fromErrno(err: unknown, what: string, fault?: BackstoreError['fault']): BackstoreError {
+  if (err instanceof BackstoreError) return err;
+  const errno = errnoCode(err);
+  return new BackstoreError(codeForErrno(errno), `${what}: ${describeErrno(err)}`, { errno, fault });
+}
+
+/** Thrown by readFully / writeFully when a transfer ends early without an errno (end of file). */
+export class ShortTransferError extends BackstoreError {
+  constructor(
+    path: string,
+    readonly op: 'read' | 'write',
+    /** Byte offset where no more could be transferred. */
+    readonly position: number,
+  ) {
+    super('EIO', `${path}: ${op} at byte ${position} ended early (${op === 'read' ? 'end of file' : 'no progress'})`, {
+      fault: 'short_io',
+    });
+  }
+}
+
+/**
+ * Read the whole bio, looping on short reads; `inline` may do all or part of it first (inline-io.ts).
+ * The end of the file before the end of the bio rejects with a ShortTransferError: inside the
+ * capacity it is a fault (a truncated file, a shrunk device), never zeros.
+ */
+export async function readFully(fd: number, bio: Bio, path: string, inline?: InlineIo): Promise<void> {
   let views: readonly Buffer[] = bio.segments;
   let done = inline ? inline.read(fd, views, bio.offset, bio.length) : 0;
   if (done > 0) views = advance(views, done);
   while (done < bio.length) {
     const n = await preadv(fd, views, bio.offset + done);
-    if (n <= 0) {
-      if (eof === 'error') throw new BackstoreError('EIO', `${path}: read at ${bio.offset + done} made no progress`);
-      for (const v of views) v.fill(0);
-      return;
-    }
+    if (n <= 0) throw new ShortTransferError(path, 'read', bio.offset + done);
     done += n;
     views = advance(views, n);
   }
@@ -90,7 +137,7 @@ export async function writeFully(fd: number, bio: Bio, path: string, inline?: In
   if (done > 0) views = advance(views, done);
   while (done < bio.length) {
     const n = await pwritev(fd, views, bio.offset + done);
-    if (n <= 0) throw new BackstoreError('EIO', `${path}: write made no progress`);
+    if (n <= 0) throw new ShortTransferError(path, 'write', bio.offset + done);
     done += n;
     views = advance(views, n);
   }

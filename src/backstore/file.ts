@@ -4,11 +4,13 @@ import { dirname } from 'node:path';
 import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
 import { BackstoreError, type AllocationRun, type Backstore, type DiscardRange, type ResizeRequest } from './backstore.js';
-import { allocationRun, ffiAvailable, punchHole } from './ffi.js';
+import { allocationRun, ffiAvailable, punchHole, SyscallError } from './ffi.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
 import { checkResize } from './resize.js';
-import { errnoCode, fromErrno, native, readFully, writeFully } from './file-io.js';
+import { errnoCode, fromErrno, native, nativeError, readFully, ShortTransferError, writeFully } from './file-io.js';
+import type { BackingRecord, BackingRecords, CreatePolicy } from './backing-record.js';
 import { InlineIo, inlineModeFor } from './inline-io.js';
+import { fileState, type FileState } from './file-state.js';
 
 export interface FileBackstoreOptions {
   readonly path: string;
@@ -28,6 +30,27 @@ export interface FileBackstoreOptions {
   readonly direct?: boolean;
   /** Physical block size reported to initiators: a power-of-two multiple of blockSize (default blockSize). */
   readonly physicalBlockSize?: number;
+  /**
+   * Where the file's existence and size are remembered across restarts (backing-record.ts). With
+   * it, a file Scatter served before that is now missing or shorter is refused (see `create`).
+   */
+  readonly records?: BackingRecords;
+  /**
+   * once (default): create the file only when Scatter never served one at this path; always:
+   * also create (or grow) one that was served before and has vanished (or shrunk), accepting the
+   * loss; never: the file must exist.
+   */
+  readonly create?: CreatePolicy;
+}
+
+/** What opening found, for the log. */
+export interface FileOpenReport {
+  /** The file did not exist and was created (sparse). */
+  readonly created: boolean;
+  /** The file was shorter than the configured size and was grown (sparse) from this many bytes. */
+  readonly grownFrom: number | undefined;
+  /** Size of the file when it was last served, from its record (undefined: never recorded). */
+  readonly recordedSize: number | undefined;
 }
 
 /** Counters for metrics and tests. */
@@ -64,6 +87,10 @@ export class FileBackstore implements Backstore {
     readonly thin: boolean,
     readonly direct: boolean,
     readonly physicalBlockSize: number,
+    /** What open() found (created, grown), for the log. */
+    readonly report: FileOpenReport,
+    /** Where the file's size is recorded; none for read-only LUs and unit tests. */
+    private readonly records: BackingRecords | undefined,
   ) {
     this.life = new FdLifecycle(path, fh);
     this.limits = direct ? { ...defaultLimits(blockSize), alignment: blockSize } : defaultLimits(blockSize);
@@ -87,21 +114,40 @@ export class FileBackstore implements Backstore {
     if (thin && !ffiAvailable()) {
       throw new BackstoreError('EINVAL', `${path}: thin provisioning needs fallocate(PUNCH_HOLE) and SEEK_DATA (Linux, koffi)`);
     }
-    let fh = await openOrCreate(path, readOnly, size);
+    const create = opts.create ?? 'once';
+    // A read-only LU never creates, grows or writes its file: nothing to remember about it.
+    const records = readOnly ? undefined : opts.records;
+    const record = await records?.read(path);
+    const opened = await openOrCreate(path, readOnly, size, create, record, records);
+    let fh = opened.fh;
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new BackstoreError('EINVAL', `${path}: not a regular file`);
       let fileSize = st.size;
+      if (record && fileSize < record.size && create !== 'always') {
+        throw new BackstoreError(
+          'EIO',
+          `${path}: the backing file is ${fileSize} bytes, shorter than the ${record.size} bytes it had when Scatter last served it ` +
+            `(recorded in ${records!.fileFor(path)}): it was truncated, and growing it back would serve zeros for the lost blocks. ` +
+            'Restore the file, or set `create: always` on this backstore to grow it back anyway',
+          { fault: 'truncated' },
+        );
+      }
+      let grownFrom: number | undefined;
       if (size !== undefined && fileSize < size) {
         if (readOnly) throw new BackstoreError('EINVAL', `${path}: read-only file is smaller (${fileSize}) than size ${size}`);
         await fh.truncate(size); // grows sparse: no data blocks are written
+        if (!opened.created) grownFrom = fileSize;
         fileSize = size;
       }
       // A file whose length is not a whole number of blocks serves only its whole blocks.
       const capacity = Math.floor(fileSize / blockSize) * blockSize;
       if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: file is smaller than one block; give a size`);
+      // Recorded once the file is as it will be served: a crash before leaves no record (a newcomer again).
+      if (records && record?.size !== fileSize) await records.write(path, fileSize);
       if (direct) fh = await reopenDirect(fh, path, readOnly);
-      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin, direct, physicalBlockSize);
+      const report = { created: opened.created, grownFrom, recordedSize: record?.size };
+      return new FileBackstore(path, fh, capacity, blockSize, readOnly, writeCache, thin, direct, physicalBlockSize, report, records);
     } catch (err) {
       await fh.close().catch(() => {});
       throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
@@ -124,8 +170,14 @@ export class FileBackstore implements Backstore {
   readv(bio: Bio): Promise<void> {
     return this.op(async () => {
       this.checkBio(bio);
-      // Past the end of the file a sparse device reads as zeros.
-      await readFully(this.fh.fd, bio, this.path, 'zeros', this.inline);
+      try {
+        await readFully(this.fh.fd, bio, this.path, this.inline);
+      } catch (err) {
+        if (!(err instanceof ShortTransferError)) throw err;
+        // The end of the file inside the capacity: truncated (a fault) unless it grew back meanwhile.
+        this.checkFile();
+        await readFully(this.fh.fd, bio, this.path);
+      }
       this.stats.reads++;
       this.stats.bytesRead += bio.length;
     }, 'read');
@@ -135,7 +187,16 @@ export class FileBackstore implements Backstore {
     return this.op(async () => {
       if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
       this.checkBio(bio);
-      await writeFully(this.fh.fd, bio, this.path, this.inline);
+      // A write past the end of a truncated file would extend it again, silently: the blocks in
+      // between would read as zeros with GOOD. Nor may data go to a deleted file.
+      this.checkFile();
+      try {
+        await writeFully(this.fh.fd, bio, this.path, this.inline);
+      } catch (err) {
+        // A write that makes no progress: say why if the file is the reason (truncated, deleted).
+        if (err instanceof ShortTransferError) this.checkFile();
+        throw err;
+      }
       this.stats.writes++;
       this.stats.bytesWritten += bio.length;
       if (durable || !this.wce) await this.sync();
@@ -144,7 +205,10 @@ export class FileBackstore implements Backstore {
 
   flush(): Promise<void> {
     return this.op(async () => {
-      if (!this.readOnly) await this.sync();
+      if (this.readOnly) return;
+      // GOOD for SYNCHRONIZE CACHE on a deleted or truncated file would promise what is lost.
+      this.checkFile();
+      await this.sync();
     }, 'flush');
   }
 
@@ -158,6 +222,7 @@ export class FileBackstore implements Backstore {
       if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
       for (const r of ranges) this.checkRange(r.offset, r.length);
       if (!this.thin) return;
+      this.checkFile();
       for (const r of ranges) native(() => punchHole(this.fh.fd, r.offset, r.length), this.path);
       if (!this.wce) await this.sync();
     }, 'discard');
@@ -183,12 +248,15 @@ export class FileBackstore implements Backstore {
     const next = to.size ?? this.capacity;
     checkResize(this.path, this.capacity, next, this.blockSize, to.allowShrink === true);
     try {
+      // The record never says more than the file holds: recorded before a shrink, after a grow.
       if (next < this.capacity) {
+        await this.records?.write(this.path, next);
         this.capacity = next;
         await this.life.idle();
         await this.fh.truncate(next);
       } else if (next > this.capacity) {
         await this.fh.truncate(next);
+        await this.records?.write(this.path, next);
         this.capacity = next;
       }
     } catch (err) {
@@ -205,8 +273,39 @@ export class FileBackstore implements Backstore {
   }
 
   private async sync(): Promise<void> {
-    await this.fh.datasync();
+    try {
+      await this.fh.datasync();
+    } catch (err) {
+      throw fromErrno(err, `${this.path}: fdatasync`, 'flush');
+    }
     this.stats.syncs++;
+  }
+
+  /**
+   * statx (well under a microsecond, on the event loop; file-state.ts): the file must still be
+   * linked and at least as long as the capacity. Throws the fault otherwise.
+   */
+  private checkFile(): void {
+    let st: FileState;
+    try {
+      st = fileState(this.fh.fd);
+    } catch (err) {
+      throw err instanceof SyscallError ? nativeError(err, this.path) : fromErrno(err, `${this.path}: fstat`);
+    }
+    if (st.nlink === 0) {
+      throw new BackstoreError(
+        'EIO',
+        `${this.path}: the backing file was deleted while being served (link count 0): data written to it would be lost when it is closed`,
+        { fault: 'unlinked' },
+      );
+    }
+    if (st.size < this.capacity) {
+      throw new BackstoreError(
+        'EIO',
+        `${this.path}: the backing file is ${st.size} bytes, shorter than the LU's ${this.capacity}: it was truncated behind Scatter's back`,
+        { fault: 'truncated' },
+      );
+    }
   }
 
   private op(body: () => Promise<void>, what: string): Promise<void> {
@@ -222,16 +321,32 @@ export class FileBackstore implements Backstore {
   }
 }
 
-async function openOrCreate(path: string, readOnly: boolean, size: number | undefined): Promise<FileHandle> {
+async function openOrCreate(
+  path: string,
+  readOnly: boolean,
+  size: number | undefined,
+  create: CreatePolicy,
+  record: BackingRecord | undefined,
+  records: BackingRecords | undefined,
+): Promise<{ fh: FileHandle; created: boolean }> {
   try {
-    return await open(path, readOnly ? 'r' : 'r+');
+    return { fh: await open(path, readOnly ? 'r' : 'r+'), created: false };
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT' || readOnly || size === undefined) throw fromErrno(err, `${path}: open`);
+    if (create === 'never') throw fromErrno(err, `${path}: open (create: never)`);
+    if (record && create !== 'always') {
+      throw new BackstoreError(
+        'ENOENT',
+        `${path}: the backing file is gone, but Scatter served it before (${record.size} bytes, recorded in ${records!.fileFor(path)}); ` +
+          'an empty new file would hide the loss. Restore the file, or set `create: always` on this backstore to start over with an empty one',
+        { errno: 'ENOENT' },
+      );
+    }
   }
   try {
     // The directory (e.g. ./data on first start) is created with the file.
     await mkdir(dirname(path), { recursive: true });
-    return await open(path, 'wx+'); // exclusive: never truncate a file someone else just created
+    return { fh: await open(path, 'wx+'), created: true }; // exclusive: never truncate a file someone else just created
   } catch (err) {
     throw fromErrno(err, `${path}: create`);
   }

@@ -35,7 +35,9 @@ function load(): Calls | null {
   if (calls === undefined) {
     try {
       if (process.platform !== 'linux') throw new Error('not linux');
-      const lib = koffi.load('libc.so.6');
+      // The process's own symbol scope (RTLD_DEFAULT), as for every other libc call Node makes: an
+      // LD_PRELOAD interposer (fault injection, tracing) sees these calls too. libc is loaded already.
+      const lib = koffi.load(null);
       const iovec = koffi.struct('scatter_iovec', { base: 'void *', len: 'size_t' });
       const ptr = koffi.pointer(iovec);
       calls = {

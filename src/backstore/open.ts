@@ -1,4 +1,5 @@
 import { BackstoreError, type Backstore } from './backstore.js';
+import type { BackingRecords, CreatePolicy } from './backing-record.js';
 import { BlockBackstore } from './block.js';
 import { FileBackstore } from './file.js';
 import { NullBackstore } from './null.js';
@@ -14,6 +15,8 @@ export type BackstoreSpec =
       readonly thin?: boolean;
       readonly direct?: boolean;
       readonly physicalBlockSize?: number;
+      readonly create?: CreatePolicy;
+      readonly records?: BackingRecords;
     }
   | { readonly type: 'null'; readonly size: number; readonly blockSize?: number }
   | { readonly type: 'block'; readonly path: string; readonly readOnly?: boolean; readonly writeCache?: boolean };

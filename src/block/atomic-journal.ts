@@ -28,6 +28,9 @@ import { SgVector } from './sg.js';
  * Replay happens before the LU is served, and clears the journal durably before it returns.
  */
 
+/** Told of a failed journal read or write: the error as the command gets it, and the errno name. */
+export type JournalErrorSink = (err: BlockError, errno: string | undefined) => void;
+
 /** A record found in the journal, with its data. */
 export interface JournalRecord extends RecordHeader {
   readonly data: Buffer;
@@ -66,12 +69,16 @@ export class AtomicJournal {
   private constructor(
     readonly path: string,
     readonly slots: number,
+    private readonly onError: JournalErrorSink | undefined,
   ) {
     this.free = Array.from({ length: slots }, (_, i) => i);
   }
 
-  /** Makes sure the journal at `path` exists (creating it and its directory, durably). Nothing is replayed yet. */
-  static async open(path: string, slots = DEFAULT_JOURNAL_SLOTS): Promise<AtomicJournal> {
+  /**
+   * Makes sure the journal at `path` exists (creating it and its directory, durably). Nothing is
+   * replayed yet. `onError` hears of every failed journal read or write (the LU logs and counts them).
+   */
+  static async open(path: string, slots = DEFAULT_JOURNAL_SLOTS, onError?: JournalErrorSink): Promise<AtomicJournal> {
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`journal slots ${slots}`);
     await mkdir(dirname(path), { recursive: true });
     const created = await open(path, 'wx', 0o600).then(
@@ -83,7 +90,7 @@ export class AtomicJournal {
     );
     // The file's directory entry must survive a crash, or so would not the records in it.
     if (created) await syncDir(dirname(path));
-    return new AtomicJournal(path, slots);
+    return new AtomicJournal(path, slots, onError);
   }
 
   /** Largest atomic write, in blocks of `blockSize`, that one slot holds. */
@@ -155,8 +162,9 @@ export class AtomicJournal {
       await writeAll(fh, [header, ...segments], slot * SLOT_BYTES);
       await fh.datasync();
     } catch (err) {
+      // Not durable: the write does not happen (apply never runs) and the initiator gets the error.
       await invalidate(fh, slot).catch(() => undefined);
-      throw journalError(this.path, err);
+      throw this.failed(err);
     }
     let applied = false;
     try {
@@ -165,7 +173,7 @@ export class AtomicJournal {
     } finally {
       // After a failed apply the original error wins; after a good one a failed invalidation must be reported.
       await invalidateRetrying(fh, slot).catch((err: unknown) => {
-        if (applied) throw journalError(this.path, err);
+        if (applied) throw this.failed(err);
       });
     }
   }
@@ -177,7 +185,8 @@ export class AtomicJournal {
       const fh = await (this.handle ??= open(this.path, 'r+'));
       return await fn(fh);
     } catch (err) {
-      throw journalError(this.path, err);
+      // A BlockError is the LU's own (apply), already counted by its queue, or one reported below.
+      throw err instanceof BlockError ? err : this.failed(err);
     } finally {
       if (--this.users === 0) {
         const h = this.handle;
@@ -185,6 +194,13 @@ export class AtomicJournal {
         await h?.then((fh) => fh.close()).catch(() => undefined);
       }
     }
+  }
+
+  /** A journal I/O failure as a BlockError, reported once. */
+  private failed(err: unknown): BlockError {
+    const e = journalError(this.path, err);
+    if (!(err instanceof BlockError)) this.onError?.(e, (err as NodeJS.ErrnoException | undefined)?.code);
+    return e;
   }
 
   private acquire(): Promise<number> {

@@ -1,5 +1,6 @@
 import type { AllocationRun, DiscardLimits, DiscardRange, ResizeRequest } from '../backstore/backstore.js';
 import type { CancelSignal } from './cancel.js';
+import type { DeviceHealth } from './health.js';
 import type { SgVector } from './sg.js';
 
 /**
@@ -16,6 +17,8 @@ export interface BlockDevice {
   readonly minIoSize?: number;
   readonly discardLimits?: DiscardLimits;
   readonly readOnly: boolean;
+  /** Faults of the storage below (offline, failed write-back), error counts; absent = never faults. */
+  readonly health?: DeviceHealth;
   /**
    * Read `length` bytes at `offset`. The data's segments may be pool pages: call
    * `release()` exactly once when done with them (e.g. after the socket took them).
@@ -44,9 +47,10 @@ export interface BlockReadResult {
  * POOL_EXHAUSTED: the bounce pool could not serve the request in time (SCSI: TASK SET FULL / BUSY).
  * IO_ERROR: the backstore failed (MEDIUM ERROR). NO_SPACE: ENOSPC (SPACE ALLOCATION FAILED WRITE PROTECT).
  * READ_ONLY: write to a read-only backstore (WRITE PROTECTED). OUT_OF_RANGE: beyond capacity.
- * ABORTED: the request was cancelled via its CancelSignal.
+ * ABORTED: the request was cancelled via its CancelSignal. OFFLINE: the device is offline after a
+ * fault (see DeviceHealth; SCSI: NOT READY, MANUAL INTERVENTION REQUIRED).
  */
-export type BlockErrorCode = 'POOL_EXHAUSTED' | 'IO_ERROR' | 'NO_SPACE' | 'READ_ONLY' | 'OUT_OF_RANGE' | 'ABORTED';
+export type BlockErrorCode = 'POOL_EXHAUSTED' | 'IO_ERROR' | 'NO_SPACE' | 'READ_ONLY' | 'OUT_OF_RANGE' | 'ABORTED' | 'OFFLINE';
 
 export class BlockError extends Error {
   constructor(

@@ -3,6 +3,7 @@ import { BackstoreError, type AllocationRun, type Backstore, type DiscardLimits,
 import { bounceIn, bounceOut, prepareBio } from './bounce.js';
 import { BlockError, type BlockDevice, type BlockReadResult } from './device.js';
 import { toBlockError } from './errors.js';
+import { DeviceHealth, faultCauseOf } from './health.js';
 import type { QueueLimits } from './limits.js';
 import { mapSg, type MapSgOptions, type PlannedBio, type SgMapPlan } from './map-sg.js';
 import type { Mempool } from './mempool.js';
@@ -20,6 +21,8 @@ export interface BlockQueueOptions {
   readonly maxBouncePagesPerBio?: number;
   /** See MapSgOptions.tinySegmentBytes. */
   readonly tinySegmentBytes?: number;
+  /** Where backstore errors are counted and logged, and faults kept (default: counted only). */
+  readonly health?: DeviceHealth;
 }
 
 export const DEFAULT_POOL_WAIT_MS = 2000;
@@ -27,6 +30,7 @@ export const DEFAULT_POOL_WAIT_MS = 2000;
 export const POOLED_READ_MIN_BYTES = 32 * 1024;
 
 type Direction = 'read' | 'write';
+type Operation = Direction | 'flush' | 'discard' | 'allocation';
 const noop = (): void => {};
 
 /**
@@ -42,6 +46,8 @@ const noop = (): void => {};
 export class BlockQueue implements BlockDevice {
   readonly stats: BlockStats = createBlockStats();
   readonly limits: QueueLimits;
+  /** Faults of the backstore: an offline medium, a failed write-back (see DeviceHealth). */
+  readonly health: DeviceHealth;
   private readonly slots: Semaphore;
   private readonly mapOptions: MapSgOptions;
   private readonly poolWaitMs: number;
@@ -62,6 +68,7 @@ export class BlockQueue implements BlockDevice {
       throw new RangeError(`BlockQueue: pool page size ${pool.pageSize} is not a multiple of alignment ${alignment}`);
     }
     this.slots = new Semaphore(maxInflightBios);
+    this.health = opts.health ?? new DeviceHealth();
     this.poolWaitMs = opts.poolWaitMs ?? DEFAULT_POOL_WAIT_MS;
     this.maxPagesPerRequestBio = Math.min(pool.capacity, opts.maxBouncePagesPerBio ?? Math.max(1, Math.floor(pool.capacity / 2)));
     this.mapOptions = {
@@ -102,9 +109,11 @@ export class BlockQueue implements BlockDevice {
 
   write(offset: number, data: SgVector, opts: { fua: boolean; signal?: CancelSignal }): Promise<void> {
     this.stats.writeRequests++;
-    return this.track(async () => {
+    return this.track('write', offset, data.length, async () => {
+      this.refuseIfOffline();
       if (this.backstore.readOnly) throw new BlockError('READ_ONLY', 'backstore is read-only');
       this.checkRange(offset, data.length);
+      if (opts.fua) this.refuseIfWritebackFailed();
       if (data.length === 0) return;
       const plan = mapSg(data, offset, this.limits, this.mapOptions);
       // One durable bio is cheapest as a durable write; several are written and then flushed once.
@@ -117,7 +126,8 @@ export class BlockQueue implements BlockDevice {
 
   read(offset: number, length: number, opts: { signal?: CancelSignal } = {}): Promise<BlockReadResult> {
     this.stats.readRequests++;
-    return this.track(async () => {
+    return this.track('read', offset, length, async () => {
+      this.refuseIfOffline();
       this.checkRange(offset, length);
       if (length === 0) return { data: new SgVector(), release: noop };
       const pages = Math.ceil(length / this.pool.pageSize);
@@ -141,12 +151,17 @@ export class BlockQueue implements BlockDevice {
 
   flush(): Promise<void> {
     this.stats.flushes++;
-    return this.track(() => this.backstore.flush());
+    return this.track('flush', undefined, undefined, async () => {
+      this.refuseIfOffline();
+      this.refuseIfWritebackFailed();
+      await this.backstore.flush();
+    });
   }
 
   /** Pass UNMAP / WRITE SAME(unmap) ranges to the backstore after a range check. */
   discard(ranges: readonly DiscardRange[]): Promise<void> {
-    return this.track(async () => {
+    return this.track('discard', undefined, undefined, async () => {
+      this.refuseIfOffline();
       if (this.backstore.readOnly) throw new BlockError('READ_ONLY', 'backstore is read-only');
       for (const r of ranges) this.checkRange(r.offset, r.length);
       await this.backstore.discard(ranges);
@@ -155,7 +170,8 @@ export class BlockQueue implements BlockDevice {
 
   /** Allocation of the backstore at `offset`; a backstore that cannot tell reports everything mapped. */
   allocationRun(offset: number): Promise<AllocationRun> {
-    return this.track(async () => {
+    return this.track('allocation', offset, 0, async () => {
+      this.refuseIfOffline();
       this.checkRange(offset, 0);
       if (!this.backstore.allocationRun) return { mapped: true, end: this.size };
       return this.backstore.allocationRun(offset);
@@ -184,6 +200,8 @@ export class BlockQueue implements BlockDevice {
       try {
         await this.backstore.close();
       } catch (err) {
+        // The last fdatasync failing loses data as surely as any other: it is logged and counted too.
+        if (err instanceof BackstoreError && err.code !== 'ECLOSED') this.backstoreFailed(err, 'close', undefined, undefined);
         throw toBlockError(err);
       }
     })();
@@ -308,13 +326,49 @@ export class BlockQueue implements BlockDevice {
     }
   }
 
+  /** Operator intervention (a reload): SYNCHRONIZE CACHE and FUA writes are trusted again. True when they were refused. */
+  clearWritebackFailure(): boolean {
+    return this.health.clearWritebackFailure();
+  }
+
+  private refuseIfOffline(): void {
+    const f = this.health.offline;
+    if (f) throw new BlockError('OFFLINE', `offline since ${f.since.toISOString()}: ${f.message}`);
+  }
+
+  /**
+   * After a failed fdatasync the kernel may have dropped the dirty pages; a later fdatasync that
+   * succeeds proves nothing about them, so no durability is promised until an operator acts.
+   */
+  private refuseIfWritebackFailed(): void {
+    const f = this.health.writebackFailed;
+    if (f) throw new BlockError('IO_ERROR', `write-back failed at ${f.since.toISOString()} (${f.message}); durable writes refused until a reload or restart`);
+  }
+
+  /** Count and log a backstore error; keep the faults that outlast the request. */
+  private backstoreFailed(err: BackstoreError, op: string, offset: number | undefined, length: number | undefined): void {
+    const cause = faultCauseOf(err);
+    this.health.report({
+      cause,
+      op,
+      ...(offset !== undefined && length !== undefined ? { offset, length } : {}),
+      errno: err.errno,
+      message: err.message,
+    });
+    if (cause === 'truncated' || cause === 'unlinked') this.health.takeOffline(cause, err.message);
+    else if (cause === 'flush') this.health.failWriteback(cause, err.message);
+    else if (cause === 'shrunk') this.health.capacityChanged();
+  }
+
   /** Run a request, turning every failure into a counted BlockError, and remember it so close() can wait. */
-  private track<T>(op: () => Promise<T>): Promise<T> {
+  private track<T>(op: Operation, offset: number | undefined, length: number | undefined, fn: () => Promise<T>): Promise<T> {
     const p = (async () => {
       if (this.closing) throw new BlockError('IO_ERROR', 'block queue is closed');
       try {
-        return await op();
+        return await fn();
       } catch (err) {
+        // A closed backstore is the LU going away, not a fault of the medium.
+        if (err instanceof BackstoreError && err.code !== 'ECLOSED') this.backstoreFailed(err, op, offset, length);
         const e = toBlockError(err);
         this.stats.failures[e.code]++;
         throw e;

@@ -44,7 +44,7 @@ export function createBlockStats(): BlockStats {
     poolWaits: 0,
     inflightBios: 0,
     inflightHighWater: 0,
-    failures: { POOL_EXHAUSTED: 0, IO_ERROR: 0, NO_SPACE: 0, READ_ONLY: 0, OUT_OF_RANGE: 0, ABORTED: 0 },
+    failures: { POOL_EXHAUSTED: 0, IO_ERROR: 0, NO_SPACE: 0, READ_ONLY: 0, OUT_OF_RANGE: 0, ABORTED: 0, OFFLINE: 0 },
   };
 }
 

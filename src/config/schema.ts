@@ -174,6 +174,12 @@ const FileBackstoreSchema = z
      * BLOCK EXPONENT, VPD B0h granularity): a power-of-two multiple of blockSize. Default: blockSize.
      */
     physicalBlockSize: z.number({ error: 'must be a number of bytes' }).int('must be a whole number').optional(),
+    /**
+     * When the file is created: once (the first time only: a file Scatter served before that is
+     * now missing or shorter is refused, the LU stays NOT READY), always (create or grow it back
+     * anyway, accepting the loss), never (it must exist).
+     */
+    create: z.enum(['once', 'always', 'never'], { error: 'must be once, always or never' }).default('once'),
   })
   .superRefine(checkMultipleOfBlockSize)
   .superRefine(checkPhysicalBlockSize);

@@ -2,7 +2,10 @@ import type { Registry } from 'prom-client';
 import { BIOS_PER_REQUEST_BUCKETS } from '../block/stats.js';
 import type { BlockErrorCode } from '../block/device.js';
 import { PrecountedHistogram, liveCounter, liveGauge, type Sample } from './live.js';
-import type { LunSource, MetricsSources, PoolSource } from './sources.js';
+import type { LunHealthSource, LunSource, MetricsSources, PoolSource } from './sources.js';
+import { FAULT_CAUSES } from '../block/health.js';
+
+const DEVICE_STATES = ['serving', 'offline', 'writeback_failed'] as const;
 
 const LUN_LABELS = ['target', 'lun'] as const;
 
@@ -74,6 +77,36 @@ export function registerBlockMetrics(registry: Registry, src: MetricsSources): v
         yield { labels: lunLabels(l), bucketCounts: h.counts, sum: h.sum, count: h.count };
       }
     },
+  });
+}
+
+/**
+ * Backstore errors by cause and each LU's storage state, failed LUs included: an LU that could
+ * not be opened, or went offline, shows up here rather than only in the log.
+ */
+export function registerBackstoreHealthMetrics(registry: Registry, src: MetricsSources): void {
+  const perLu = (value: (l: LunHealthSource) => Sample[]) =>
+    function* (): Iterable<Sample> {
+      for (const l of src.lunHealth?.() ?? []) yield* value(l);
+    };
+  const labels = (l: LunHealthSource) => ({ target: l.target, lun: String(l.lun) });
+  liveCounter(registry, {
+    name: 'scatter_backstore_errors_total',
+    help: 'Backstore errors by cause (eio, enospc, truncated, unlinked, flush, persist, not_found ...), each also logged (rate-limited).',
+    labelNames: [...LUN_LABELS, 'cause'],
+    read: perLu((l) => FAULT_CAUSES.map((cause): Sample => [{ ...labels(l), cause }, l.errors[cause]])),
+  });
+  liveGauge(registry, {
+    name: 'scatter_lun_up',
+    help: 'LU storage serving I/O (1), or offline: not opened, backing file truncated or deleted (0; the LU answers NOT READY).',
+    labelNames: LUN_LABELS,
+    read: perLu((l) => [[labels(l), l.state === 'offline' ? 0 : 1]]),
+  });
+  liveGauge(registry, {
+    name: 'scatter_lun_state',
+    help: 'LU storage state: 1 for the current one of serving, offline, writeback_failed (SYNCHRONIZE CACHE and FUA refused).',
+    labelNames: [...LUN_LABELS, 'state'],
+    read: perLu((l) => DEVICE_STATES.map((state): Sample => [{ ...labels(l), state }, l.state === state ? 1 : 0])),
   });
 }
 

@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { registerBlockMetrics, registerPoolMetrics } from './block-metrics.js';
+import { registerBackstoreHealthMetrics, registerBlockMetrics, registerPoolMetrics } from './block-metrics.js';
 import { registerIscsiMetrics } from './iscsi-metrics.js';
 import { registerScsiMetrics } from './scsi-metrics.js';
 import type { MetricsSources } from './sources.js';
@@ -13,6 +13,7 @@ export function createMetricsRegistry(src: MetricsSources, opts: { processMetric
   const registry = new Registry();
   registerScsiMetrics(registry, src);
   registerBlockMetrics(registry, src);
+  registerBackstoreHealthMetrics(registry, src);
   registerPoolMetrics(registry, src);
   registerIscsiMetrics(registry, src);
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });

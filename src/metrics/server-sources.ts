@@ -1,7 +1,7 @@
 import type { BlockQueue } from '../block/queue.js';
 import type { Mempool } from '../block/mempool.js';
 import type { IscsiServer } from '../iscsi/iscsi-server.js';
-import type { LunSource, MetricsSources, SessionSource, TargetSource } from './sources.js';
+import type { LunHealthSource, LunSource, MetricsSources, SessionSource, TargetSource } from './sources.js';
 
 /**
  * Sources over a running server. Each call walks the live registries
@@ -18,6 +18,14 @@ export function serverMetricsSources(iscsi: IscsiServer, queues: ReadonlyMap<str
         // An IQN never contains '/', so the last one separates the LUN number.
         const cut = key.lastIndexOf('/');
         yield { target: key.slice(0, cut), lun: Number(key.slice(cut + 1)), stats: queue.stats };
+      }
+    },
+    *lunHealth(): Iterable<LunHealthSource> {
+      for (const t of iscsi.targets.all()) {
+        for (const lun of t.scsi.lunNumbers) {
+          const health = t.scsi.getLogicalUnit(lun)?.device.health;
+          if (health) yield { target: t.iqn, lun, state: health.state, errors: health.errors };
+        }
       }
     },
     *pools() {

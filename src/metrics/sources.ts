@@ -1,6 +1,7 @@
 import type { BlockStats } from '../block/stats.js';
 import type { MempoolStats } from '../block/mempool.js';
 import type { ScsiStats } from '../scsi/stats.js';
+import type { DeviceState, FaultCause } from '../block/health.js';
 
 export interface TargetSource {
   readonly iqn: string;
@@ -11,6 +12,15 @@ export interface LunSource {
   readonly target: string;
   readonly lun: number;
   readonly stats: BlockStats;
+}
+
+/** One LU's storage health, failed ones included (they have no block queue). */
+export interface LunHealthSource {
+  readonly target: string;
+  readonly lun: number;
+  readonly state: DeviceState;
+  /** Backstore errors by cause since the LU was opened. */
+  readonly errors: Readonly<Record<FaultCause, number>>;
 }
 
 export interface PoolSource {
@@ -40,6 +50,8 @@ export interface MetricsSources {
   targets(): Iterable<TargetSource>;
   /** Block queues, one per LUN. */
   luns(): Iterable<LunSource>;
+  /** Every LU's storage state and backstore errors; absent = none reported. */
+  lunHealth?(): Iterable<LunHealthSource>;
   /** Page pools (the bounce pool today). */
   pools(): Iterable<PoolSource>;
   /** Logged-in sessions. */

@@ -4,7 +4,7 @@ import type { LiveLuns } from '../live-luns.js';
 import type { ReloadPlan, ReloadStep } from './plan.js';
 
 /** What applying needs of the running server (LiveLuns). */
-export type LunControl = Pick<LiveLuns, 'add' | 'remove' | 'resize'>;
+export type LunControl = Pick<LiveLuns, 'add' | 'remove' | 'resize' | 'reopen' | 'recover'>;
 
 export interface ReloadOutcome {
   /** The config now in effect: the running one with every step that succeeded applied. */
@@ -54,6 +54,14 @@ async function apply(step: ReloadStep, luns: LunControl, inEffect: Map<string, M
       await luns.add(step.target, step.lun);
       inEffect.get(step.target.iqn)?.set(step.lun.lun, step.lun);
       return;
+    case 'reopen':
+      // In effect from now on even if it failed again: the LU is offline whatever its config says.
+      inEffect.get(step.target.iqn)?.set(step.lun.lun, step.lun);
+      await luns.reopen(step.target, step.lun);
+      return;
+    case 'recover':
+      await luns.recover(step.iqn, step.lun);
+      return;
     case 'resize': {
       await luns.resize(step.iqn, step.lun, step.size === undefined ? {} : { size: step.size });
       const target = inEffect.get(step.iqn);
@@ -72,6 +80,10 @@ function describe(step: ReloadStep): string {
       return `remove ${step.iqn} LUN ${step.lun}`;
     case 'add':
       return `add ${step.target.iqn} LUN ${step.lun.lun}`;
+    case 'reopen':
+      return `open ${step.target.iqn} LUN ${step.lun.lun} again`;
+    case 'recover':
+      return `acknowledge the failed write-back of ${step.iqn} LUN ${step.lun}`;
     case 'resize':
       return step.size === undefined
         ? `re-read the size of ${step.iqn} LUN ${step.lun}`

@@ -1,7 +1,8 @@
 /**
  * What a config reload can change live, worked out from the running config and the new file
  * without touching anything: LUNs added or removed per target, file / null LUNs grown, block
- * LUNs' sizes re-read. Everything else is reported as needing a restart.
+ * LUNs' sizes re-read, LUNs whose storage is offline opened again (with their new config), failed
+ * write-backs acknowledged. Everything else is reported as needing a restart.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, LunConfig, TargetConfig } from '../config/schema.js';
@@ -10,10 +11,14 @@ export type ReloadStep =
   | { readonly kind: 'add'; readonly target: TargetConfig; readonly lun: LunConfig }
   | { readonly kind: 'remove'; readonly iqn: string; readonly lun: number }
   /** File / null: grow to `size`. Block: `size` undefined, re-read the device's size. */
-  | { readonly kind: 'resize'; readonly iqn: string; readonly lun: number; readonly size: number | undefined };
+  | { readonly kind: 'resize'; readonly iqn: string; readonly lun: number; readonly size: number | undefined }
+  /** An LU whose storage is offline (or never opened): close it and open it again from `lun`. */
+  | { readonly kind: 'reopen'; readonly target: TargetConfig; readonly lun: LunConfig }
+  /** An LU whose write-back failed: the reload is the operator's acknowledgement (LiveLuns.recover). */
+  | { readonly kind: 'recover'; readonly iqn: string; readonly lun: number };
 
 export interface ReloadPlan {
-  /** In the order to apply them: removals, additions, resizes. */
+  /** In the order to apply them: removals, additions, reopens, recoveries, resizes. */
   readonly steps: readonly ReloadStep[];
   /** Changes left alone until a restart, one line each (e.g. `iscsi.portals changed`). */
   readonly needsRestart: readonly string[];
@@ -21,9 +26,15 @@ export interface ReloadPlan {
   readonly refused: readonly string[];
 }
 
-export function planReload(running: Config, next: Config): ReloadPlan {
+/**
+ * `faulted`: LUs of the running server not serving normally, by `${iqn}/${lun}` (LiveLuns.faulted).
+ * An offline one is opened again from the new file whatever changed in it (it serves nothing that
+ * a change could disturb); a failed write-back is acknowledged, and its other changes planned as usual.
+ */
+export function planReload(running: Config, next: Config, faulted: ReadonlyMap<string, 'offline' | 'writeback_failed'> = new Map()): ReloadPlan {
   const removes: ReloadStep[] = [];
   const adds: ReloadStep[] = [];
+  const reopens: ReloadStep[] = [];
   const resizes: ReloadStep[] = [];
   const needsRestart: string[] = [];
   const refused: string[] = [];
@@ -46,6 +57,12 @@ export function planReload(running: Config, next: Config): ReloadPlan {
     for (const [lun, was] of oldLuns) {
       const is = newLuns.get(lun);
       if (!is) continue;
+      const fault = faulted.get(`${iqn}/${lun}`);
+      if (fault === 'offline') {
+        reopens.push({ kind: 'reopen', target: now, lun: is });
+        continue;
+      }
+      if (fault === 'writeback_failed') reopens.push({ kind: 'recover', iqn, lun });
       const where = `target ${iqn} LUN ${lun} `;
       const other = changedPaths(withoutSize(was), withoutSize(is), where);
       if (other.length > 0) {
@@ -62,16 +79,18 @@ export function planReload(running: Config, next: Config): ReloadPlan {
       }
     }
   }
-  return { steps: [...removes, ...adds, ...resizes], needsRestart, refused };
+  return { steps: [...removes, ...adds, ...reopens, ...resizes], needsRestart, refused };
 }
 
 function sizeOf(lun: LunConfig): number | undefined {
   return 'size' in lun.backstore ? lun.backstore.size : undefined;
 }
 
+/** The backstore without what a reload applies live (size) or what only matters at the next open (create). */
 function withoutSize(lun: LunConfig): Record<string, unknown> {
   const backstore: Record<string, unknown> = { ...lun.backstore };
   delete backstore.size;
+  delete backstore.create;
   return { ...lun, backstore };
 }
 

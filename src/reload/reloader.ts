@@ -45,7 +45,8 @@ export class ConfigReloader {
         this.log.error({ config: this.path, issues: err.message.split('\n') }, 'config reload: invalid configuration; nothing changed');
         return;
       }
-      const plan = planReload(this.running, next);
+      // Offline LUs are opened again, failed write-backs acknowledged (the reload is the operator acting).
+      const plan = planReload(this.running, next, this.luns.faulted());
       const outcome = await applyReload(plan, this.running, this.luns, this.log);
       this.running = outcome.config;
       this.log.info(

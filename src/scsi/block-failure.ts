@@ -7,6 +7,8 @@ import { Sense } from './sense-reasons.js';
  * A rejected block-layer call as a SCSI outcome. `lba` is the first block of the command:
  * the block layer does not say which block failed, so a MEDIUM ERROR names the first one
  * (initiators then treat nothing of the transfer as done, which is the safe reading).
+ * A truncated or deleted backing file found by this very command is a MEDIUM ERROR here (the
+ * read or write failed); the LU is offline from then on (NOT READY for the next commands).
  */
 export function blockFailure(err: unknown, op: 'read' | 'write', lba: number): Outcome {
   if (!(err instanceof BlockError)) return Sense.internalTargetFailure;
@@ -23,5 +25,7 @@ export function blockFailure(err: unknown, op: 'read' | 'write', lba: number): O
       return Sense.lbaOutOfRange;
     case 'ABORTED':
       return status(ScsiStatus.TASK_ABORTED);
+    case 'OFFLINE':
+      return Sense.notReadyManualIntervention;
   }
 }

@@ -48,6 +48,11 @@ export interface LogicalUnitConfig {
   sanitizeMarker?: SanitizeMarker;
 }
 
+function errnoOf(err: unknown): string | undefined {
+  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  return typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
+}
+
 export const DEFAULT_VENDOR = 'SCATTER';
 export const DEFAULT_PRODUCT = 'SCATTER-DISK';
 export const DEFAULT_REVISION = '0001';
@@ -144,6 +149,13 @@ export class LogicalUnit {
       rate: config.sanitizeRate,
       overwrite: config.keepsData !== false && !config.readOnly && !config.device.readOnly,
       marker: config.sanitizeMarker,
+      onMarkerError: (op, err) =>
+        config.device.health?.report({
+          cause: 'persist',
+          op: op === 'set' ? 'SANITIZE (marker)' : 'SANITIZE (marker removal)',
+          errno: errnoOf(err),
+          message: err instanceof Error ? err.message : String(err),
+        }),
     });
     this.atomicJournal = config.atomicJournal;
   }

@@ -19,6 +19,7 @@ function cdbField(byte: number, bit?: number): FieldPointer {
 /** ASC/ASCQ pairs used by the core (SPC-4 Annex D), named as in the standard. */
 export const Asc = {
   NO_ADDITIONAL_SENSE: [0x00, 0x00],
+  LOGICAL_UNIT_NOT_READY_MANUAL_INTERVENTION_REQUIRED: [0x04, 0x03],
   WRITE_ERROR: [0x0c, 0x00],
   INVALID_FIELD_IN_COMMAND_IU: [0x0e, 0x03],
   UNRECOVERED_READ_ERROR: [0x11, 0x00],
@@ -65,6 +66,14 @@ export const Sense = {
   unrecoveredReadError: (lba: number): SenseReason => reason(MEDIUM, 0x11, 0x00, { information: lba }),
   writeError: (lba: number): SenseReason => reason(MEDIUM, 0x0c, 0x00, { information: lba }),
   internalTargetFailure: reason(SenseKey.HARDWARE_ERROR, 0x44, 0x00),
+  /**
+   * An LU whose medium is gone or failed (offline, see block/health.ts). NOT READY 04h/03h rather
+   * than HARDWARE ERROR / LOGICAL UNIT FAILURE: it is the code SPC keeps for "an operator has to
+   * act"; Linux fails it at once (it retries only the 04h ASCQs that promise readiness, and
+   * HARDWARE ERROR where retry_hwerror is set), a TEST UNIT READY path checker (multipath) sees
+   * the path down, and a rescan after the LU comes back picks up its capacity.
+   */
+  notReadyManualIntervention: reason(SenseKey.NOT_READY, 0x04, 0x03),
   dataPhaseError: reason(SenseKey.ABORTED_COMMAND, 0x4b, 0x00),
   unitAttention: (asc: number, ascq: number): SenseReason => reason(SenseKey.UNIT_ATTENTION, asc, ascq),
   noSense: reason(SenseKey.NO_SENSE, 0x00, 0x00),

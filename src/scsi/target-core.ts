@@ -14,6 +14,7 @@ import { createStats, recordCommand, type ScsiStats } from './stats.js';
 import { Task } from './task.js';
 import { MEDIUM_ACCESS_OPCODES } from './sbc/removable.js';
 import { sanitizeRefusal } from './sbc/sanitize-gate.js';
+import { offlineRefusal } from './offline-gate.js';
 import { ExtraSense } from './spc/extra-sense.js';
 
 /** The subset of a pino logger the core uses. */
@@ -56,11 +57,14 @@ export class ScsiTargetCore {
   private nextSeq = 1;
   /** The LUN inventory, sorted; replaced (never mutated) when an LU is added or removed. */
   private lunList: readonly number[] = [];
+  /** Unsubscribe from each LU's capacity changes (a block device that shrank underneath). */
+  private readonly detachers = new Map<LogicalUnit, () => void>();
 
   constructor(opts: ScsiTargetCoreOptions) {
     for (const lu of opts.luns) {
       if (this.lus.has(lu.lun)) throw new Error(`LUN ${lu.lun} configured twice`);
       this.lus.set(lu.lun, lu);
+      this.attach(lu);
     }
     this.lunList = sortedLuns(this.lus);
     this.logger = opts.logger;
@@ -100,6 +104,7 @@ export class ScsiTargetCore {
     if (this.lus.has(lu.lun)) throw new Error(`LUN ${lu.lun} already exists`);
     const others = [...this.lus.values()];
     this.lus.set(lu.lun, lu);
+    this.attach(lu);
     this.lunList = sortedLuns(this.lus);
     for (const nexus of this.nexuses.values()) {
       pushUa(lu, nexus.id, Asc.POWER_ON_RESET_OR_BUS_DEVICE_RESET);
@@ -118,6 +123,7 @@ export class ScsiTargetCore {
     const lu = this.lus.get(lun);
     if (!lu) return undefined;
     this.lus.delete(lun);
+    this.detach(lu);
     this.lunList = sortedLuns(this.lus);
     const aborted = abortAll(lu, () => true);
     for (const other of this.lus.values()) {
@@ -125,6 +131,36 @@ export class ScsiTargetCore {
     }
     await Promise.all(aborted.map((t) => t.settled));
     return lu;
+  }
+
+  /** Aborts every task of LU `lun` (each ends with TASK ABORTED); resolves once none of its I/O is in flight. */
+  async quiesceLogicalUnit(lun: number): Promise<void> {
+    const lu = this.lus.get(lun);
+    if (!lu) return;
+    const aborted = abortAll(lu, () => true);
+    await Promise.all(aborted.map((t) => t.settled));
+  }
+
+  /**
+   * Puts `lu` in the place of the LU with the same number (a reload opening a failed LU again):
+   * the old one's tasks are aborted (each ends with TASK ABORTED) and the promise resolves with it
+   * once none of its I/O is in flight, so the caller can close its device. The inventory does not
+   * change (no REPORTED LUNS DATA HAS CHANGED); with `powerOn`, every I_T nexus gets POWER ON,
+   * RESET, OR BUS DEVICE RESET OCCURRED on it, as after a power cycle of that LU.
+   */
+  async replaceLogicalUnit(lu: LogicalUnit, opts: { powerOn: boolean }): Promise<LogicalUnit> {
+    const old = this.lus.get(lu.lun);
+    if (!old) throw new Error(`LUN ${lu.lun} does not exist`);
+    this.lus.set(lu.lun, lu);
+    this.detach(old);
+    this.attach(lu);
+    for (const nexus of this.nexuses.values()) {
+      if (opts.powerOn) pushUa(lu, nexus.id, Asc.POWER_ON_RESET_OR_BUS_DEVICE_RESET);
+      lu.reservations.nexusAdded(nexus);
+    }
+    const aborted = abortAll(old, () => true);
+    await Promise.all(aborted.map((t) => t.settled));
+    return old;
   }
 
   /**
@@ -142,6 +178,20 @@ export class ScsiTargetCore {
       for (const id of this.nexuses.keys()) pushUa(lu, id, Asc.CAPACITY_DATA_HAS_CHANGED);
     }
     return { oldSize, newSize };
+  }
+
+  /** A device that shrank underneath (found by I/O past its new end) raises CAPACITY DATA HAS CHANGED, like a resize. */
+  private attach(lu: LogicalUnit): void {
+    const off = lu.device.health?.onCapacityChange(() => {
+      if (this.lus.get(lu.lun) !== lu) return;
+      for (const id of this.nexuses.keys()) pushUa(lu, id, Asc.CAPACITY_DATA_HAS_CHANGED);
+    });
+    if (off) this.detachers.set(lu, off);
+  }
+
+  private detach(lu: LogicalUnit): void {
+    this.detachers.get(lu)?.();
+    this.detachers.delete(lu);
   }
 
   /** A new I_T nexus: each LU owes it POWER ON, RESET, OR BUS DEVICE RESET OCCURRED. */
@@ -275,6 +325,9 @@ export class ScsiTargetCore {
     // No ACA is ever established (NACA is refused), so an ACA task has nothing to run under.
     if (cmd.attr === 'aca') return this.refuse(cmd, known, Sense.invalidFieldInCdb(), format, receivedAt);
 
+    // Storage offline (a truncated or deleted backing file, an LU that could not be opened): NOT READY.
+    const offline = lu ? offlineRefusal(lu, cmd.cdb) : undefined;
+    if (offline) return this.refuse(cmd, known, offline, format, receivedAt);
     if (lu && !lu.medium.present && MEDIUM_ACCESS_OPCODES.has(cmd.cdb[0]!)) {
       return this.refuse(cmd, known, ExtraSense.mediumNotPresent, format, receivedAt);
     }
@@ -316,9 +369,9 @@ export class ScsiTargetCore {
     if (enabled && !task.aborted) {
       task.state = 'executing';
       task.executingAt = performance.now();
-      // Queued before a sanitize began: it must not touch the medium now.
-      const sanitizing = lu ? sanitizeRefusal(lu, task.cmd.cdb) : undefined;
-      outcome = sanitizing ?? (await task.parsed.run({ dataOut, dataOutLength: task.dataOutLength, signal: task.signal }));
+      // Queued before a sanitize began or the storage went offline: it must not touch the medium now.
+      const refused = lu ? (offlineRefusal(lu, task.cmd.cdb) ?? sanitizeRefusal(lu, task.cmd.cdb)) : undefined;
+      outcome = refused ?? (await task.parsed.run({ dataOut, dataOutLength: task.dataOutLength, signal: task.signal }));
       if (task.aborted) {
         // The I/O has settled; its result is dropped.
         if (outcome.kind === 'good') outcome.release?.();

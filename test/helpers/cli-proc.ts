@@ -24,9 +24,15 @@ export interface CliProc {
   exited: Promise<number | null>;
 }
 
-/** `node [...nodeArgs] dist/cli/main.js ...args`, its output collected. */
-export function startCli(args: string[], nodeArgs: string[] = []): CliProc {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `node [...nodeArgs] dist/cli/main.js ...args`, its output collected; `env` replaces the
+ * environment (e.g. LD_PRELOAD), `nodeArgs` go to node itself (e.g. --import).
+ */
+export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): CliProc {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.env ? { env: opts.env } : {}),
+  });
   const p: CliProc = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
   child.stdout!.on('data', (c: Buffer) => (p.stdout += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (p.stderr += c.toString()));
@@ -59,6 +65,8 @@ export function writeServeConfig(
   const path = join(dir, 'scatter.yaml');
   const lines = [
     ...(o.head ?? []),
+    // State (backing file records, reservations) in the temp dir, not the checkout's ./data/state.
+    `stateDir: ${join(dir, 'state')}`,
     `iscsi: { portals: [ { host: 127.0.0.1, port: ${o.port} } ]${o.iscsi ? `, ${o.iscsi}` : ''} }`,
     `admin: { port: ${o.adminPort} }`,
     'targets:',

@@ -2,7 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { startScatter, type Scatter } from '../../src/server.js';
@@ -23,8 +24,11 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]
  * `customize` receives a plain config object (as a file would hold it, paths relative to `dir`)
  * before validation. Default: one target TEST_IQN with LUN 0 = 64 MiB sparse file and LUN 1 = null.
  */
-export async function startTestTarget(customize?: (raw: Record<string, unknown>, dir: string) => void): Promise<TestTarget> {
-  const dir = mkdtempSync(join(tmpdir(), 'scatter-test-'));
+export async function startTestTarget(
+  customize?: (raw: Record<string, unknown>, dir: string) => void,
+  opts: { log?: Logger; dir?: string } = {},
+): Promise<TestTarget> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'scatter-test-'));
   const raw: Record<string, unknown> = {
     logLevel: process.env.SCATTER_TEST_LOG ?? 'silent',
     // Reservations of block LUNs, journals: inside the temp dir, never the checkout's ./data/state.
@@ -47,7 +51,7 @@ export async function startTestTarget(customize?: (raw: Record<string, unknown>,
   config.iscsi.portals = config.iscsi.portals.map((p) => ({ ...p, port: 0 }));
   // Same for the admin listener: a real target may hold 9470.
   config.admin = { ...config.admin, port: 0 };
-  const log = pino({ level: config.logLevel });
+  const log = opts.log ?? pino({ level: config.logLevel });
   const scatter = await startScatter(config, log);
   return {
     scatter,
@@ -59,4 +63,16 @@ export async function startTestTarget(customize?: (raw: Record<string, unknown>,
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A pino logger whose lines (parsed) are kept in `lines`, for tests that check what is logged. */
+export function capturingLogger(): { log: Logger; lines: Record<string, unknown>[]; messages(msg: string): Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: pino({ level: 'info' }, sink), lines, messages: (msg) => lines.filter((l) => l.msg === msg) };
 }

@@ -69,7 +69,7 @@ describe('scatter serve (the built CLI)', () => {
     const cfg = writeServeConfig(dir, { port, adminPort, iqn: 'iqn.2026-11.io.scatter:cli', luns: ['{ lun: 0, backstore: { type: null, size: 1GiB } }'] });
     // A module loaded before the CLI leaves a rejected promise behind on SIGUSR2, as a bug would.
     const probe = `process.on('SIGUSR2', () => { Promise.reject(new Error('probe: nobody handles this')); });`;
-    proc = startCli(['serve', '--config', cfg], ['--import', `data:text/javascript,${encodeURIComponent(probe)}`]);
+    proc = startCli(['serve', '--config', cfg], { nodeArgs: ['--import', `data:text/javascript,${encodeURIComponent(probe)}`] });
     await waitFor(() => proc!.stdout.includes('scatter is serving'));
     proc.child.kill('SIGUSR2');
     await waitFor(() => proc!.stdout.includes('unhandled promise rejection (a bug); still serving'));

@@ -3,11 +3,19 @@ import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
 import type { Task } from '../task.js';
+import { ScsiStatus } from '../command.js';
+import { status } from '../outcome.js';
 import { applyPrOut, BASIC_PARAMETER_LENGTH, PrOutAction, type PrOutResult } from './pr-out-actions.js';
 import { PrSense } from './pr-sense.js';
 import { isPrType, LU_SCOPE, PrType, type PrTypeCode } from './types.js';
 
 export const PERSISTENT_RESERVE_OUT = 0x5f;
+
+const TASK_ABORTED = status(ScsiStatus.TASK_ABORTED);
+
+function errnoOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
 
 /** Room for a REGISTER AND MOVE TransportID (iSCSI names are at most 223 bytes); more is refused. */
 export const MAX_PARAMETER_LENGTH = 1024;
@@ -66,18 +74,26 @@ function prOut(action: number): LuCommandHandler {
       if (length < BASIC_PARAMETER_LENGTH || length > MAX_PARAMETER_LENGTH) return PrSense.parameterListLengthError;
       return {
         dataOutLength: length,
-        async run({ dataOut }) {
+        async run({ dataOut, signal }) {
           if (!dataOut || dataOut.length < length) return PrSense.parameterListLengthError;
           const state = lu.reservations;
-          const result = applyPrOut(state, nexus, { action, type, params: dataOut.toBuffer() });
-          if (!result.changed) return result.outcome;
-          if (action === PrOutAction.PREEMPT_AND_ABORT) await abortPreempted(lu, result, nexus.id);
-          // APTPL: the new state is durable before the command completes.
+          const params = dataOut.toBuffer();
+          let result: PrOutResult | undefined;
           try {
-            await state.persist();
-          } catch {
+            // APTPL: durable first, in effect after; a state that cannot be saved changes nothing.
+            result = await state.change(() => applyPrOut(state, nexus, { action, type, params }), () => signal.aborted);
+          } catch (err) {
+            lu.device.health?.report({
+              cause: 'persist',
+              op: `PERSISTENT RESERVE OUT (${NAMES[action]!})`,
+              errno: errnoOf(err),
+              message: `reservation state not saved, the command changed nothing: ${err instanceof Error ? err.message : String(err)}`,
+            });
             return Sense.internalTargetFailure;
           }
+          if (!result) return TASK_ABORTED;
+          // After the change is in effect (and the serialisation released: a victim may be waiting for it).
+          if (result.changed && action === PrOutAction.PREEMPT_AND_ABORT) await abortPreempted(lu, result, nexus.id);
           return result.outcome;
         },
       };

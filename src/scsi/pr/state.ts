@@ -2,6 +2,14 @@ import type { Nexus } from '../command.js';
 import type { UnitAttentions } from '../unit-attention.js';
 import { isAllRegistrants, isPrType, type PrSnapshot, type PrTypeCode, type Registration, type ReservationStore } from './types.js';
 
+/** The durable part of the state, with the registration objects themselves (see change()). */
+interface Checkpoint {
+  readonly regs: readonly (readonly [string, Registration, bigint])[];
+  readonly reservation: Reservation | undefined;
+  readonly generation: number;
+  readonly aptpl: boolean;
+}
+
 export interface Reservation {
   /** For all-registrants types the holder is whichever registration made it; every registrant holds it. */
   holder: Registration;
@@ -33,6 +41,10 @@ export class ReservationState {
   private readonly regs = new Map<string, Registration>();
   private readonly live = new Map<string, Set<number>>();
   private saving: Promise<void> = Promise.resolve();
+  /** PR OUT changes run one at a time (see change()). */
+  private changing: Promise<unknown> = Promise.resolve();
+  /** Unit attentions of a change not yet durable: established only once it is. */
+  private deferred: { id: number; asc: number; ascq: number }[] | undefined;
 
   constructor(
     private readonly unitAttentions: UnitAttentions,
@@ -131,7 +143,9 @@ export class ReservationState {
   notify(regs: Iterable<Registration>, asc: number, ascq: number, except?: Nexus): void {
     for (const reg of regs) {
       for (const id of this.live.get(portKey(reg.initiatorPort, reg.targetPort)) ?? []) {
-        if (id !== except?.id) this.unitAttentions.push(id, { asc, ascq });
+        if (id === except?.id) continue;
+        if (this.deferred) this.deferred.push({ id, asc, ascq });
+        else this.unitAttentions.push(id, { asc, ascq });
       }
     }
   }
@@ -141,6 +155,70 @@ export class ReservationState {
     return [...(this.live.get(portKey(reg.initiatorPort, reg.targetPort)) ?? [])];
   }
 
+  // ---- changes that must be durable first ----
+
+  /**
+   * Runs `apply` (a PERSISTENT RESERVE OUT service action, composed of the mutations above) so that
+   * it takes effect only once it is durable: the state it produces is saved first (when APTPL asks
+   * for it), and only then becomes what every other command sees, with its unit attentions. If the
+   * save fails this rejects and the state is exactly as before: no registration, key, reservation,
+   * generation or unit attention of the failed command survives (READ KEYS shows nothing new).
+   * Changes run one at a time; one whose task was aborted while it waited (`aborted()`) is not
+   * applied at all (resolves undefined).
+   */
+  change<T extends { readonly changed: boolean }>(apply: () => T, aborted: () => boolean = () => false): Promise<T | undefined> {
+    const run = async (): Promise<T | undefined> => {
+      if (aborted()) return undefined;
+      const before = this.checkpoint();
+      this.deferred = [];
+      let result: T;
+      let attentions: { id: number; asc: number; ascq: number }[];
+      try {
+        result = apply();
+      } catch (err) {
+        this.reinstate(before);
+        throw err;
+      } finally {
+        attentions = this.deferred;
+        this.deferred = undefined;
+      }
+      if (result.changed) {
+        const after = this.checkpoint();
+        const snapshot = this.persistedSnapshot();
+        // Until the save is durable everyone sees the old state.
+        this.reinstate(before);
+        await this.save(snapshot);
+        this.reinstate(after);
+      }
+      for (const ua of attentions) this.unitAttentions.push(ua.id, { asc: ua.asc, ascq: ua.ascq });
+      return result;
+    };
+    const next = this.changing.then(run, run);
+    this.changing = next.catch(() => undefined);
+    return next;
+  }
+
+  private checkpoint(): Checkpoint {
+    return {
+      regs: [...this.regs].map(([k, reg]) => [k, reg, reg.key] as const),
+      reservation: this.reservation ? { holder: this.reservation.holder, type: this.reservation.type } : undefined,
+      generation: this.generation,
+      aptpl: this.aptpl,
+    };
+  }
+
+  /** Registration objects keep their identity (the reservation holder is one of them); keys are put back. */
+  private reinstate(c: Checkpoint): void {
+    this.regs.clear();
+    for (const [k, reg, key] of c.regs) {
+      reg.key = key;
+      this.regs.set(k, reg);
+    }
+    this.reservation = c.reservation ? { holder: c.reservation.holder, type: c.reservation.type } : undefined;
+    this.generation = c.generation;
+    this.aptpl = c.aptpl;
+  }
+
   // ---- APTPL ----
 
   /**
@@ -148,9 +226,17 @@ export class ReservationState {
    * not). Saves run one after another, each with the state as it was when it was asked for.
    */
   persist(): Promise<void> {
+    return this.save(this.persistedSnapshot());
+  }
+
+  /** What the store should hold for the current state: the state with APTPL, nothing without. */
+  private persistedSnapshot(): PrSnapshot | undefined {
+    return this.aptpl && this.regs.size > 0 ? this.snapshot() : undefined;
+  }
+
+  private save(snapshot: PrSnapshot | undefined): Promise<void> {
     const store = this.store;
     if (!store) return Promise.resolve();
-    const snapshot = this.aptpl && this.regs.size > 0 ? this.snapshot() : undefined;
     const next = this.saving.then(() => store.save(snapshot));
     this.saving = next.catch(() => undefined);
     return next;

@@ -51,7 +51,10 @@ export async function openAtomicJournal(s: AtomicSetup): Promise<AtomicJournal |
   }
   let journal: AtomicJournal;
   try {
-    journal = await AtomicJournal.open(s.path);
+    // The journal is a state file: its failures are backstore errors of the LU (logged, counted as persist).
+    journal = await AtomicJournal.open(s.path, undefined, (err, errno) =>
+      s.device.health?.report({ cause: 'persist', op: 'WRITE ATOMIC (journal)', errno, message: err.message }),
+    );
   } catch (err) {
     // No place for a journal (e.g. a directory we may not write): serve the LU without atomic writes.
     s.log.warn({ ...s.where, journal: s.path, err }, 'cannot create the atomic-write journal: WRITE ATOMIC(16) not offered');

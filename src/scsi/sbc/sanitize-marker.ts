@@ -29,22 +29,39 @@ export class SanitizeMarker {
     }
   }
 
-  /** An operation starts: durable before it writes anything. */
+  /**
+   * An operation starts: durable before it writes anything. Throws when it cannot be made so, and
+   * then leaves no partial marker behind (the operation does not start; a torn marker would leave
+   * the LU "sanitize failed" at the next start for a sanitize that never ran).
+   */
   set(ause: boolean): void {
-    mkdirSync(dirname(this.path), { recursive: true });
-    const fd = openSync(this.path, 'w', 0o600);
     try {
-      writeSync(fd, JSON.stringify({ ause, startedAt: new Date().toISOString() }) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      mkdirSync(dirname(this.path), { recursive: true });
+      const fd = openSync(this.path, 'w', 0o600);
+      try {
+        writeSync(fd, JSON.stringify({ ause, startedAt: new Date().toISOString() }) + '\n');
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      fsyncDir(dirname(this.path));
+    } catch (err) {
+      try {
+        rmSync(this.path, { force: true });
+      } catch {
+        // Nothing was created, or nothing can be removed either: the caller reports the failure.
+      }
+      throw new Error(`${this.path}: the sanitize marker cannot be written: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    fsyncDir(dirname(this.path));
   }
 
-  /** The operation completed, or the failed condition was left. */
+  /** The operation completed, or the failed condition was left. Throws when the marker stays. */
   clear(): void {
-    rmSync(this.path, { force: true });
+    try {
+      rmSync(this.path, { force: true });
+    } catch (err) {
+      throw new Error(`${this.path}: the sanitize marker cannot be removed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
     fsyncDir(dirname(this.path));
   }
 }

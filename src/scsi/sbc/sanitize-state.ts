@@ -48,12 +48,18 @@ export class SanitizeState {
   /** Survives a restart: an operation it says was interrupted leaves the LU failed (sanitize-marker.ts). */
   private readonly marker: SanitizeMarker | undefined;
 
-  constructor(opts: { rate?: number; overwrite?: boolean; marker?: SanitizeMarker } = {}) {
+  /** Told when the marker cannot be written or removed (the LU logs and counts it). */
+  private readonly onMarkerError: ((op: 'set' | 'clear', err: unknown) => void) | undefined;
+
+  constructor(
+    opts: { rate?: number; overwrite?: boolean; marker?: SanitizeMarker; onMarkerError?: (op: 'set' | 'clear', err: unknown) => void } = {},
+  ) {
     const rate = opts.rate ?? 0;
     if (!Number.isFinite(rate) || rate < 0) throw new RangeError(`sanitize rate ${rate} is not a byte count per second`);
     this.rate = rate;
     this.overwriteOffered = opts.overwrite === true;
     this.marker = opts.marker;
+    this.onMarkerError = opts.onMarkerError;
     const interrupted = this.marker?.read();
     if (interrupted) {
       this.phase = Object.freeze({
@@ -101,10 +107,16 @@ export class SanitizeState {
   /**
    * Starts `op` at once (the LU is "in progress" before this returns, so the next command of any
    * nexus is refused). The promise never rejects: 'failed' leaves the LU in the failed condition.
+   * Throws, having started nothing, when the marker cannot be made durable first.
    */
   start(op: SanitizeOperation, ause: boolean): Promise<SanitizeResult> {
     if (this.phase.kind === 'running') throw new Error('a sanitize operation is already in progress');
-    this.marker?.set(ause);
+    try {
+      this.marker?.set(ause);
+    } catch (err) {
+      this.onMarkerError?.('set', err);
+      throw err;
+    }
     let settle!: (r: SanitizeResult) => void;
     const finished = new Promise<SanitizeResult>((resolve) => (settle = resolve));
     const running = { kind: 'running' as const, total: op.total, done: 0, finished };
@@ -117,9 +129,14 @@ export class SanitizeState {
       .then(() => op.run(report))
       .then(
         () => {
-          this.phase = IDLE;
-          this.clearMarker();
-          settle('completed');
+          if (this.clearMarker()) {
+            this.phase = IDLE;
+            settle('completed');
+          } else {
+            // What a restart would find: the marker says the LU is sanitize-failed, so it is now.
+            this.phase = Object.freeze({ kind: 'failed', restricted: !ause, error: new Error('the completed sanitize could not be recorded') });
+            settle('failed');
+          }
         },
         (error: unknown) => {
           this.phase = Object.freeze({ kind: 'failed', restricted: !ause, error });
@@ -132,22 +149,25 @@ export class SanitizeState {
   /**
    * EXIT FAILURE MODE (SBC-4 5.30.2.5): leaves an unrestricted failed condition as if the
    * operation had completed; without a failed operation it changes nothing. False = refused
-   * (restricted completion mode, or an operation still running).
+   * (restricted completion mode, or an operation still running). Throws, still failed, when the
+   * marker cannot be removed: a restart would find the LU failed again.
    */
   exitFailureMode(): boolean {
     if (this.phase.kind === 'running') return false;
     if (this.phase.kind === 'failed' && this.phase.restricted) return false;
-    if (this.phase.kind === 'failed') this.clearMarker();
+    if (this.phase.kind === 'failed' && !this.clearMarker()) throw new Error('the sanitize marker cannot be removed');
     this.phase = IDLE;
     return true;
   }
 
-  /** The marker is best effort once the operation is over: a stale one only means a failed condition to exit. */
-  private clearMarker(): void {
+  /** Removes the marker; false (reported) when it stays, and with it the failed condition at the next start. */
+  private clearMarker(): boolean {
     try {
       this.marker?.clear();
-    } catch {
-      // Left behind: the next start reports the LU as sanitize-failed, which EXIT FAILURE MODE or a new sanitize clears.
+      return true;
+    } catch (err) {
+      this.onMarkerError?.('clear', err);
+      return false;
     }
   }
 }

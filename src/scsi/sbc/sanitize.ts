@@ -8,7 +8,7 @@ import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
 import { dataOutBuffer } from './medium.js';
 import { deallocate } from './provisioning.js';
 import { OVERWRITE_HEADER, overwriteOperation, parseOverwriteParameters } from './sanitize-overwrite.js';
-import { SANITIZE_COMMAND_FAILED, sanitizeInProgress, type SanitizeOperation } from './sanitize-state.js';
+import { SANITIZE_COMMAND_FAILED, sanitizeInProgress, type SanitizeOperation, type SanitizeResult } from './sanitize-state.js';
 
 export const SANITIZE = 0x48;
 export const SA_SANITIZE_OVERWRITE = 0x01;
@@ -57,16 +57,22 @@ function startSanitize(lu: LogicalUnit, op: SanitizeOperation, cdb: SanitizeCdb,
   const busy = [...lu.taskSet.entries()]
     .filter((t) => t.state === 'executing' && t.handler.opcode !== SANITIZE)
     .map((t) => t.settled);
-  const finished = lu.sanitize.start(
-    {
-      total: op.total,
-      run: async (report) => {
-        await Promise.all(busy);
-        await op.run(report);
+  let finished: Promise<SanitizeResult>;
+  try {
+    finished = lu.sanitize.start(
+      {
+        total: op.total,
+        run: async (report) => {
+          await Promise.all(busy);
+          await op.run(report);
+        },
       },
-    },
-    cdb.ause,
-  );
+      cdb.ause,
+    );
+  } catch {
+    // The marker could not be made durable (logged by the LU): nothing was started.
+    return Sense.internalTargetFailure;
+  }
   if (cdb.immed) return GOOD;
   return new Promise<Outcome>((resolve) => {
     const off = signal.onAbort(() => resolve(TASK_ABORTED));
@@ -135,7 +141,12 @@ function parseExitFailureMode(cdb: Buffer, lu: LogicalUnit): ParsedCommand | Sen
     dataOutLength: 0,
     run: () => {
       if (lu.sanitize.inProgress) return sanitizeInProgress(lu.sanitize.progress);
-      return lu.sanitize.exitFailureMode() ? GOOD : Sense.invalidFieldInCdb(1, 4);
+      try {
+        return lu.sanitize.exitFailureMode() ? GOOD : Sense.invalidFieldInCdb(1, 4);
+      } catch {
+        // The marker stays (logged by the LU), so does the failed condition.
+        return Sense.internalTargetFailure;
+      }
     },
   };
 }

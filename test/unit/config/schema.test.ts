@@ -81,7 +81,7 @@ describe('defaults', () => {
     expect(target?.auth).toEqual({ method: 'none' });
     expect(target?.luns[0]).toEqual({
       lun: 3,
-      backstore: { type: 'file', path: '/tmp/x.img', size: 2 ** 20, blockSize: 512, writeCache: true, direct: false, thin: false },
+      backstore: { type: 'file', path: '/tmp/x.img', size: 2 ** 20, blockSize: 512, writeCache: true, direct: false, thin: false, create: 'once' },
       readOnly: false,
       removable: false,
       serial: defaultLunSerial(IQN, 3),

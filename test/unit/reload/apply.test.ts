@@ -34,6 +34,14 @@ function fakeLuns(failing: number[] = []): LunControl & { calls: string[] } {
       await maybeFail(lun);
       return { oldSize: 0, newSize: to.size ?? 0 };
     },
+    reopen: async (target, lun) => {
+      calls.push(`reopen ${target.iqn} ${lun.lun}`);
+      await maybeFail(lun.lun);
+    },
+    recover: async (iqn, lun) => {
+      calls.push(`recover ${iqn} ${lun}`);
+      await maybeFail(lun);
+    },
   };
 }
 

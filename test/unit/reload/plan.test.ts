@@ -19,6 +19,30 @@ const file = (lun: number, size: string, extra: Raw = {}): Raw => ({
 const block = (lun: number, path = '/dev/loop7'): Raw => ({ lun, backstore: { type: 'block', path } });
 const nul = (lun: number, size: string): Raw => ({ lun, backstore: { type: 'null', size } });
 
+describe('planReload with LUNs not serving', () => {
+  it('an offline LUN is opened again with its new config, whatever changed in it (nothing needs a restart)', () => {
+    const running = config([file(0, '1GiB'), file(1, '1GiB')]);
+    const next = config([file(0, '1GiB', { path: '/srv/restored.img', create: 'always' }), file(1, '1GiB')]);
+    const plan = planReload(running, next, new Map([[`${IQN}/0`, 'offline' as const]]));
+    expect(plan.steps).toEqual([{ kind: 'reopen', target: next.targets[0], lun: next.targets[0]!.luns[0] }]);
+    expect(plan.needsRestart).toEqual([]);
+    // Served normally, the same change would need a restart.
+    expect(planReload(running, next).needsRestart).toEqual([`target ${IQN} LUN 0 backstore.path changed`]);
+  });
+
+  it("a failed write-back is acknowledged; the LUN's other changes are planned as usual", () => {
+    const plan = planReload(config([file(0, '1GiB')]), config([file(0, '2GiB')]), new Map([[`${IQN}/0`, 'writeback_failed' as const]]));
+    expect(plan.steps).toEqual([
+      { kind: 'recover', iqn: IQN, lun: 0 },
+      { kind: 'resize', iqn: IQN, lun: 0, size: 2 * 1024 ** 3 },
+    ]);
+  });
+
+  it('create only matters when a file is opened: changing it on a serving LUN needs no restart', () => {
+    expect(planReload(config([file(0, '1GiB')]), config([file(0, '1GiB', { create: 'always' })]))).toEqual({ steps: [], needsRestart: [], refused: [] });
+  });
+});
+
 describe('planReload', () => {
   it('an unchanged config plans nothing', () => {
     const c = config([file(0, '1GiB'), nul(1, '1GiB')]);
@@ -27,7 +51,7 @@ describe('planReload', () => {
 
   it('LUNs added and removed, removals first', () => {
     const plan = planReload(config([file(0, '1GiB'), nul(1, '1GiB')]), config([file(0, '1GiB'), nul(2, '2GiB')]));
-    expect(plan.steps.map((s) => (s.kind === 'add' ? ['add', s.target.iqn, s.lun.lun] : [s.kind, s.iqn, s.lun]))).toEqual([
+    expect(plan.steps.map((s) => (s.kind === 'add' || s.kind === 'reopen' ? [s.kind, s.target.iqn, s.lun.lun] : [s.kind, s.iqn, s.lun]))).toEqual([
       ['remove', IQN, 1],
       ['add', IQN, 2],
     ]);

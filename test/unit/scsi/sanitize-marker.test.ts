@@ -70,3 +70,57 @@ describe('SanitizeState with a marker', () => {
     expect(existsSync(m.path)).toBe(false);
   });
 });
+
+/** A marker whose directory is replaced by a regular file: it can be neither written nor removed (ENOTDIR). */
+function blocked(): { marker: SanitizeMarker; block(): void; unblock(): void } {
+  const base = join(dir, `blocked${n++}`);
+  const marker = new SanitizeMarker(join(base, 'sanitize', 'lu.json'));
+  return {
+    marker,
+    block: () => {
+      rmSync(base, { recursive: true, force: true });
+      writeFileSync(base, 'not a directory');
+    },
+    unblock: () => rmSync(base, { recursive: true, force: true }),
+  };
+}
+
+describe('the marker is written first: an operation whose marker cannot be saved does not happen', () => {
+  it('set() fails: start() throws, nothing runs, the state stays idle, the failure is reported', () => {
+    const b = blocked();
+    b.block();
+    const errors: string[] = [];
+    const s = new SanitizeState({ marker: b.marker, onMarkerError: (op) => errors.push(op) });
+    let ran = false;
+    expect(() => s.start({ total: 1, run: async () => void (ran = true) }, true)).toThrow(/sanitize marker cannot be written/);
+    expect(s.idle).toBe(true);
+    expect(ran).toBe(false);
+    expect(errors).toEqual(['set']);
+    b.unblock();
+    expect(b.marker.read()).toBeUndefined();
+  });
+
+  it('EXIT FAILURE MODE whose marker cannot be removed fails and the LU stays failed', () => {
+    const b = blocked();
+    b.marker.set(true);
+    const errors: string[] = [];
+    const s = new SanitizeState({ marker: b.marker, onMarkerError: (op) => errors.push(op) });
+    expect(s.failed && !s.failedRestricted).toBe(true);
+    b.block();
+    expect(() => s.exitFailureMode()).toThrow(/cannot be removed/);
+    expect(s.failed).toBe(true);
+    expect(errors).toEqual(['clear']);
+  });
+
+  it('a completed operation whose marker cannot be removed leaves the LU failed, as a restart would find it', async () => {
+    const b = blocked();
+    const s = new SanitizeState({ marker: b.marker });
+    let finish!: () => void;
+    const finished = s.start({ total: 1, run: () => new Promise<void>((r) => (finish = r)) }, true);
+    await new Promise<void>((r) => setImmediate(r));
+    b.block();
+    finish();
+    expect(await finished).toBe('failed');
+    expect(s.failed && !s.failedRestricted).toBe(true);
+  });
+});
