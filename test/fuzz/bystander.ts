@@ -5,7 +5,7 @@
  * The pause between operations only shapes the load (2 cores are shared), it synchronises nothing.
  */
 import { TestInitiator } from '../helpers/initiator.js';
-import { read10, write10 } from '../helpers/cdb.js';
+import { read10, senseCodes, write10 } from '../helpers/cdb.js';
 import type { Rng } from './rng.js';
 
 const BLOCK = 512;
@@ -49,7 +49,22 @@ export class Bystander {
       isid: Buffer.from([0x80, 0xb7, 0, 0, 0, this.index]),
     });
     if (r.status[0] !== 0) throw new Error(`login refused ${r.status.join('/')}`);
+    this.freshNexus = true;
     return i;
+  }
+
+  /** A new I_T nexus gets one POWER ON / RESET unit attention (SAM-5); nothing else is expected here. */
+  private freshNexus = false;
+
+  private async command(i: TestInitiator, what: string, o: Parameters<TestInitiator['command']>[0]): Promise<Awaited<ReturnType<TestInitiator['command']>>> {
+    let res = await this.timed(what, () => i.command(o));
+    const sense = senseCodes(res.sense);
+    if (res.status === 2 && sense?.[0] === 6 && sense[1] === 0x29 && this.freshNexus) {
+      this.freshNexus = false;
+      res = await this.timed(what, () => i.command(o));
+    }
+    this.freshNexus = false;
+    return res;
   }
 
   /** A command bounded by `boundMs` (the initiator's own timeout is the same 10 s). */
@@ -89,14 +104,14 @@ export class Bystander {
     const at = this.rng.int(0, this.blocks - n);
     const data = this.rng.bytes(n * BLOCK);
     this.unknown.fill(1, at, at + n);
-    const w = await this.timed(`WRITE(10) of ${n} blocks`, () => i.command({ cdb: write10(this.firstLba + at, n), write: data }));
+    const w = await this.command(i, `WRITE(10) of ${n} blocks`, { cdb: write10(this.firstLba + at, n), write: data });
     if (w.status !== 0) {
       this.fail(`WRITE(10) lba ${this.firstLba + at} x${n}: status 0x${w.status.toString(16)} sense ${w.sense?.toString('hex') ?? '-'}`);
       return;
     }
     data.copy(this.shadow, at * BLOCK);
     this.unknown.fill(0, at, at + n);
-    const rd = await this.timed(`READ(10) of ${n} blocks`, () => i.command({ cdb: read10(this.firstLba + at, n), read: n * BLOCK }));
+    const rd = await this.command(i, `READ(10) of ${n} blocks`, { cdb: read10(this.firstLba + at, n), read: n * BLOCK });
     if (rd.status !== 0) this.fail(`READ(10) lba ${this.firstLba + at} x${n}: status 0x${rd.status.toString(16)}`);
     else if (!rd.data.equals(data)) this.fail(`READ(10) lba ${this.firstLba + at} x${n} returned other data than the acknowledged WRITE`);
     this.ops += 2;
@@ -111,7 +126,7 @@ export class Bystander {
       const step = 128;
       for (let b = 0; b < this.blocks; b += step) {
         const n = Math.min(step, this.blocks - b);
-        const rd = await this.timed('final READ(10)', () => i.command({ cdb: read10(this.firstLba + b, n), read: n * BLOCK }));
+        const rd = await this.command(i, 'final READ(10)', { cdb: read10(this.firstLba + b, n), read: n * BLOCK });
         if (rd.status !== 0) {
           this.fail(`final READ(10) of blocks ${this.firstLba + b}..: status 0x${rd.status.toString(16)}`);
           break;

@@ -39,6 +39,15 @@ export class CaseContext {
     this.trace = new Trace(`seed ${seed} case ${index} (${generator})`);
   }
 
+  /** The other cases running at the moment (set by the harness), for hangs another case may cause. */
+  concurrent: () => string[] = () => [];
+
+  /** "(while case 7 (resource-write-hold) ran) " or nothing. */
+  meanwhile(): string {
+    const others = this.concurrent().filter((c) => !c.startsWith(`case ${this.index} `));
+    return others.length > 0 ? `(while ${others.join(', ')} ran) ` : '';
+  }
+
   fail(kind: FailureKind, message: string): void {
     const key = `${kind}|${message}`;
     if (this.seen.has(key)) return;

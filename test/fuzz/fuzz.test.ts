@@ -7,10 +7,10 @@
  *   SCATTER_FUZZ_CASES      number of cases (default 360)
  *   SCATTER_FUZZ_SECONDS    stop starting cases after this long (default: none)
  *   SCATTER_FUZZ_ONLY       comma-separated case indices to replay
- *   SCATTER_FUZZ_GENERATORS comma-separated generator names
+ *   SCATTER_FUZZ_GENERATORS comma-separated generator names to run (SCATTER_FUZZ_SKIP: not to run)
  *   SCATTER_FUZZ_CONCURRENCY parallel cases (default 4)
  *   SCATTER_FUZZ_ANSWER_MS  how long an owed answer may take (default 5000)
- *   SCATTER_FUZZ_TRACES     "all" to print every failing case's PDUs
+ *   SCATTER_FUZZ_TRACES     "all": print every failing case's PDUs; "every": every case's, failed or not
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -42,10 +42,12 @@ describe('iSCSI fuzzer', () => {
         seconds,
         only,
         generators: list(env.SCATTER_FUZZ_GENERATORS),
+        skip: list(env.SCATTER_FUZZ_SKIP),
         concurrency: num(env.SCATTER_FUZZ_CONCURRENCY, 4),
         answerMs,
         bystanderMs: 10_000,
         progress: (line) => process.stderr.write(`scatter fuzz: ${line}\n`),
+        traceEvery: env.SCATTER_FUZZ_TRACES === 'every',
       });
       const text = formatReport(report, env.SCATTER_FUZZ_TRACES === 'all' ? 'all' : 'first');
       process.stderr.write(`${text}\n`);

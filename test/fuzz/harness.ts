@@ -13,6 +13,8 @@ import type { GenContext, SessionWish, SlotTargets } from './generators/types.js
 import { login, randomNegotiation, type LoginPlan } from './login.js';
 import { Rng } from './rng.js';
 import { FuzzSession } from './session.js';
+import { command } from './generators/command.js';
+import { Opcode, ittOf, opOf } from './wire.js';
 import { BYSTANDER_IQN, BUDGET, rssBound, startFuzzTarget, type FuzzTarget } from './target-proc.js';
 
 export interface FuzzOptions {
@@ -26,11 +28,14 @@ export interface FuzzOptions {
   bystanderMs: number;
   /** Run only these case indices. */
   only?: number[];
-  /** Run only these generators. */
+  /** Run only these generators / all but these. */
   generators?: string[];
+  skip?: string[];
   /** Stop starting cases after this many seconds. */
   seconds?: number;
   progress?: (line: string) => void;
+  /** Print the PDUs of every case, failed or not (for replaying one case). */
+  traceEvery?: boolean;
 }
 
 export interface CaseReport {
@@ -60,7 +65,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const global: Failure[] = [];
   const failedCases: CaseReport[] = [];
   const byGenerator: Record<string, number> = {};
-  const order = schedule(new Rng(o.seed), o.generators);
+  const order = schedule(new Rng(o.seed), o.generators, o.skip);
   const running = new Map<number, string>();
   let pdusSent = 0;
   let casesRun = 0;
@@ -108,13 +113,14 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
         const index = indices[at]!;
         const gen = order[index % order.length]!;
         running.set(index, gen.name);
-        const report = await runCase(target, target.slots[k]!, index, gen.name, o);
+        const report = await runCase(target, target.slots[k]!, index, gen.name, o, running);
         running.delete(index);
         casesRun++;
         pdusSent += report.pdus;
         byGenerator[gen.name] = (byGenerator[gen.name] ?? 0) + 1;
         const exit = exitOf(target);
         if (exit) report.ctx.fail('crash', `the target exited (code ${exit.code}, signal ${exit.signal}) during this case`);
+        if (o.traceEvery) o.progress?.(`case ${index} (${gen.name}):\n${report.ctx.trace.text()}`);
         if (report.ctx.failures.length > 0) {
           failedCases.push({ index, generator: gen.name, failures: report.ctx.failures, trace: report.ctx.trace.text() });
           o.progress?.(`case ${index} (${gen.name}): ${report.ctx.failures.map((f) => `${f.kind}: ${f.message}`).join(' | ')}`);
@@ -156,8 +162,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   }
 }
 
-async function runCase(target: FuzzTarget, slot: SlotTargets, index: number, generator: string, o: FuzzOptions): Promise<{ ctx: CaseContext; pdus: number }> {
+async function runCase(target: FuzzTarget, slot: SlotTargets, index: number, generator: string, o: FuzzOptions, running: ReadonlyMap<number, string>): Promise<{ ctx: CaseContext; pdus: number }> {
   const ctx = new CaseContext(o.seed, index, generator);
+  ctx.concurrent = () => [...running].map(([i, name]) => `case ${i} (${name})`);
   const sessions: FuzzSession[] = [];
   const g = genContext(target, slot, ctx, Rng.forCase(o.seed, index), o.answerMs, sessions);
   const gen = GENERATORS.find((x) => x.name === generator)!;
@@ -209,7 +216,17 @@ function genContext(target: FuzzTarget, slot: SlotTargets, ctx: CaseContext, r: 
         neg,
       };
       s.isDiscovery = kind === 'discovery';
-      return (await login(s, plan)) ? s : undefined;
+      if (!(await login(s, plan))) return undefined;
+      // A new I_T nexus reports POWER ON / RESET on its first command: usually take it here, so
+      // that a generator's own first command is not answered by it (sometimes leave it).
+      if (!s.isDiscovery && r.bool(0.85)) {
+        for (const lun of kind === 'chap' ? [0] : [0, 1]) {
+          const since = s.mark();
+          const t = await command(s, { lun, cdb: Buffer.alloc(6), edtl: 0, read: false, write: false, immediate: true, note: 'TEST UNIT READY (takes the unit attention)' });
+          if (t) await s.waitPdu((p) => opOf(p.bhs) === Opcode.SCSI_RSP && ittOf(p.bhs) === t.itt, answerMs, since);
+        }
+      }
+      return s;
     },
   };
 }
@@ -242,10 +259,15 @@ export function formatReport(r: FuzzReport, traces: 'first' | 'all'): string {
   const groups = distinctFailures(r);
   if (groups.length === 0) return out.join('\n');
   out.push(`${groups.length} distinct failure(s):`);
+  const printed = new Set<number>();
   for (const g of groups) {
     out.push('', `== ${g.key}  (x${g.count})`, `   ${g.example.message}`);
-    if (g.first) out.push(`   replay: SCATTER_FUZZ_SEED=${r.seed} SCATTER_FUZZ_ONLY=${g.first.index} npx vitest run test/fuzz/fuzz.test.ts`);
-    if (g.first && traces === 'first') out.push(indent(g.first.trace));
+    if (!g.first) continue;
+    out.push(`   first in case ${g.first.index}; replay: SCATTER_FUZZ_SEED=${r.seed} SCATTER_FUZZ_ONLY=${g.first.index} npx vitest run test/fuzz/fuzz.test.ts`);
+    if (traces === 'first' && !printed.has(g.first.index)) {
+      printed.add(g.first.index);
+      out.push(indent(g.first.trace));
+    }
   }
   if (traces === 'all') for (const c of r.failedCases) out.push('', `-- case ${c.index} (${c.generator})`, indent(c.trace));
   return out.join('\n');

@@ -58,10 +58,9 @@ export class Rng {
    */
   edgy(min: number, max: number, edges: readonly number[] = []): number {
     if (this.bool(0.45)) {
-      const base = this.pick([min, max, ...edges]);
+      const base = this.pick([min, max, ...edges.filter((e) => e >= min && e <= max)]);
       const v = base + this.pick([-1, 0, 0, 0, 1]);
-      if (v >= min && v <= max) return v;
-      return base;
+      return v >= min && v <= max ? v : base;
     }
     return this.int(min, max);
   }

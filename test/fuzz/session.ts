@@ -279,7 +279,12 @@ export class FuzzSession {
   send(head: Buffer, o: SendOptions = {}): void {
     if (this.closed) return;
     const bytes = pduBytes(head, o.ahs, o.data, this.digests, o.damage);
-    if (o.damage && Object.values(o.damage).some(Boolean)) this.mutating = true;
+    if (o.damage && Object.values(o.damage).some(Boolean)) {
+      this.mutating = true;
+      // A wrong or misplaced digest: the target may drop the PDU or the connection; nothing is owed for it.
+      const { dirtyPadding: _padding, ...rest } = o.damage;
+      if (Object.values(rest).some(Boolean)) o = { ...o, dubious: o.dubious ?? 'sent with a damaged digest' };
+    }
     const note = [o.note, o.data && o.data.length > 0 && (opOf(head) === Opcode.TEXT_REQ || opOf(head) === Opcode.LOGIN_REQ) ? `"${textSummary(o.data)}"` : '']
       .filter(Boolean)
       .join(' ');
@@ -323,8 +328,11 @@ export class FuzzSession {
         match: (p) => opOf(p.bhs) === Opcode.REJECT && p.data.subarray(0, 48).equals(want),
       });
     }
-    // Before full feature phase only Login Requests are answered (with a Login Response).
-    if (this.phase === 'login' && op !== Opcode.LOGIN_REQ) return;
+    // Before full feature phase only Login Requests are allowed: another PDU may get a failed Login Response.
+    if (this.phase === 'login' && op !== Opcode.LOGIN_REQ) {
+      this.addReq('login', itt, false, `${op.toString(16)} during login`);
+      return;
+    }
     switch (op) {
       case Opcode.SCSI_CMD:
         info.countedTask = this.modelCommand(head, o, place);
@@ -335,13 +343,13 @@ export class FuzzSession {
         if (itt !== NO_TAG) this.addReq('nop', itt, inWindow && !o.expectReject && !o.dubious, `NOP-Out itt=${itt.toString(16)}`);
         return;
       case Opcode.TMF_REQ:
-        if (!o.expectReject) this.addReq('tmf', itt, inWindow, `TMF fn=${head[1]! & 0x7f} itt=${itt.toString(16)}`);
+        if (!o.expectReject) this.addReq('tmf', itt, inWindow && !o.dubious, `TMF fn=${head[1]! & 0x7f} itt=${itt.toString(16)}`);
         return;
       case Opcode.TEXT_REQ:
-        if (!o.expectReject) this.addReq('text', itt, inWindow, `Text itt=${itt.toString(16)}`);
+        if (!o.expectReject) this.addReq('text', itt, inWindow && !o.dubious, `Text itt=${itt.toString(16)}`);
         return;
       case Opcode.LOGOUT_REQ:
-        if (!o.expectReject) this.addReq('logout', itt, inWindow, `Logout reason=${head[1]! & 0x7f}`);
+        if (!o.expectReject) this.addReq('logout', itt, inWindow && !o.dubious, `Logout reason=${head[1]! & 0x7f}`);
         return;
       case Opcode.LOGIN_REQ:
         if (this.phase === 'login') {
@@ -626,7 +634,7 @@ export class FuzzSession {
     const status = op === Opcode.SCSI_RSP || (b[1]! & 0x01) !== 0;
     const what = `${opName(op)} for ITT ${itt.toString(16)}`;
     if (!t) {
-      this.fail('stray-status', `${what}, a tag never sent in a SCSI Command`);
+      if (!this.mutating) this.fail('stray-status', `${what}, a tag never sent in a SCSI Command`);
       return;
     }
     if (t.neverRun && status) this.fail('rfc', `${what}: the target executed ${t.neverRun} (RFC 7143 §11.3: it must not run)`);
@@ -673,7 +681,7 @@ export class FuzzSession {
     const t = this.tasks.get(itt);
     const what = `R2T for ITT ${itt.toString(16)}`;
     if (!t) {
-      this.fail('stray-status', `${what}, a tag never sent in a SCSI Command`);
+      if (!this.mutating) this.fail('stray-status', `${what}, a tag never sent in a SCSI Command`);
       return;
     }
     if (!t.write) this.fail('malformed', `${what}: R2T for a command without W`);
@@ -698,6 +706,7 @@ export class FuzzSession {
     const itt = ittOf(p.bhs);
     const r = this.reqs.get(itt);
     if (!r || r.kind !== kind) {
+      if (this.mutating) return;
       this.fail('stray-status', `${opName(opOf(p.bhs))} for ITT ${itt.toString(16)}, which no ${kind} request carried`);
       return;
     }
@@ -809,18 +818,24 @@ export class FuzzSession {
         if (t.unsolOpen) this.completeUnsolicited(t);
         for (const [ttt, r] of t.r2ts) if (!r.closed) this.completeR2t(t, ttt);
       }
+      // What cannot complete goes first: it may hold the target's write budget or block ORDERED tasks.
+      await this.abortUnfinished((t) => !!(t.broken || t.dubious));
       await this.waitOwed();
-      for (const t of [...this.tasks.values()]) {
-        if (this.closed || this.ending) break;
-        const unfinished = t.instances > t.statuses && !t.gone && !t.aborted && !t.neverRun;
-        if (unfinished && (t.broken || t.dubious || t.hung || t.unsolOpen || [...t.r2ts.values()].some((r) => !r.closed))) await this.abortTask(t);
-      }
+      await this.abortUnfinished((t) => t.hung || t.unsolOpen || [...t.r2ts.values()].some((r) => !r.closed));
     }
     await this.waitOwed();
     if (!this.closed) {
       for (const x of this.expectations) if (!x.done) this.fail('rfc', `no ${x.desc}`);
     } else {
       for (const x of this.expectations) if (!x.done && !x.closeOk) this.fail('rfc', `the connection closed instead of ${x.desc}`);
+    }
+  }
+
+  private async abortUnfinished(which: (t: TaskModel) => boolean): Promise<void> {
+    for (const t of [...this.tasks.values()]) {
+      if (this.closed || this.ending) return;
+      const unfinished = t.instances > t.statuses && !t.gone && !t.aborted && !t.neverRun;
+      if (unfinished && which(t)) await this.abortTask(t);
     }
   }
 
@@ -841,14 +856,14 @@ export class FuzzSession {
           const r2ts = [...t.r2ts.values()].map((r) => `${r.offset}+${r.length} sent ${r.sent}${r.closed ? ' F' : ''}`).join(', ');
           this.fail(
             'hang',
-            `no status for ITT ${t.itt.toString(16)} (cdb ${t.cdb.slice(0, 20)}, EDTL ${t.edtl}${t.write ? `, unsolicited ${t.unsolSent}, R2Ts [${r2ts}]` : ''}) ${this.answerMs} ms after the initiator had sent all it owed`,
+            `${this.ctx.meanwhile()}no status for ITT ${t.itt.toString(16)} (cdb ${t.cdb.slice(0, 20)}, EDTL ${t.edtl}${t.write ? `, unsolicited ${t.unsolSent}, R2Ts [${r2ts}]` : ''}) ${this.answerMs} ms after the initiator had sent all it owed`,
           );
         } else next = Math.min(next, t.waitingSince! + this.answerMs);
       }
       for (const r of reqs) {
         if (now - r.since >= this.answerMs) {
           r.hung = true;
-          this.fail('hang', `no answer to ${r.desc} within ${this.answerMs} ms`);
+          this.fail('hang', `${this.ctx.meanwhile()}no answer to ${r.desc} within ${this.answerMs} ms`);
         } else next = Math.min(next, r.since + this.answerMs);
       }
       for (const x of exps) {

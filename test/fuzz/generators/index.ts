@@ -45,8 +45,8 @@ export const GENERATORS: readonly Generator[] = [
 ];
 
 /** The order generators run in for a seed: each `weight` times per round, shuffled. */
-export function schedule(r: Rng, only?: readonly string[]): Generator[] {
-  const pool = GENERATORS.filter((g) => !only || only.includes(g.name));
+export function schedule(r: Rng, only?: readonly string[], skip?: readonly string[]): Generator[] {
+  const pool = GENERATORS.filter((g) => (!only || only.includes(g.name)) && !skip?.includes(g.name));
   if (pool.length === 0) throw new Error(`no generator matches ${only?.join(',')}; known: ${GENERATORS.map((g) => g.name).join(', ')}`);
   const round = pool.flatMap((g) => Array.from({ length: only ? 1 : (WEIGHTS[g.name] ?? 2) }, () => g));
   for (let i = round.length - 1; i > 0; i--) {

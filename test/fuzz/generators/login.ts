@@ -79,7 +79,8 @@ function judge(s: FuzzSession, w: Watch, p: RxPdu): void {
   const csg = (b1 >> 2) & 3;
   const ok = p.bhs[36] === 0;
   const keys = new Map(parseText(p.data));
-  if (w.chapTarget && ok && !w.chapProven && (transit || csg !== 0)) {
+  // Leaving the security stage: a transit, or answering in the operational stage (CSG 3 is item 20's, not a stage).
+  if (w.chapTarget && ok && !w.chapProven && (transit || csg === 1)) {
     s.fail('auth', `a CHAP target let the login leave the security stage (T=${+transit} CSG=${csg} NSG=${b1 & 3}) without a correct CHAP response`);
   }
   if (w.unknownTarget && ok && (transit || keys.has('TargetPortalGroupTag'))) {

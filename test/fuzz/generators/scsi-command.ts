@@ -4,8 +4,8 @@
  * MaxRecvDataSegmentLength, AHS good and bad, the reserved ITT, tags in use, CmdSNs outside
  * the window and out of order, odd LUN fields, and CDBs of many opcodes.
  */
-import type { FuzzSession } from '../session.js';
-import { NO_TAG, bidiReadAhs, extendedCdbAhs, lunBytes } from '../wire.js';
+import type { FuzzSession, TaskModel } from '../session.js';
+import { NO_TAG, Opcode, bidiReadAhs, extendedCdbAhs, ittOf, lunBytes, opOf } from '../wire.js';
 import { randomCdb, simpleRw, type LuGeometry } from './cdb.js';
 import { command, honestCommand } from './command.js';
 import type { GenContext, Generator } from './types.js';
@@ -220,7 +220,16 @@ const duplicateItt: Generator = {
     const r = g.r;
     const s = f.s;
     const { lun, geo } = r.pick(f.luns);
-    const first = await command(s, { lun, cdb: simpleRw(r, geo, true, 256).cdb, edtl: 256 * 512, read: false, write: true, manual: true, note: 'a WRITE left waiting for its R2T answers' });
+    // The first command of a new nexus may be answered at once (POWER ON unit attention):
+    // reuse the tag only once the target has shown the WRITE is waiting (its first R2T).
+    let first: TaskModel | undefined;
+    for (let attempt = 0; attempt < 3 && !first && !s.closed; attempt++) {
+      const since = s.mark();
+      const t = await command(s, { lun, cdb: simpleRw(r, geo, true, 256).cdb, edtl: 256 * 512, read: false, write: true, manual: true, note: 'a WRITE left waiting for its R2T answers' });
+      if (!t) return;
+      const p = await s.waitPdu((x) => ittOf(x.bhs) === t.itt && (opOf(x.bhs) === Opcode.R2T || opOf(x.bhs) === Opcode.SCSI_RSP), g.answerMs, since);
+      if (p && opOf(p.bhs) === Opcode.R2T) first = t;
+    }
     if (!first) return;
     const second = simpleRw(r, geo, r.bool(), 8);
     await command(s, {
