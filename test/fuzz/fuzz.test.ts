@@ -4,7 +4,7 @@
  * It fails with the seed, every distinct failure and the PDUs of its first case.
  *
  *   SCATTER_FUZZ_SEED       run seed (default: random, printed)
- *   SCATTER_FUZZ_CASES      number of cases (default 360)
+ *   SCATTER_FUZZ_CASES      number of cases (default 600)
  *   SCATTER_FUZZ_SECONDS    stop starting cases after this long (default: none)
  *   SCATTER_FUZZ_ONLY       comma-separated case indices to replay
  *   SCATTER_FUZZ_GENERATORS comma-separated generator names to run (SCATTER_FUZZ_SKIP: not to run)
@@ -23,7 +23,7 @@ const num = (v: string | undefined, d: number): number => (v === undefined || v 
 const list = (v: string | undefined): string[] | undefined => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
 
 const seed = runSeed(env.SCATTER_FUZZ_SEED);
-const cases = num(env.SCATTER_FUZZ_CASES, 360);
+const cases = num(env.SCATTER_FUZZ_CASES, 600);
 const seconds = env.SCATTER_FUZZ_SECONDS ? num(env.SCATTER_FUZZ_SECONDS, 0) : undefined;
 const answerMs = num(env.SCATTER_FUZZ_ANSWER_MS, 5000);
 const only = list(env.SCATTER_FUZZ_ONLY)?.map(Number);

@@ -36,6 +36,8 @@ export interface FuzzOptions {
   progress?: (line: string) => void;
   /** Print the PDUs of every case, failed or not (for replaying one case). */
   traceEvery?: boolean;
+  /** Called after each case (the harness's own self-check uses it to kill the target). */
+  afterCase?: (index: number, target: FuzzTarget) => void;
 }
 
 export interface CaseReport {
@@ -115,6 +117,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
         running.set(index, gen.name);
         const report = await runCase(target, target.slots[k]!, index, gen.name, o, running);
         running.delete(index);
+        o.afterCase?.(index, target);
         casesRun++;
         pdusSent += report.pdus;
         byGenerator[gen.name] = (byGenerator[gen.name] ?? 0) + 1;
