@@ -169,6 +169,13 @@ export class FuzzSession {
   mutating = false;
   /** A Logout was answered or a cold reset done: nothing more is sent. */
   ending = false;
+  /**
+   * Bytes that were not the PDU they claim to be went out (truncated, garbage, a length or digest
+   * that lies): the target's framing may be out of step with ours, so nothing sent after is owed an answer.
+   */
+  outOfStep = false;
+  /** When the target last sent something other than a ping: owed answers may take answerMs of silence. */
+  private lastProgress = Date.now();
   readonly tasks = new Map<number, TaskModel>();
   readonly reqs = new Map<number, ReqModel>();
   readonly expectations: Expectation[] = [];
@@ -279,11 +286,13 @@ export class FuzzSession {
   send(head: Buffer, o: SendOptions = {}): void {
     if (this.closed) return;
     const bytes = pduBytes(head, o.ahs, o.data, this.digests, o.damage);
-    if (o.damage && Object.values(o.damage).some(Boolean)) {
+    const damage = o.damage;
+    if (damage && Object.values(damage).some(Boolean)) {
       this.mutating = true;
       // A wrong or misplaced digest: the target may drop the PDU or the connection; nothing is owed for it.
-      const { dirtyPadding: _padding, ...rest } = o.damage;
+      const { dirtyPadding: _padding, ...rest } = damage;
       if (Object.values(rest).some(Boolean)) o = { ...o, dubious: o.dubious ?? 'sent with a damaged digest' };
+      if (damage.flipHeaderDigest || (damage.flipDataDigest && (o.data?.length ?? 0) > 0)) this.outOfStep = true;
     }
     const note = [o.note, o.data && o.data.length > 0 && (opOf(head) === Opcode.TEXT_REQ || opOf(head) === Opcode.LOGIN_REQ) ? `"${textSummary(o.data)}"` : '']
       .filter(Boolean)
@@ -297,6 +306,7 @@ export class FuzzSession {
   sendRaw(bytes: Buffer, note: string): void {
     if (this.closed) return;
     this.mutating = true;
+    this.outOfStep = true;
     this.ctx.trace.add(`> raw ${bytes.length} bytes (${note}) ${bytes.subarray(0, 64).toString('hex')}`);
     this.socket.write(bytes);
   }
@@ -532,6 +542,7 @@ export class FuzzSession {
     const itt = ittOf(b);
     if (op === Opcode.DATA_IN && p.data.length > KEEP_DATA) p = { ...p, data: Buffer.alloc(0) };
     const dsl = dslOf(b);
+    if (!(op === Opcode.NOP_IN && itt === NO_TAG) && op !== Opcode.ASYNC) this.lastProgress = Date.now();
     const extra = op === Opcode.TEXT_RSP || op === Opcode.LOGIN_RSP ? `  "${textSummary(p.data)}"` : '';
     this.ctx.trace.received(b, extra + (p.problems.length ? ` [${p.problems.join('; ')}]` : ''));
     for (const problem of checkTargetPdu(p, { maxRecv: this.ourMaxRecv, phase: this.phase })) {
@@ -811,6 +822,7 @@ export class FuzzSession {
    * settles everything.
    */
   async settle(): Promise<void> {
+    if (this.outOfStep) return;
     if (!this.closed && this.phase === 'ffp' && !this.ending) {
       for (const t of this.tasks.values()) {
         if (t.instances <= t.statuses || t.gone || t.broken || t.dubious || t.neverRun) continue;
@@ -850,27 +862,29 @@ export class FuzzSession {
       const exps = this.expectations.filter((x) => !x.done);
       if (tasks.length === 0 && reqs.length === 0 && exps.length === 0) return;
       let next = Infinity;
+      // Owed answers may take answerMs of silence: a target busy sending (30 READs of 8 MiB) is not hung.
+      const from = (since: number): number => Math.max(since, this.lastProgress);
       for (const t of tasks) {
-        if (now - t.waitingSince! >= this.answerMs) {
+        if (now - from(t.waitingSince!) >= this.answerMs) {
           t.hung = true;
           const r2ts = [...t.r2ts.values()].map((r) => `${r.offset}+${r.length} sent ${r.sent}${r.closed ? ' F' : ''}`).join(', ');
           this.fail(
             'hang',
-            `${this.ctx.meanwhile()}no status for ITT ${t.itt.toString(16)} (cdb ${t.cdb.slice(0, 20)}, EDTL ${t.edtl}${t.write ? `, unsolicited ${t.unsolSent}, R2Ts [${r2ts}]` : ''}) ${this.answerMs} ms after the initiator had sent all it owed`,
+            `${this.ctx.meanwhile()}no status for ITT ${t.itt.toString(16)} (cdb ${t.cdb.slice(0, 20)}, EDTL ${t.edtl}${t.write ? `, unsolicited ${t.unsolSent}, R2Ts [${r2ts}]` : ''}) ${this.answerMs} ms after the initiator had sent all it owed and the connection fell silent`,
           );
-        } else next = Math.min(next, t.waitingSince! + this.answerMs);
+        } else next = Math.min(next, from(t.waitingSince!) + this.answerMs);
       }
       for (const r of reqs) {
-        if (now - r.since >= this.answerMs) {
+        if (now - from(r.since) >= this.answerMs) {
           r.hung = true;
           this.fail('hang', `${this.ctx.meanwhile()}no answer to ${r.desc} within ${this.answerMs} ms`);
-        } else next = Math.min(next, r.since + this.answerMs);
+        } else next = Math.min(next, from(r.since) + this.answerMs);
       }
       for (const x of exps) {
-        if (now - x.since >= this.answerMs) {
+        if (now - from(x.since) >= this.answerMs) {
           x.done = true;
           this.fail('rfc', `no ${x.desc} within ${this.answerMs} ms`);
-        } else next = Math.min(next, x.since + this.answerMs);
+        } else next = Math.min(next, from(x.since) + this.answerMs);
       }
       if (next === Infinity) continue;
       // Any PDU may settle something: re-evaluate on each one, or at the next deadline.

@@ -1,7 +1,9 @@
 /** A case's conversation, one line per PDU, printed when the case fails so that it can be read and replayed. */
 import { NO_TAG, Opcode, dslOf, ittOf, opOf, opcodeName } from './wire.js';
 
-const MAX_LINES = 400;
+/** Lines kept from the start of a case and from its end (the middle of a long case is dropped). */
+const HEAD_LINES = 300;
+const TAIL_LINES = 150;
 
 const hex32 = (n: number): string => (n === NO_TAG ? 'ffffffff' : n.toString(16));
 
@@ -63,6 +65,7 @@ export function describeBhs(b: Buffer): string {
 
 export class Trace {
   private readonly lines: string[] = [];
+  private readonly tail: string[] = [];
   private dropped = 0;
   private readonly start = Date.now();
   /** PDUs sent in the case (counted even when the trace is full). */
@@ -71,8 +74,16 @@ export class Trace {
   constructor(readonly label: string) {}
 
   add(line: string): void {
-    if (this.lines.length < MAX_LINES) this.lines.push(`${String(Date.now() - this.start).padStart(6)}ms ${line}`);
-    else this.dropped++;
+    const stamped = `${String(Date.now() - this.start).padStart(6)}ms ${line}`;
+    if (this.lines.length < HEAD_LINES) {
+      this.lines.push(stamped);
+      return;
+    }
+    this.tail.push(stamped);
+    if (this.tail.length > TAIL_LINES) {
+      this.tail.shift();
+      this.dropped++;
+    }
   }
 
   sent(bhs: Buffer, extra = ''): void {
@@ -85,7 +96,7 @@ export class Trace {
   }
 
   text(): string {
-    return [...this.lines, ...(this.dropped > 0 ? [`... ${this.dropped} more lines`] : [])].join('\n');
+    return [...this.lines, ...(this.dropped > 0 ? [`     ... ${this.dropped} lines left out ...`] : []), ...this.tail].join('\n');
   }
 }
 
