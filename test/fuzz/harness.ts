@@ -96,12 +96,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     const baseline = target.status()?.rss ?? NaN;
     const bound = rssBound(baseline, o.concurrency * SESSIONS_PER_CASE + bystanders.length);
     target.resetPeak();
+    // Sampling only says which cases ran when the RSS first went over the bound (the peak itself is VmHWM).
     sampler = setInterval(() => {
       const st = target.status();
-      if (st && st.rss > peakSampled) {
-        peakSampled = st.rss;
-        peakDuring = [...running].map(([i, gname]) => `case ${i} (${gname})`).join(', ');
-      }
+      if (st && st.rss > peakSampled) peakSampled = st.rss;
+      if (st && st.rss > bound && peakDuring === '') peakDuring = [...running].map(([i, gname]) => `case ${i} (${gname})`).join(', ') || 'no case';
     }, 100);
 
     const indices = o.only ?? Array.from({ length: o.cases }, (_, i) => i);
@@ -141,7 +140,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     if (!(peak <= bound)) {
       global.push({
         kind: 'rss',
-        message: `peak RSS ${mib(peak)} MiB > bound ${mib(bound)} MiB (baseline ${mib(baseline)} MiB; see rssBound in target-proc.ts); highest sample while ${peakDuring || 'no case'} ran`,
+        message: `peak RSS ${mib(peak)} MiB > bound ${mib(bound)} MiB (baseline ${mib(baseline)} MiB; see rssBound in target-proc.ts)${peakDuring ? `; first over the bound while ${peakDuring} ran` : ''}`,
       });
     }
     if (target.exit !== undefined) {
