@@ -37,8 +37,12 @@ export class Bystander {
     this.unknown = new Uint8Array(blocks);
   }
 
+  /** The fuzz cases running now (set by the harness), named in failures. */
+  concurrent: () => string[] = () => [];
+
   private fail(msg: string): void {
-    if (this.failures.length < 20) this.failures.push(`bystander ${this.index}: ${msg}`);
+    const others = this.concurrent();
+    if (this.failures.length < 20) this.failures.push(`bystander ${this.index}: ${msg}${others.length ? ` (while ${others.join(', ')} ran)` : ''}`);
   }
 
   private async connect(): Promise<TestInitiator> {

@@ -80,6 +80,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     const half = BUDGET.bystanderLunBytes / 512 / 2;
     for (let b = 0; b < 2; b++) {
       const by = new Bystander(target.port, BYSTANDER_IQN, b + 1, b * half, half, new Rng(o.seed ^ (0x5eed0000 + b)), o.bystanderMs);
+      by.concurrent = () => [...running].map(([i, name]) => `case ${i} (${name})`);
       await by.start();
       bystanders.push(by);
     }

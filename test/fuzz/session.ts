@@ -491,7 +491,11 @@ export class FuzzSession {
     else {
       r.sent += len;
       r.dataSN++;
-      if (!final && r.sent === r.length) t.broken ??= 'all of an R2T\'s data without F';
+      if (!final && r.sent === r.length) {
+        // The target has all it asked for and may count the R2T done (and send the next one).
+        t.broken ??= 'all of an R2T\'s data without F';
+        r.closed = true;
+      }
     }
     // F ends the sequence whatever it carried: an early F leaves the target short of data,
     // which it must answer (RFC 7143 §11.7: F marks the last PDU of a sequence).
@@ -706,8 +710,8 @@ export class FuzzSession {
     if (offset + length > t.edtl) this.fail('malformed', `${what}: asks for ${offset}+${length} past EDTL ${t.edtl}`);
     if (length > this.params.maxBurst) this.fail('malformed', `${what}: ${length} bytes > MaxBurstLength ${this.params.maxBurst}`);
     if (t.r2ts.has(ttt) && !t.r2ts.get(ttt)!.closed) this.fail('malformed', `${what}: TTT ${ttt.toString(16)} already outstanding`);
-    const open = [...t.r2ts.values()].filter((r) => !r.closed).length;
-    if (open + 1 > this.params.maxOutR2T) this.fail('malformed', `${what}: ${open + 1} R2Ts outstanding > MaxOutstandingR2T ${this.params.maxOutR2T}`);
+    const open = [...t.r2ts.values()].filter((r) => !r.closed && r.sent < r.length).length;
+    if (open + 1 > this.params.maxOutR2T && !t.neverRun && !this.mutating) this.fail('malformed', `${what}: ${open + 1} R2Ts outstanding > MaxOutstandingR2T ${this.params.maxOutR2T}`);
     t.r2ts.set(ttt, { offset, length, sent: 0, dataSN: 0, closed: false });
     t.waitingSince = undefined;
     if (t.auto && !t.broken && !t.dubious && !this.ending) this.completeR2t(t, ttt);

@@ -89,9 +89,17 @@ const r2tMistakes: Generator = {
         break;
       }
       case 4: {
-        // More than the R2T asked for / past EDTL.
-        const n = Math.min(len + r.int(1, 4096), s.targetMaxRecv);
-        dataOut(s, t, { ttt, offset: off, length: n, dataSN: 0, final: true, note: `${n} bytes for an R2T of ${len}` });
+        // More than the R2T asked for (past EDTL when it is the last R2T): the sequence in
+        // PDUs the target can take, with extra bytes on the last (or in one more PDU).
+        const extra = r.int(1, 4096);
+        const max = s.targetMaxRecv;
+        let at = off;
+        let dataSN = 0;
+        while (at < off + len + extra) {
+          const n = Math.min(max, off + len + extra - at);
+          dataOut(s, t, { ttt, offset: at, length: n, dataSN: dataSN++, final: at + n >= off + len + extra, note: at + n > off + len ? `${extra} bytes more than the R2T's ${len}` : undefined });
+          at += n;
+        }
         break;
       }
       case 5: {
