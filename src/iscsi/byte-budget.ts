@@ -32,6 +32,8 @@ interface Waiter {
 class Reservation implements ByteReservation {
   granted = false;
   released = false;
+  /** Bytes the same command holds in other reservations of this budget. */
+  own = 0;
 
   constructor(
     private readonly budget: ByteBudget,
@@ -81,8 +83,12 @@ export class ByteBudget {
    * Reserve `bytes`: granted at once when nobody is queued ahead and it fits; otherwise queued, and
    * `onGrant` runs (from a microtask) once it is granted.
    */
-  reserve(bytes: number, onGrant: () => void, owner: BudgetOwner = NO_OWNER): ByteReservation {
+  reserve(bytes: number, onGrant: () => void, owner: BudgetOwner = NO_OWNER, alongside: readonly ByteReservation[] = []): ByteReservation {
     const r = new Reservation(this, owner, bytes);
+    // What the same command already holds does not count as "someone else holds bytes" for the
+    // one-large-reservation-alone rule: else a command holding its unsolicited burst could never
+    // get the rest of a write larger than its share.
+    for (const a of alongside) if (a.granted) r.own += a.bytes;
     this.queue.push({ onGrant, reservation: r });
     this.grantWaiting(r);
     return r;
@@ -115,14 +121,14 @@ export class ByteBudget {
     this.grantWaiting();
   }
 
-  private fitsGlobally(bytes: number): boolean {
-    return this.used === 0 || this.used + bytes <= this.limit;
+  private fitsGlobally(bytes: number, own = 0): boolean {
+    return this.used <= own || this.used + bytes <= this.limit;
   }
 
-  private fitsOwner(owner: BudgetOwner, bytes: number): boolean {
+  private fitsOwner(owner: BudgetOwner, bytes: number, own = 0): boolean {
     if (owner === NO_OWNER) return true;
     const held = this.heldBy(owner);
-    return held === 0 || held + bytes <= this.perOwnerLimit;
+    return held <= own || held + bytes <= this.perOwnerLimit;
   }
 
   private take(r: Reservation): void {
@@ -136,11 +142,11 @@ export class ByteBudget {
     for (let i = 0; i < this.queue.length; ) {
       const w = this.queue[i]!;
       const r = w.reservation;
-      if (!this.fitsOwner(r.owner, r.bytes)) {
+      if (!this.fitsOwner(r.owner, r.bytes, r.own)) {
         i++; // held back by its own owner's share: it waits for its owner, the others may pass
         continue;
       }
-      if (!this.fitsGlobally(r.bytes)) return; // arrival order: nobody overtakes a waiter short of global room
+      if (!this.fitsGlobally(r.bytes, r.own)) return; // arrival order: nobody overtakes a waiter short of global room
       this.queue.splice(i, 1);
       this.take(r);
       if (r === caller) continue;

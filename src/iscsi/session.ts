@@ -330,7 +330,7 @@ export class Session implements PduHandler, SessionLike {
       // No R2T before the whole remainder is reserved in the target-wide write budget.
       if (!task.solicitedReservation) {
         const bytes = task.needed - task.nextR2tOffset;
-        task.solicitedReservation = this.ctx.writeBudget.reserve(bytes, () => this.advanceDataOut(task), this);
+        task.solicitedReservation = this.ctx.writeBudget.reserve(bytes, () => this.advanceDataOut(task), this, task.writeReservations);
         task.writeReservations.push(task.solicitedReservation);
       }
       if (!task.solicitedReservation.granted) return;

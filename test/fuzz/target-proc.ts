@@ -23,6 +23,10 @@ export const BUDGET = {
   maxOutstandingR2T: 4,
   maxCmdWindow: 32,
   maxBufferedWriteBytes: 4 * MiB,
+  maxBufferedReadBytes: 8 * MiB,
+  maxQueuedBytesPerConnection: 2 * MiB,
+  /** Seconds a write waits for Data-Out it is owed: short, so hostile cases give their budget back. */
+  dataOutTimeout: 2,
   poolPages: 16,
   pageSize: 65536,
   fileLunBytes: 16 * MiB,
@@ -33,8 +37,8 @@ export const BUDGET = {
 
 /** Per-connection constants of today's transport (src/server.ts, src/scsi/logical-unit.ts). */
 export const TRANSPORT = {
-  /** Bytes queued to a socket before the connection stops reading (server.ts `sendHighWater`). */
-  sendHighWater: 4 * MiB,
+  /** Bytes queued to a socket before the connection stops reading (server.ts: min(4 MiB, maxQueuedBytesPerConnection)). */
+  sendHighWater: 2 * MiB,
   /** MAXIMUM TRANSFER LENGTH in bytes (VPD B0h): one command's data. */
   maxTransferBytes: 8 * MiB,
 } as const;
@@ -45,18 +49,20 @@ export const HEAP_SLACK = 64 * MiB;
 /**
  * The documented memory bound (docs/fuzzing.md):
  *
- *   RSS <= baseline + maxBufferedWriteBytes + poolPages * pageSize
- *          + connections * (sendHighWater + maxTransferBytes + 2 * max(MaxRecvDataSegmentLength, FirstBurstLength))
+ *   RSS <= baseline + maxBufferedWriteBytes + max(maxBufferedReadBytes, maxTransferBytes) + poolPages * pageSize
+ *          + connections * (sendHighWater + 2 * max(MaxRecvDataSegmentLength, FirstBurstLength))
  *          + HEAP_SLACK
  *
  * baseline: RSS once started and warmed up (bystanders logged in, one session per slot).
- * Per connection: what may wait in its socket's send queue, one command's data being
- * produced beyond it, and the received PDU being framed plus the immediate data of one command.
+ * Write data is held within maxBufferedWriteBytes, Data-In within maxBufferedReadBytes (one read
+ * larger than it goes alone). Per connection: other PDUs waiting in its socket's send queue, and
+ * the received PDU being framed plus the immediate data of one command.
  * Nothing in it scales with what initiators ask for: that is the point (issue 9, items 11-15).
  */
 export function rssBound(baseline: number, connections: number): number {
-  const perConnection = TRANSPORT.sendHighWater + TRANSPORT.maxTransferBytes + 2 * Math.max(BUDGET.maxRecvDataSegmentLength, BUDGET.firstBurstLength);
-  return baseline + BUDGET.maxBufferedWriteBytes + BUDGET.poolPages * BUDGET.pageSize + connections * perConnection + HEAP_SLACK;
+  const perConnection = TRANSPORT.sendHighWater + 2 * Math.max(BUDGET.maxRecvDataSegmentLength, BUDGET.firstBurstLength);
+  const reads = Math.max(BUDGET.maxBufferedReadBytes, TRANSPORT.maxTransferBytes);
+  return baseline + BUDGET.maxBufferedWriteBytes + reads + BUDGET.poolPages * BUDGET.pageSize + connections * perConnection + HEAP_SLACK;
 }
 
 export const CHAP = { user: 'fuzz-user', secret: 'fuzz-secret-0123456789', mutual: { user: 'fuzz-target', secret: 'fuzz-target-secret-98765' } };
@@ -128,6 +134,12 @@ export async function startFuzzTarget(slots: number): Promise<FuzzTarget> {
       initialR2T: false,
       maxCmdWindow: BUDGET.maxCmdWindow,
       maxBufferedWriteBytes: BUDGET.maxBufferedWriteBytes,
+      maxBufferedReadBytes: BUDGET.maxBufferedReadBytes,
+      maxQueuedBytesPerConnection: BUDGET.maxQueuedBytesPerConnection,
+      dataOutTimeout: BUDGET.dataOutTimeout,
+      // Every case comes from 127.0.0.1: a CHAP throttle keyed on the source address would hold up
+      // the honest logins behind the hostile ones. Its own tests (chap-throttle*.test.ts) cover it.
+      authThrottle: { failureDelayMs: 0, maxFailureDelayMs: 0, lockoutAfterFailures: 0 },
     },
     memory: { pageSize: BUDGET.pageSize, poolPages: BUDGET.poolPages, poolWaitMs: 2000 },
     admin: { enabled: false },

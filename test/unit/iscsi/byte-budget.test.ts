@@ -122,4 +122,14 @@ describe('ByteBudget', () => {
     expect(b.tryReserve(1, {})).toBeUndefined();
   });
 
+
+  it('a command holding part of its data may take the rest alone, even beyond the share', () => {
+    const b = new ByteBudget(100, 40);
+    const s = {};
+    const first = b.tryReserve(10, s)!; // its unsolicited burst
+    const rest = b.reserve(60, () => undefined, s, [first]); // larger than the share: alone but for itself
+    expect(rest.granted).toBe(true);
+    const other = b.reserve(60, () => undefined, s); // another command of the same session waits
+    expect(other.granted).toBe(false);
+  });
 });
