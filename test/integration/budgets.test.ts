@@ -165,6 +165,19 @@ describe('the write budget (items 13, 14)', () => {
   });
 });
 
+describe('a write larger than the session share (found by the fuzzer)', () => {
+  it('gets the rest of its data by R2T although it already holds its unsolicited burst', async () => {
+    const i = await session([['InitialR2T', 'No'], ['ImmediateData', 'Yes'], ['FirstBurstLength', '65536']]);
+    const data = randomBytes(512 * KiB); // the session's share is 256 KiB
+    const r = await i.command({ cdb: write10(40000, 1024), write: data });
+    expect(r.status).toBe(GOOD);
+    expect(r.r2ts.length).toBeGreaterThan(0);
+    const back = await i.command({ cdb: read10(40000, 1024), read: data.length });
+    expect(back.data.equals(data)).toBe(true);
+    i.close();
+  });
+});
+
 describe('a write cut into 1-byte Data-Out PDUs (item 15)', () => {
   it('lands intact', async () => {
     const i = await session([['InitialR2T', 'Yes'], ['ImmediateData', 'No']]);
