@@ -96,10 +96,17 @@ export class ByteBudget {
 
   /**
    * Reserve without waiting, for bytes that are already in memory (immediate and unsolicited data):
-   * undefined when they do not fit, or would take room the oldest waiter is owed.
+   * undefined when they do not fit, or would take room the oldest waiter is owed. An owner that
+   * holds nothing always gets its bytes (one first burst per session over the limit at most): the
+   * budget's crowd cannot make a quiet session's first write fail.
    */
   tryReserve(bytes: number, owner: BudgetOwner = NO_OWNER): ByteReservation | undefined {
-    const head = this.queue.find((w) => this.fitsOwner(w.reservation.owner, w.reservation.bytes))?.reservation.bytes ?? 0;
+    if (owner !== NO_OWNER && this.heldBy(owner) === 0) {
+      const first = new Reservation(this, owner, bytes);
+      this.take(first);
+      return first;
+    }
+    const head = this.queue.find((w) => this.fitsOwner(w.reservation.owner, w.reservation.bytes, w.reservation.own))?.reservation.bytes ?? 0;
     if (this.used + bytes + head > this.limit && !(this.used === 0 && head === 0)) return undefined;
     if (!this.fitsOwner(owner, bytes)) return undefined;
     const r = new Reservation(this, owner, bytes);
@@ -137,17 +144,31 @@ export class ByteBudget {
     this.byOwner.set(r.owner, this.heldBy(r.owner) + r.bytes);
   }
 
-  /** Grant waiters in order; `caller` is being reserved right now and learns it from `granted`, not a callback. */
+  /**
+   * Grant waiters: each time the one whose owner holds least (the oldest among equals), so a
+   * session or connection that holds nothing is served before one that already holds its share:
+   * many hostile owners cannot keep a newcomer waiting behind their own queues. Nobody overtakes the
+   * chosen waiter when it is short of global room (a large request is not starved by small ones).
+   * `caller` is being reserved right now and learns it from `granted`, not a callback.
+   */
   private grantWaiting(caller?: Reservation): void {
-    for (let i = 0; i < this.queue.length; ) {
-      const w = this.queue[i]!;
-      const r = w.reservation;
-      if (!this.fitsOwner(r.owner, r.bytes, r.own)) {
-        i++; // held back by its own owner's share: it waits for its owner, the others may pass
-        continue;
+    for (;;) {
+      let best = -1;
+      let bestHeld = Infinity;
+      for (let i = 0; i < this.queue.length; i++) {
+        const r = this.queue[i]!.reservation;
+        if (!this.fitsOwner(r.owner, r.bytes, r.own)) continue; // waits for its own owner to give back
+        const held = this.heldBy(r.owner) - r.own;
+        if (held < bestHeld) {
+          best = i;
+          bestHeld = held;
+        }
       }
-      if (!this.fitsGlobally(r.bytes, r.own)) return; // arrival order: nobody overtakes a waiter short of global room
-      this.queue.splice(i, 1);
+      if (best < 0) return;
+      const w = this.queue[best]!;
+      const r = w.reservation;
+      if (!this.fitsGlobally(r.bytes, r.own)) return;
+      this.queue.splice(best, 1);
       this.take(r);
       if (r === caller) continue;
       // Not re-entrant: the grantee sends R2Ts, which must not run inside someone else's release().

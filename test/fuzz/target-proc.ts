@@ -23,10 +23,12 @@ export const BUDGET = {
   maxOutstandingR2T: 4,
   maxCmdWindow: 32,
   maxBufferedWriteBytes: 4 * MiB,
-  maxBufferedReadBytes: 8 * MiB,
+  maxBufferedReadBytes: 24 * MiB,
   maxQueuedBytesPerConnection: 2 * MiB,
   /** Seconds a write waits for Data-Out it is owed: short, so hostile cases give their budget back. */
   dataOutTimeout: 2,
+  /** Seconds a connection may leave our PDUs unread: below the fuzzer's 5 s answer bound. */
+  sendStallTimeout: 3,
   poolPages: 16,
   pageSize: 65536,
   fileLunBytes: 16 * MiB,
@@ -49,20 +51,22 @@ export const HEAP_SLACK = 64 * MiB;
 /**
  * The documented memory bound (docs/fuzzing.md):
  *
- *   RSS <= baseline + maxBufferedWriteBytes + max(maxBufferedReadBytes, maxTransferBytes) + poolPages * pageSize
- *          + connections * (sendHighWater + 2 * max(MaxRecvDataSegmentLength, FirstBurstLength))
+ *   RSS <= baseline + 4 * maxBufferedWriteBytes + max(maxBufferedReadBytes, maxTransferBytes) + poolPages * pageSize
+ *          + connections * (sendHighWater + FirstBurstLength + 2 * max(MaxRecvDataSegmentLength, FirstBurstLength))
  *          + HEAP_SLACK
  *
  * baseline: RSS once started and warmed up (bystanders logged in, one session per slot).
- * Write data is held within maxBufferedWriteBytes, Data-In within maxBufferedReadBytes (one read
- * larger than it goes alone). Per connection: other PDUs waiting in its socket's send queue, and
- * the received PDU being framed plus the immediate data of one command.
+ * The bound docs/security.md gives: write data is charged within maxBufferedWriteBytes and keeps
+ * at most 4x that of socket chunks alive (data-out-buffer.ts), plus one first burst per session
+ * that held nothing; Data-In within maxBufferedReadBytes (one read larger than it goes alone).
+ * Per connection: other PDUs waiting in its socket's send queue, and the received PDU being framed
+ * plus the immediate data of one command.
  * Nothing in it scales with what initiators ask for: that is the point (issue 9, items 11-15).
  */
 export function rssBound(baseline: number, connections: number): number {
-  const perConnection = TRANSPORT.sendHighWater + 2 * Math.max(BUDGET.maxRecvDataSegmentLength, BUDGET.firstBurstLength);
+  const perConnection = TRANSPORT.sendHighWater + BUDGET.firstBurstLength + 2 * Math.max(BUDGET.maxRecvDataSegmentLength, BUDGET.firstBurstLength);
   const reads = Math.max(BUDGET.maxBufferedReadBytes, TRANSPORT.maxTransferBytes);
-  return baseline + BUDGET.maxBufferedWriteBytes + reads + BUDGET.poolPages * BUDGET.pageSize + connections * perConnection + HEAP_SLACK;
+  return baseline + 4 * BUDGET.maxBufferedWriteBytes + reads + BUDGET.poolPages * BUDGET.pageSize + connections * perConnection + HEAP_SLACK;
 }
 
 export const CHAP = { user: 'fuzz-user', secret: 'fuzz-secret-0123456789', mutual: { user: 'fuzz-target', secret: 'fuzz-target-secret-98765' } };
@@ -137,6 +141,7 @@ export async function startFuzzTarget(slots: number): Promise<FuzzTarget> {
       maxBufferedReadBytes: BUDGET.maxBufferedReadBytes,
       maxQueuedBytesPerConnection: BUDGET.maxQueuedBytesPerConnection,
       dataOutTimeout: BUDGET.dataOutTimeout,
+      sendStallTimeout: BUDGET.sendStallTimeout,
       // Every case comes from 127.0.0.1: a CHAP throttle keyed on the source address would hold up
       // the honest logins behind the hostile ones. Its own tests (chap-throttle*.test.ts) cover it.
       authThrottle: { failureDelayMs: 0, maxFailureDelayMs: 0, lockoutAfterFailures: 0 },

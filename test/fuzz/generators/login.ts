@@ -79,8 +79,10 @@ function judge(s: FuzzSession, w: Watch, p: RxPdu): void {
   const csg = (b1 >> 2) & 3;
   const ok = p.bhs[36] === 0;
   const keys = new Map(parseText(p.data));
-  // Leaving the security stage: a transit, or answering in the operational stage (CSG 3 is item 20's, not a stage).
-  if (w.chapTarget && ok && !w.chapProven && (transit || csg === 1)) {
+  // Leaving the security stage: a transit, or answering keys in the operational stage (CSG 3 is item 20's,
+  // not a stage). An empty T=0 answer only acknowledges a request continued with the C bit: nothing
+  // has been agreed, and the request is judged once its text is complete.
+  if (w.chapTarget && ok && !w.chapProven && (transit || (csg === 1 && p.data.length > 0))) {
     s.fail('auth', `a CHAP target let the login leave the security stage (T=${+transit} CSG=${csg} NSG=${b1 & 3}) without a correct CHAP response`);
   }
   if (w.unknownTarget && ok && (transit || keys.has('TargetPortalGroupTag'))) {

@@ -107,21 +107,30 @@ describe('ByteBudget', () => {
 
   it('tryReserve takes bytes already held only if they fit and leaves the oldest waiter its room', () => {
     const b = new ByteBudget(100, 100);
+    const busy = {}; // an owner that already holds something: no first-burst allowance
     const a = b.reserve(60, () => undefined, {});
-    const waiter = b.reserve(30, () => undefined, {}); // fits: granted
+    const waiter = b.reserve(30, () => undefined, busy); // fits: granted
     expect(waiter.granted).toBe(true);
     const big = b.reserve(50, () => undefined, {}); // queued
     expect(big.granted).toBe(false);
     // 90 used + 5 + 50 owed to the head waiter > 100: refused even though 5 would fit.
-    expect(b.tryReserve(5, {})).toBeUndefined();
+    expect(b.tryReserve(5, busy)).toBeUndefined();
     a.release();
     expect(big.granted).toBe(true); // 30 + 50
-    const small = b.tryReserve(20, {});
+    const small = b.tryReserve(20, busy);
     expect(small?.granted).toBe(true);
     expect(b.inUse).toBe(100);
-    expect(b.tryReserve(1, {})).toBeUndefined();
+    expect(b.tryReserve(1, busy)).toBeUndefined();
   });
 
+  it('tryReserve always gives an owner that holds nothing its bytes (a quiet session\'s first burst), once', () => {
+    const b = new ByteBudget(100, 100);
+    b.reserve(100, () => undefined, {});
+    const quiet = {};
+    expect(b.tryReserve(30, quiet)?.granted).toBe(true);
+    expect(b.inUse).toBe(130);
+    expect(b.tryReserve(1, quiet)).toBeUndefined();
+  });
 
   it('a command holding part of its data may take the rest alone, even beyond the share', () => {
     const b = new ByteBudget(100, 40);
@@ -131,5 +140,18 @@ describe('ByteBudget', () => {
     expect(rest.granted).toBe(true);
     const other = b.reserve(60, () => undefined, s); // another command of the same session waits
     expect(other.granted).toBe(false);
+  });
+
+  it('serves the waiter whose owner holds least first: a newcomer is not kept behind owners that hold their share', async () => {
+    const b = new ByteBudget(100, 100);
+    const [h1, h2, fresh] = [{}, {}, {}];
+    const a = b.reserve(50, () => undefined, h1);
+    b.reserve(50, () => undefined, h2);
+    const order: string[] = [];
+    b.reserve(50, () => order.push('h2 again'), h2); // queued first, but h2 already holds 50
+    b.reserve(50, () => order.push('fresh'), fresh); // holds nothing
+    a.release();
+    await tick();
+    expect(order).toEqual(['fresh']);
   });
 });
