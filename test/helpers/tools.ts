@@ -23,10 +23,10 @@ export function findTool(name: string): string | undefined {
 export function missingTools(names: string[]): string[] {
   const missing = names.filter((n) => !findTool(n));
   if (missing.length > 0 && process.env.CI) {
-    throw new Error(`CI requires ${missing.join(', ')} (apt-get install libiscsi-bin qemu-utils qemu-block-extra)`);
+    throw new Error(`CI requires ${missing.join(', ')} (apt-get install libiscsi-bin qemu-utils qemu-block-extra tshark)`);
   }
   if (missing.length > 0) {
-    process.stderr.write(`interop: skipping, missing ${missing.join(', ')}: apt-get install libiscsi-bin qemu-utils qemu-block-extra\n`);
+    process.stderr.write(`interop: skipping, missing ${missing.join(', ')}: apt-get install libiscsi-bin qemu-utils qemu-block-extra tshark\n`);
   }
   return missing;
 }
