@@ -88,6 +88,8 @@ describe.skipIf(!faultShimAvailable())('backstore EIO in scatter serve (LD_PRELO
     expect(back.status).toBe(GOOD);
     expect(back.data.equals(data)).toBe(true);
 
+    // The log line travels over the child's stdout pipe, the SCSI answer over TCP: either may come first.
+    await waitUntil(() => backstoreErrors().length >= 1, 'the backstore error is logged');
     const lines = backstoreErrors();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 50, target: IQN, lun: 0, path: lunPath, op: 'flush', cause: 'flush', errno: 'EIO' });
@@ -119,7 +121,9 @@ describe.skipIf(!faultShimAvailable())('backstore EIO in scatter serve (LD_PRELO
     shim.fail();
     expect((await ini.command({ cdb: read10(100, 16), read: 8192 })).data.equals(data)).toBe(true);
 
-    const eio = backstoreErrors().filter((l) => l.cause === 'eio');
+    const eioLines = () => backstoreErrors().filter((l) => l.cause === 'eio');
+    await waitUntil(() => eioLines().length >= 2, 'the write and the read EIO are logged');
+    const eio = eioLines();
     expect(eio.map((l) => l.op)).toEqual(['write', 'read']);
     expect(eio[0]).toMatchObject({ level: 50, target: IQN, lun: 0, path: lunPath, errno: 'EIO', lba: 200, blocks: 1 });
     expect(eio[1]).toMatchObject({ errno: 'EIO', lba: 100, blocks: 16 });
