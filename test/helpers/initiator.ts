@@ -11,6 +11,7 @@ import { dataSegmentLength, opcodeOf, type InPdu } from '../../src/iscsi/pdu.js'
 import { pduPieces, type DigestSettings } from '../../src/iscsi/serialize.js';
 import { encodeTextPairs, parseTextData } from '../../src/iscsi/text.js';
 import * as P from './initiator-pdus.js';
+import { within } from './wait.js';
 
 export interface ChapOptions {
   user: string;
@@ -212,16 +213,7 @@ export class TestInitiator {
   arrival(match: (bhs: Buffer) => boolean, timeoutMs = 5000): Promise<Buffer> {
     const seen = this.received.find(match);
     if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('timed out waiting for a PDU to arrive')), timeoutMs);
-      this.watchers.push({
-        match,
-        resolve: (bhs) => {
-          clearTimeout(t);
-          resolve(bhs);
-        },
-      });
-    });
+    return within(new Promise<Buffer>((resolve) => this.watchers.push({ match, resolve })), timeoutMs, 'the awaited PDU');
   }
 
   /** The R2T the target sent for `itt` (it holds the task and waits for data). */
