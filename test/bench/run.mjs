@@ -5,6 +5,7 @@
 // LUN 1 = null) and measures both LUNs. The write workloads overwrite the LUN with 0xA5.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { url: { type: 'string' }, secs: { type: 'string', default: '3' } } });
@@ -14,6 +15,24 @@ function run(cmd, args) {
   return new Promise((resolve) => {
     execFile(cmd, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}` }));
   });
+}
+
+/** Resolves once the portal accepts a connection (the target is up), failing if `child` exits first. */
+async function listening(port, child) {
+  const connects = () =>
+    new Promise((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+  for (const end = Date.now() + 30_000; !(await connects()); ) {
+    if (child.exitCode !== null) throw new Error(`the bench target exited with ${child.exitCode}`);
+    if (Date.now() > end) throw new Error(`the bench target does not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function parseUrl(url) {
@@ -72,7 +91,7 @@ let urls = values.url ? [values.url] : [];
 if (!values.url) {
   if (!existsSync('dist/cli/main.js')) throw new Error('run `npm run build` first');
   child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', 'config/bench.yaml'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  await new Promise((r) => setTimeout(r, 1500));
+  await listening(3262, child);
   urls = ['iscsi://127.0.0.1:3262/iqn.2026-11.io.scatter:bench/0', 'iscsi://127.0.0.1:3262/iqn.2026-11.io.scatter:bench/1'];
 }
 try {

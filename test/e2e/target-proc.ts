@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from '../helpers/wait.js';
 
 const CLI = join(process.cwd(), 'dist/cli/main.js');
 
@@ -120,12 +121,14 @@ export class TargetProcess {
     this.config = configure(this);
     this.writeConfig();
     child.kill('SIGHUP');
-    const deadline = Date.now() + timeoutMs;
-    while (reloaded().length === before) {
-      if (child.exitCode !== null) throw new Error(`scatter exited during a reload:\n${this.rawLog.join('\n')}`);
-      if (Date.now() > deadline) throw new Error(`no 'config reloaded' within ${timeoutMs} ms:\n${this.rawLog.slice(-20).join('\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitUntil(
+      () => {
+        if (child.exitCode !== null) throw new Error(`scatter exited during a reload:\n${this.rawLog.join('\n')}`);
+        return reloaded().length > before;
+      },
+      () => `'config reloaded' is logged:\n${this.rawLog.slice(-20).join('\n')}`,
+      { timeoutMs, pollMs: 50 },
+    );
     return reloaded()[before]!;
   }
 

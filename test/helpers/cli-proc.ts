@@ -39,15 +39,6 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeAr
   return p;
 }
 
-/** Poll `cond` every 25 ms; throw after `ms`. */
-export async function waitFor(cond: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Log lines (pino JSON on stdout) with this message, in order. */
 export function logged(p: CliProc, msg: string): Record<string, unknown>[] {
   return p.stdout

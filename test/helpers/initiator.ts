@@ -11,6 +11,7 @@ import { dataSegmentLength, opcodeOf, type InPdu } from '../../src/iscsi/pdu.js'
 import { pduPieces, type DigestSettings } from '../../src/iscsi/serialize.js';
 import { encodeTextPairs, parseTextData } from '../../src/iscsi/text.js';
 import * as P from './initiator-pdus.js';
+import { within } from './wait.js';
 
 export interface ChapOptions {
   user: string;
@@ -94,7 +95,13 @@ export class TestInitiator {
   private digests: DigestSettings = { headerDigest: false, dataDigest: false };
   private readonly pending = new Map<number, Pending>();
   private readonly waiters: { match(p: InPdu): boolean; resolve(p: InPdu): void }[] = [];
+  private readonly watchers: { match(bhs: Buffer): boolean; resolve(bhs: Buffer): void }[] = [];
   readonly unsolicited: InPdu[] = [];
+  /**
+   * A copy of the BHS of every PDU received, in order: what did or did not arrive, asserted after
+   * a barrier (a later answer on the same connection) instead of after a guessed wait.
+   */
+  readonly received: Buffer[] = [];
   private nextItt = 1;
   cmdSN = 1;
   expStatSN = 0;
@@ -202,7 +209,38 @@ export class TestInitiator {
     });
   }
 
+  /** Resolves with the BHS of the first PDU received, before or after this call, that `match` accepts. */
+  arrival(match: (bhs: Buffer) => boolean, timeoutMs = 5000): Promise<Buffer> {
+    const seen = this.received.find(match);
+    if (seen) return Promise.resolve(seen);
+    return within(new Promise<Buffer>((resolve) => this.watchers.push({ match, resolve })), timeoutMs, 'the awaited PDU');
+  }
+
+  /** The R2T the target sent for `itt` (it holds the task and waits for data). */
+  r2tFor(itt: number, timeoutMs = 5000): Promise<Buffer> {
+    return this.arrival((b) => opcodeOf(b) === Op.R2T && b.readUInt32BE(16) === itt, timeoutMs);
+  }
+
+  /** Headers received for `itt` that answer it (anything but an R2T). */
+  answersTo(itt: number): Buffer[] {
+    return this.received.filter((b) => b.readUInt32BE(16) === itt && opcodeOf(b) !== Op.R2T);
+  }
+
+  /** NOP-In pings (ITT 0xffffffff) received so far. */
+  get pingsReceived(): number {
+    return this.received.filter((b) => opcodeOf(b) === Op.NOP_IN && b.readUInt32BE(16) === 0xffffffff).length;
+  }
+
   private onPdu(p: InPdu): void {
+    const head = Buffer.from(p.bhs);
+    this.received.push(head);
+    for (let k = this.watchers.length - 1; k >= 0; k--) {
+      const w = this.watchers[k]!;
+      if (w.match(head)) {
+        this.watchers.splice(k, 1);
+        w.resolve(head);
+      }
+    }
     const op = opcodeOf(p.bhs);
     if (op !== Op.R2T && op !== Op.DATA_IN) this.trackSn(p.bhs);
     else this.trackWindow(p.bhs);

@@ -13,10 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
-import { CLI, freePort, logged, startCli, waitFor, type CliProc } from '../helpers/cli-proc.js';
+import { CLI, freePort, logged, startCli, type CliProc } from '../helpers/cli-proc.js';
 import { buildFaultShim, faultShimAvailable, type FaultShim } from '../helpers/fault-shim.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { scrape } from '../helpers/metrics.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const IQN = 'iqn.2026-11.io.scatter:eio';
 const GOOD = 0x00;
@@ -58,7 +59,7 @@ describe.skipIf(!faultShimAvailable())('backstore EIO in scatter serve (LD_PRELO
       ].join('\n'),
     );
     proc = startCli(['serve', '--config', cfg], { env: shim.env(lunPath) });
-    await waitFor(() => proc.stdout.includes('scatter is serving'));
+    await waitUntil(() => proc.stdout.includes('scatter is serving'), '"scatter is serving" logged');
     ini = await TestInitiator.connect(port);
     expect((await ini.login({ targetName: IQN })).status).toEqual([0, 0]);
     await ini.command({ cdb: testUnitReady() }); // the power-on unit attention
@@ -87,6 +88,8 @@ describe.skipIf(!faultShimAvailable())('backstore EIO in scatter serve (LD_PRELO
     expect(back.status).toBe(GOOD);
     expect(back.data.equals(data)).toBe(true);
 
+    // The log line travels over the child's stdout pipe, the SCSI answer over TCP: either may come first.
+    await waitUntil(() => backstoreErrors().length >= 1, 'the backstore error is logged');
     const lines = backstoreErrors();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 50, target: IQN, lun: 0, path: lunPath, op: 'flush', cause: 'flush', errno: 'EIO' });
@@ -94,7 +97,7 @@ describe.skipIf(!faultShimAvailable())('backstore EIO in scatter serve (LD_PRELO
     expect(await metric('scatter_lun_state', { state: 'writeback_failed' })).toBe(1);
 
     proc.child.kill('SIGHUP');
-    await waitFor(() => logged(proc, 'config reloaded').length === 1);
+    await waitUntil(() => logged(proc, 'config reloaded').length === 1, '"config reloaded" logged once');
     expect(logged(proc, 'failed write-back acknowledged by a reload: SYNCHRONIZE CACHE and FUA writes are served again')).toHaveLength(1);
     expect((await ini.command({ cdb: SYNC_CACHE })).status).toBe(GOOD);
     expect((await ini.command({ cdb: write10(8, 8, FUA), write: data })).status).toBe(GOOD);
@@ -118,7 +121,9 @@ describe.skipIf(!faultShimAvailable())('backstore EIO in scatter serve (LD_PRELO
     shim.fail();
     expect((await ini.command({ cdb: read10(100, 16), read: 8192 })).data.equals(data)).toBe(true);
 
-    const eio = backstoreErrors().filter((l) => l.cause === 'eio');
+    const eioLines = () => backstoreErrors().filter((l) => l.cause === 'eio');
+    await waitUntil(() => eioLines().length >= 2, 'the write and the read EIO are logged');
+    const eio = eioLines();
     expect(eio.map((l) => l.op)).toEqual(['write', 'read']);
     expect(eio[0]).toMatchObject({ level: 50, target: IQN, lun: 0, path: lunPath, errno: 'EIO', lba: 200, blocks: 1 });
     expect(eio[1]).toMatchObject({ errno: 'EIO', lba: 100, blocks: 16 });

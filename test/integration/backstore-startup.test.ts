@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
-import { CLI, freePort, logged, startCli, waitFor, type CliProc } from '../helpers/cli-proc.js';
+import { CLI, freePort, logged, startCli, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const IQN = 'iqn.2026-11.io.scatter:startup';
 const GOOD = 0x00;
@@ -76,7 +77,7 @@ describe('scatter serve with LUNs that cannot be opened', () => {
       `{ lun: 2, backstore: { type: file, path: ${dir}/lun2.img, size: 8MiB } }`,
     ]);
     proc = startCli(['serve', '--config', cfg]);
-    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    await waitUntil(() => proc!.stdout.includes('scatter is serving'), '"scatter is serving" logged');
     const failed = logged(proc, NOT_SERVED);
     expect(failed.map((l) => [l.level, l.lun, l.cause, l.errno, l.path])).toEqual([
       [50, 0, 'not_found', 'ENOENT', `${dir}/no-such-device`],
@@ -95,7 +96,7 @@ describe('scatter serve with LUNs that cannot be opened', () => {
     rmSync(blocker);
     mkdirSync(blocker);
     proc.child.kill('SIGHUP');
-    await waitFor(() => logged(proc!, 'config reloaded').length === 1);
+    await waitUntil(() => logged(proc!, 'config reloaded').length === 1, '"config reloaded" logged once');
     // LUN 1 opened; LUN 0 still has no device: that step fails, and it stays NOT READY.
     expect(logged(proc, 'config reloaded')[0]).toMatchObject({ applied: 1, failed: 1 });
     expect(logged(proc, 'LUN opened again')).toEqual([expect.objectContaining({ lun: 1 })]);
@@ -113,7 +114,7 @@ describe('scatter serve with LUNs that cannot be opened', () => {
     const lun = (extra = '') => `{ lun: 0, backstore: { type: file, path: ${path}, size: 16MiB${extra} } }`;
     writeConfig(cfg, port, [lun()]);
     proc = startCli(['serve', '--config', cfg]);
-    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    await waitUntil(() => proc!.stdout.includes('scatter is serving'), '"scatter is serving" logged');
     let i = await connect(port, [0]);
     expect((await i.command({ cdb: write10(0, 8, 0x08), write: randomBytes(4096) })).status).toBe(GOOD);
     i.close();
@@ -122,7 +123,7 @@ describe('scatter serve with LUNs that cannot be opened', () => {
 
     unlinkSync(path);
     proc = startCli(['serve', '--config', cfg]);
-    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    await waitUntil(() => proc!.stdout.includes('scatter is serving'), '"scatter is serving" logged');
     const why = logged(proc, NOT_SERVED);
     expect(why).toEqual([expect.objectContaining({ lun: 0, path, cause: 'not_found' })]);
     expect(String(why[0]!.reason)).toMatch(/served it before.*create: always/);
@@ -132,7 +133,7 @@ describe('scatter serve with LUNs that cannot be opened', () => {
 
     writeConfig(cfg, port, [lun(', create: always')]);
     proc.child.kill('SIGHUP');
-    await waitFor(() => logged(proc!, 'config reloaded').length === 1);
+    await waitUntil(() => logged(proc!, 'config reloaded').length === 1, '"config reloaded" logged once');
     expect(logged(proc, 'config reloaded')[0]).toMatchObject({ applied: 1, failed: 0, needsRestart: 0 });
     expect(await codes(i, 0)).toEqual(POWER_ON);
     expect((await i.command({ cdb: read10(0, 8), read: 4096 })).data.equals(Buffer.alloc(4096))).toBe(true);

@@ -7,9 +7,10 @@ import { existsSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, freePort, logged, startCli, waitFor, type CliProc } from '../helpers/cli-proc.js';
+import { CLI, freePort, logged, startCli, type CliProc } from '../helpers/cli-proc.js';
 import { createLoop, loopAvailable } from '../helpers/loop.js';
 import { findTool, missingTools, run } from '../helpers/tools.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const IQN = 'iqn.2026-11.io.scatter:reload';
 const MiB = 1024 * 1024;
@@ -64,13 +65,13 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
     const cfg = join(dir, 'scatter.yaml');
     writeFileSync(cfg, configText(port, [fileLun(dir, 0, '64MiB')]));
     proc = startCli(['serve', '--config', cfg]);
-    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    await waitUntil(() => proc!.stdout.includes('scatter is serving'), '"scatter is serving" logged');
     expect(await totalSize(port, 0)).toBe(64 * MiB);
 
     // Grow LUN 0 and add LUN 1.
     writeFileSync(cfg, configText(port, [fileLun(dir, 0, '256MiB'), fileLun(dir, 1, '16MiB')]));
     proc.child.kill('SIGHUP');
-    await waitFor(() => logged(proc!, 'config reloaded').length === 1);
+    await waitUntil(() => logged(proc!, 'config reloaded').length === 1, '"config reloaded" logged once');
     expect(logged(proc, 'config reloaded')[0]).toMatchObject({ applied: 2, failed: 0, needsRestart: 0, refused: 0 });
     expect(await totalSize(port, 0)).toBe(256 * MiB);
     expect(await totalSize(port, 1)).toBe(16 * MiB);
@@ -79,7 +80,7 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
     // A broken file: logged, nothing changes, still serving.
     writeFileSync(cfg, configText(port, [fileLun(dir, 0, '1000')]));
     proc.child.kill('SIGHUP');
-    await waitFor(() => logged(proc!, 'config reload: invalid configuration; nothing changed').length === 1);
+    await waitUntil(() => logged(proc!, 'config reload: invalid configuration; nothing changed').length === 1, '"config reload: invalid configuration; nothing changed" logged once');
     const invalid = logged(proc, 'config reload: invalid configuration; nothing changed')[0]!;
     expect(invalid.level).toBe(50); // error
     expect(JSON.stringify(invalid.issues)).toContain('targets[0].luns[0].backstore.size: must be a multiple of blockSize (512)');
@@ -89,7 +90,7 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
     // A shrink is refused, an alias change needs a restart: both logged, the LUNs stay as they are.
     writeFileSync(cfg, configText(port, [fileLun(dir, 0, '128MiB'), fileLun(dir, 1, '16MiB')], '    alias: renamed'));
     proc.child.kill('SIGHUP');
-    await waitFor(() => logged(proc!, 'config reloaded').length === 2);
+    await waitUntil(() => logged(proc!, 'config reloaded').length === 2, '"config reloaded" logged 2 times');
     expect(logged(proc, 'config reloaded')[1]).toMatchObject({ applied: 0, needsRestart: 1, refused: 1 });
     const warn = logged(proc, 'config change needs a restart; left alone')[0]!;
     expect(warn).toMatchObject({ level: 40, change: `target ${IQN} alias changed` });
@@ -99,7 +100,7 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
     // LUN 1 removed; the alias change is still pending and warned about again.
     writeFileSync(cfg, configText(port, [fileLun(dir, 0, '256MiB')], '    alias: renamed'));
     proc.child.kill('SIGHUP');
-    await waitFor(() => logged(proc!, 'config reloaded').length === 3);
+    await waitUntil(() => logged(proc!, 'config reloaded').length === 3, '"config reloaded" logged 3 times');
     expect(logged(proc, 'config reloaded')[2]).toMatchObject({ applied: 1, failed: 0, needsRestart: 1, refused: 0 });
     const gone = await run('iscsi-readcapacity16', [`iscsi://127.0.0.1:${port}/${IQN}/1`]);
     expect(gone.code).not.toBe(0);
@@ -117,12 +118,12 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
       const cfg = join(dir, 'scatter.yaml');
       writeFileSync(cfg, configText(port, [`{ lun: 0, backstore: { type: block, path: ${loop.dev} } }`]));
       proc = startCli(['serve', '--config', cfg]);
-      await waitFor(() => proc!.stdout.includes('scatter is serving'));
+      await waitUntil(() => proc!.stdout.includes('scatter is serving'), '"scatter is serving" logged');
       expect(await totalSize(port, 0)).toBe(16 * MiB);
       truncateSync(loop.file, 48 * MiB);
       execFileSync(findTool('losetup')!, ['-c', loop.dev]);
       proc.child.kill('SIGHUP');
-      await waitFor(() => logged(proc!, 'config reloaded').length === 1);
+      await waitUntil(() => logged(proc!, 'config reloaded').length === 1, '"config reloaded" logged once');
       expect(logged(proc, 'LUN resized')[0]).toMatchObject({ lun: 0, oldSize: 16 * MiB, newSize: 48 * MiB });
       expect(await totalSize(port, 0)).toBe(48 * MiB);
       proc.child.kill('SIGTERM');

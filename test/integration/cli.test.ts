@@ -2,9 +2,10 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, freePort, startCli, waitFor, writeServeConfig, type CliProc } from '../helpers/cli-proc.js';
+import { CLI, freePort, startCli, writeServeConfig, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { inquiry } from '../helpers/cdb.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('scatter serve (the built CLI)', () => {
   let dir: string;
@@ -44,7 +45,7 @@ describe('scatter serve (the built CLI)', () => {
       luns: [`{ lun: 0, backstore: { type: file, path: ${dir}/data/lun0.img, size: 1GiB } }`],
     });
     proc = startCli(['serve', '--config', cfg]);
-    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    await waitUntil(() => proc!.stdout.includes('scatter is serving'), '"scatter is serving" logged');
     const img = statSync(join(dir, 'data/lun0.img'));
     expect(img.size).toBe(1024 ** 3);
     expect(img.blocks * 512).toBeLessThan(1024 * 1024); // sparse
@@ -70,9 +71,9 @@ describe('scatter serve (the built CLI)', () => {
     // A module loaded before the CLI leaves a rejected promise behind on SIGUSR2, as a bug would.
     const probe = `process.on('SIGUSR2', () => { Promise.reject(new Error('probe: nobody handles this')); });`;
     proc = startCli(['serve', '--config', cfg], { nodeArgs: ['--import', `data:text/javascript,${encodeURIComponent(probe)}`] });
-    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    await waitUntil(() => proc!.stdout.includes('scatter is serving'), '"scatter is serving" logged');
     proc.child.kill('SIGUSR2');
-    await waitFor(() => proc!.stdout.includes('unhandled promise rejection (a bug); still serving'));
+    await waitUntil(() => proc!.stdout.includes('unhandled promise rejection (a bug); still serving'), '"unhandled promise rejection (a bug); still serving" logged');
     const i = await TestInitiator.connect(port);
     expect((await i.login({ targetName: 'iqn.2026-11.io.scatter:cli' })).status).toEqual([0, 0]);
     expect((await i.command({ cdb: inquiry(36), read: 36 })).status).toBe(0);

@@ -14,6 +14,7 @@ import { TestInitiator } from '../helpers/initiator.js';
 import * as P from '../helpers/initiator-pdus.js';
 import { read10, read16, readCapacity16, reportLuns, senseCodes, testUnitReady, write10, write16 } from '../helpers/cdb.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import { within } from '../helpers/wait.js';
 
 const GOOD = 0;
 const CHECK_CONDITION = 2;
@@ -136,7 +137,9 @@ describe('LUNs added and removed at runtime', () => {
     void a.command({ lun: 2, cdb: write10(0, 1), write: Buffer.alloc(512), holdData: true }).catch(() => undefined);
     const heldItt = a.allocItt() - 1;
     const ordered = a.command({ lun: 2, cdb: read10(0, 1), read: 512, attr: ATTR_ORDERED });
-    await new Promise((r) => setTimeout(r, 50));
+    // The write holds its R2T; the NOP-Out after the ORDERED read is answered once the read is taken in.
+    await a.r2tFor(heldItt);
+    await a.nop();
 
     await t.scatter.luns.remove(TEST_IQN, 2);
     expect((await ordered).status).toBe(TASK_ABORTED);
@@ -162,7 +165,8 @@ describe('LUNs added and removed at runtime', () => {
     const written = await a.command({ cdb: write10(9, 1), write: Buffer.alloc(512, 0x11) });
     expect(written.status).toBe(GOOD);
     // A WRITE to LUN 0 sent by hand, so that its R2T is answered only after the LUN is gone.
-    let r2t: { ttt: number; length: number } | undefined;
+    let r2tArrived!: (r2t: { ttt: number; length: number }) => void;
+    const r2tSeen = new Promise<{ ttt: number; length: number }>((resolve) => (r2tArrived = resolve));
     const itt = a.allocItt();
     const cmdSN = a.nextCmdSN();
     const response = a.request(
@@ -172,10 +176,10 @@ describe('LUNs added and removed at runtime', () => {
         a.send(bhs, undefined, ahs);
       },
       (p) => {
-        if (opcodeOf(p.bhs) === Op.R2T) r2t = { ttt: p.bhs.readUInt32BE(20), length: p.bhs.readUInt32BE(44) };
+        if (opcodeOf(p.bhs) === Op.R2T) r2tArrived({ ttt: p.bhs.readUInt32BE(20), length: p.bhs.readUInt32BE(44) });
       },
     );
-    while (!r2t) await new Promise((r) => setTimeout(r, 5));
+    const r2t = await within(r2tSeen, 5000, 'the R2T for the write');
     const backing = t.scatter.queues.get(`${TEST_IQN}/0`)!;
     await t.scatter.luns.remove(TEST_IQN, 0);
     a.send(

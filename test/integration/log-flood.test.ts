@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, startCli, waitFor, writeServeConfig, type CliProc } from '../helpers/cli-proc.js';
+import { freePort, startCli, writeServeConfig, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('log flood from one peer', () => {
   let dir = '';
@@ -30,7 +31,7 @@ describe('log flood from one peer', () => {
       luns: ['{ lun: 0, backstore: { type: null, size: 1GiB } }'],
     });
     proc = startCli(['serve', '--config', cfg]);
-    await waitFor(() => proc!.stdout.includes('scatter is serving'));
+    await waitUntil(() => proc!.stdout.includes('scatter is serving'), '"scatter is serving" logged');
     const i = await TestInitiator.connect(port);
     expect((await i.login({ targetName: 'iqn.2026-11.io.scatter:log' })).status).toEqual([0, 0]);
     const junk = Buffer.alloc(48);

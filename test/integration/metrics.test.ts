@@ -7,6 +7,7 @@ import { read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { scrape, type Exposition } from '../helpers/metrics.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const GOOD = 0;
 const CHECK_CONDITION = 2;
@@ -247,13 +248,12 @@ describe('iSCSI metrics', () => {
     expect(during.value('scatter_iscsi_sessions', { ...T, type: 'normal' })).toBe(1);
     expect(during.value('scatter_iscsi_connections')).toBeGreaterThanOrEqual(1);
     await i.logout();
-    // The target closes the session when the logout response is out; allow the close to land.
-    let after = await metrics();
-    for (let tries = 0; tries < 50 && after.value('scatter_iscsi_sessions', { ...T, type: 'normal' }) !== 0; tries++) {
-      await new Promise((r) => setTimeout(r, 20));
-      after = await metrics();
-    }
-    expect(after.value('scatter_iscsi_sessions', { ...T, type: 'normal' })).toBe(0);
+    // The target closes the session when the logout response is out; wait for the close to land.
+    await waitUntil(
+      async () => (await metrics()).value('scatter_iscsi_sessions', { ...T, type: 'normal' }) === 0,
+      'the session gauge drops to 0',
+      { pollMs: 20 },
+    );
   });
 });
 

@@ -143,8 +143,11 @@ describe('PREEMPT AND ABORT', () => {
     await out(a, SA.RESERVE, TYPES.EA, 0xa1n, 0n);
     // A write waiting for its data, and an ORDERED command queued behind it.
     void a.command({ cdb: write10(0, 1), write: Buffer.alloc(512), holdData: true }).catch(() => undefined);
+    const heldItt = a.allocItt() - 1;
     const ordered = a.command({ cdb: read10(0, 1), read: 512, attr: ATTR_ORDERED });
-    await new Promise((r) => setTimeout(r, 50));
+    // The write holds its R2T; the NOP-Out after the ORDERED read is answered once the read is taken in.
+    await a.r2tFor(heldItt);
+    await a.nop();
     const preempt = await b.command({ cdb: prOutCdb(SA.PREEMPT_AND_ABORT, TYPES.WE, 24), write: prOutParams(0xb1n, 0xa1n), attr: ATTR_HEAD_OF_QUEUE });
     expect(preempt.status).toBe(GOOD);
     expect((await ordered).status).toBe(TASK_ABORTED);

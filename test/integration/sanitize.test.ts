@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inquiry, read10, reportLuns, requestSense, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const GOOD = 0;
 const CHECK_CONDITION = 2;
@@ -98,15 +99,15 @@ describe('SANITIZE OVERWRITE over iSCSI', () => {
     expect(senseCodes(polled.data)).toEqual(NOT_READY_SANITIZING);
     expect(progressOf(polled.data)).toBeGreaterThanOrEqual(first);
 
-    // Poll until it ends (bounded): then TUR is GOOD and every block holds the pattern.
-    const deadline = Date.now() + 60_000;
-    let last = await c.command({ cdb: testUnitReady() });
-    while (last.status !== GOOD && Date.now() < deadline) {
-      expect(senseCodes(last.sense)).toEqual(NOT_READY_SANITIZING);
-      await new Promise((r) => setTimeout(r, 200));
-      last = await c.command({ cdb: testUnitReady() });
-    }
-    expect(last.status).toBe(GOOD);
+    // Poll until it ends (bounded): every answer until then says SANITIZE IN PROGRESS; then TUR is
+    // GOOD and every block holds the pattern.
+    const ended = async (): Promise<boolean> => {
+      const tur = await c.command({ cdb: testUnitReady() });
+      if (tur.status === GOOD) return true;
+      expect(senseCodes(tur.sense)).toEqual(NOT_READY_SANITIZING);
+      return false;
+    };
+    await waitUntil(ended, 'the sanitize ends (TEST UNIT READY is GOOD)', { timeoutMs: 60_000, pollMs: 200 });
     expect((await c.command({ cdb: read10(0, 1), read: 512 })).data).toEqual(Buffer.alloc(512, 0xc3));
     const whole = fileBytes('lun0.img', 0, LU_BYTES);
     expect(whole.every((x) => x === 0xc3)).toBe(true);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestInitiator } from '../helpers/initiator.js';
 import { read10, write10, testUnitReady, inquiry, senseCodes } from '../helpers/cdb.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let t: TestTarget;
 beforeAll(async () => {
@@ -37,13 +38,14 @@ describe('session', () => {
     const i = await session({ keys: NO_IMMEDIATE });
     const stuck = i.command({ cdb: write10(10, 8), write: Buffer.alloc(4096), holdData: true });
     stuck.catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 100));
     const itt = i.allocItt() - 1;
+    await i.r2tFor(itt); // the target holds the task, waiting for its data
     const response = await i.tmf(1, { lun: 0, refItt: itt, refCmdSN: i.cmdSN - 1 });
     expect(response).toBe(0);
     // The session goes on: a later command is answered normally.
     expect((await i.command({ cdb: inquiry(36), read: 36 })).status).toBe(0);
-    await expect(Promise.race([stuck, new Promise((r) => setTimeout(() => r('no answer'), 300))])).resolves.toBe('no answer');
+    await i.nop(); // a barrier: whatever the target sent before this answer has arrived
+    expect(i.answersTo(itt)).toEqual([]);
     i.close();
   });
 
@@ -58,7 +60,7 @@ describe('session', () => {
     const b = await session({ isid: Buffer.from([0x80, 0, 0, 0, 0, 0x42]) });
     const stuck = a.command({ cdb: write10(20, 8), write: Buffer.alloc(4096), holdData: true });
     stuck.catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 50));
+    await a.r2tFor(a.allocItt() - 1);
     expect(await a.tmf(5, { lun: 0 })).toBe(0);
     const afterB = await b.command({ cdb: testUnitReady() });
     expect(afterB.status).toBe(2);
@@ -71,18 +73,22 @@ describe('session', () => {
   it('ABORT TASK SET drops this session’s waiting tasks; CLEAR TASK SET also those of other sessions', async () => {
     const a = await session({ keys: NO_IMMEDIATE });
     const b = await session({ isid: Buffer.from([0x80, 0, 0, 0, 0, 0x77]), keys: NO_IMMEDIATE });
-    const never = (p: Promise<unknown>) => {
-      p.catch(() => undefined);
-      return Promise.race([p.then(() => 'answered'), new Promise((r) => setTimeout(() => r('no answer'), 300))]);
+    /** No answer to `itt` has come by the time a later NOP-Out is answered on the same connection. */
+    const neverAnswered = async (i: TestInitiator, itt: number) => {
+      await i.nop();
+      return i.answersTo(itt);
     };
-    const a1 = a.command({ cdb: write10(30, 8), write: Buffer.alloc(4096), holdData: true });
-    const b1 = b.command({ cdb: write10(40, 8), write: Buffer.alloc(4096), holdData: true });
-    await new Promise((r) => setTimeout(r, 50));
+    a.command({ cdb: write10(30, 8), write: Buffer.alloc(4096), holdData: true }).catch(() => undefined);
+    const a1 = a.allocItt() - 1;
+    b.command({ cdb: write10(40, 8), write: Buffer.alloc(4096), holdData: true }).catch(() => undefined);
+    const b1 = b.allocItt() - 1;
+    await a.r2tFor(a1);
+    await b.r2tFor(b1);
     expect(await a.tmf(2, { lun: 0 })).toBe(0); // ABORT TASK SET: a's task only
-    expect(await never(a1)).toBe('no answer');
+    expect(await neverAnswered(a, a1)).toEqual([]);
     expect(t.scatter.iscsi.sessions.all().some((s) => s.tasks.size > 0)).toBe(true); // b's task is still there
     expect(await a.tmf(4, { lun: 0 })).toBe(0); // CLEAR TASK SET: every nexus
-    expect(await never(b1)).toBe('no answer');
+    expect(await neverAnswered(b, b1)).toEqual([]);
     expect(t.scatter.iscsi.sessions.all().every((s) => s.tasks.size === 0)).toBe(true);
     expect((await b.command({ cdb: inquiry(36), read: 36 })).status).toBe(0);
     a.close();
@@ -171,8 +177,13 @@ describe('session', () => {
       const ping = await alive.waitFor((p) => (p.bhs[0]! & 0x3f) === 0x20, 3000);
       expect(ping.bhs.readUInt32BE(16)).toBe(0xffffffff);
       await quiet.waitClosed(4000);
-      // The one that answers stays up.
-      await new Promise((r) => setTimeout(r, 1500));
+      // The one that answers stays up: two more pings reach it after the quiet one was dropped, and
+      // the second is only sent if the target accepted the answer to the first.
+      const pings = alive.pingsReceived;
+      await waitUntil(() => {
+        if (alive.closed) throw new Error('the connection that answers pings was dropped');
+        return alive.pingsReceived >= pings + 2;
+      }, 'two more pings reach the connection that answers them');
       expect(alive.closed).toBe(false);
       alive.close();
     } finally {
@@ -198,11 +209,12 @@ describe('session', () => {
     const outside = i.cmdSN + 100000;
     const saved = i.cmdSN;
     i.cmdSN = outside;
-    const lost = i.command({ cdb: inquiry(36), read: 36 });
-    lost.catch(() => undefined);
+    i.command({ cdb: inquiry(36), read: 36 }).catch(() => undefined);
+    const lost = i.allocItt() - 1;
     i.cmdSN = saved;
     expect((await i.command({ cdb: inquiry(36), read: 36 })).status).toBe(0);
-    await expect(Promise.race([lost, new Promise((r) => setTimeout(() => r('ignored'), 200))])).resolves.toBe('ignored');
+    await i.nop(); // a barrier: whatever the target sent before this answer has arrived
+    expect(i.answersTo(lost)).toEqual([]);
     i.close();
   });
 });

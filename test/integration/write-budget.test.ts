@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestInitiator } from '../helpers/initiator.js';
 import { read10, testUnitReady, write10 } from '../helpers/cdb.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * The target-wide bound on buffered write data (iscsi.maxBufferedWriteBytes): with 128 KiB of
@@ -40,11 +41,6 @@ async function session(isid: number): Promise<TestInitiator> {
   return i;
 }
 
-const until = async (cond: () => boolean): Promise<void> => {
-  for (let n = 0; n < 200 && !cond(); n++) await new Promise((r) => setTimeout(r, 10));
-  expect(cond()).toBe(true);
-};
-
 describe('buffered write data bound (maxBufferedWriteBytes)', () => {
   it('holds back R2Ts beyond the budget and sends them when a holder ends', async () => {
     const budget = t.scatter.iscsi.writeBudget;
@@ -56,14 +52,16 @@ describe('buffered write data bound (maxBufferedWriteBytes)', () => {
     const held2 = a.command({ cdb: write10(BLOCKS, BLOCKS), write: Buffer.alloc(WRITE), holdData: true });
     held1.catch(() => undefined);
     held2.catch(() => undefined);
-    await until(() => budget.inUse === BUDGET);
+    await waitUntil(() => budget.inUse === BUDGET, 'the two held writes take the whole budget');
 
     // A third write, from another session, has to wait for the budget: no R2T, no completion.
     const data = randomBytes(WRITE);
     let done = false;
     const third = b.command({ cdb: write10(4 * BLOCKS, BLOCKS), write: data }).finally(() => (done = true));
-    await until(() => budget.waiting === 1);
-    await new Promise((r) => setTimeout(r, 100));
+    const thirdItt = b.allocItt() - 1;
+    await waitUntil(() => budget.waiting === 1, 'the third write waits for the budget');
+    await b.nop(); // a barrier: whatever the target sent b before this answer has arrived
+    expect(b.received.filter((h) => h.readUInt32BE(16) === thirdItt)).toEqual([]);
     expect(done).toBe(false);
     expect(budget.inUse).toBe(BUDGET);
 
@@ -78,7 +76,7 @@ describe('buffered write data bound (maxBufferedWriteBytes)', () => {
     // Ending the sessions gives back the rest.
     a.close();
     b.close();
-    await until(() => budget.inUse === 0 && budget.waiting === 0);
+    await waitUntil(() => budget.inUse === 0 && budget.waiting === 0, 'the budget is free');
   });
 
   it('many concurrent writes larger than the budget all complete byte-exact, one budget at a time', async () => {

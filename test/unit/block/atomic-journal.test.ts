@@ -17,6 +17,7 @@ import { AtomicJournal } from '../../../src/block/atomic-journal.js';
 import { BlockError } from '../../../src/block/device.js';
 import { SgVector } from '../../../src/block/sg.js';
 import { MemDevice } from '../../helpers/mem-device.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 let dir: string;
 let path: string;
@@ -205,14 +206,14 @@ describe('atomic journal commit', () => {
         running--;
       }),
     );
-    await waitFor(() => releases.length === 2);
+    await waitUntil(() => releases.length === 2, 'two commits are writing');
     // Two records in flight, in two different slots.
     const mid = await journal.scan();
     expect(mid.valid.map((r) => r.lba).sort()).toEqual([0, 1]);
     // Let each write finish as it arrives: the last two start only after the first two free their
     // slots and their own records are on disk, which may take a while on a busy machine.
     for (let released = 0; released < commits.length; released++) {
-      await waitFor(() => releases.length > 0);
+      await waitUntil(() => releases.length > 0, 'a commit is writing');
       releases.shift()!();
     }
     await Promise.all(commits);
@@ -232,8 +233,3 @@ describe('atomic journal commit', () => {
     expect(seen).toBe(42n);
   });
 });
-
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error('condition not reached');
-}

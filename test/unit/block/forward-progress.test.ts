@@ -1,9 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { bounceIn, prepareBio } from '../../../src/block/bounce.js';
+import { Cancellation, type CancelSignal } from '../../../src/block/cancel.js';
 import { BlockError, type BlockReadResult } from '../../../src/block/device.js';
+import { mapSg, type PlannedBio } from '../../../src/block/map-sg.js';
 import { Mempool } from '../../../src/block/mempool.js';
 import { BlockQueue } from '../../../src/block/queue.js';
 import { SgVector } from '../../../src/block/sg.js';
+import { waitUntil } from '../../helpers/wait.js';
 import { RamBackstore, RecordingBackstore, limits, pattern, prng } from './helpers.js';
 
 const PAGE = 4096;
@@ -145,5 +149,91 @@ describe('forward progress: 4-page pool, 32 concurrent requests of 64 bounce pag
       ),
       { numRuns: 15 },
     );
+  });
+});
+
+/**
+ * The negative control for the tests above. A write path that keeps everything the BlockQueue has
+ * (the same mapSg plan, the same Mempool, the same bounce and backstore) but changes one thing:
+ * the order of allocation. `allocateAllFirst` takes the pages of every bio of the request before it
+ * submits any (the blk_rq_map_kern_sg shape of docs/architecture.md); `oneBioAtATime` submits each
+ * bio before it waits for the next one's pages, as BlockQueue.run does.
+ */
+type AllocationOrder = 'allocateAllFirst' | 'oneBioAtATime';
+
+async function naiveWrite(
+  order: AllocationOrder,
+  pool: Mempool,
+  store: RecordingBackstore,
+  offset: number,
+  data: SgVector,
+  maxBouncePages: number,
+  signal: CancelSignal,
+): Promise<void> {
+  const plan = mapSg(data, offset, store.limits, { pageSize: pool.pageSize, maxBouncePages });
+  const submit = async (bio: PlannedBio, pages: Buffer[]): Promise<void> => {
+    try {
+      const prepared = prepareBio(bio, pages, pool.pageSize);
+      bounceIn(prepared);
+      await store.writev(prepared.bio, false);
+    } finally {
+      pool.free(pages);
+    }
+  };
+  if (order === 'oneBioAtATime') {
+    const inFlight: Promise<void>[] = [];
+    for (const bio of plan.bios) {
+      const pages = await pool.alloc(bio.bouncePages, { signal });
+      inFlight.push(submit(bio, pages));
+    }
+    await Promise.all(inFlight);
+    return;
+  }
+  const held: Buffer[][] = [];
+  try {
+    for (const bio of plan.bios) held.push(await pool.alloc(bio.bouncePages, { signal }));
+  } catch (err) {
+    for (const pages of held) pool.free(pages);
+    throw err;
+  }
+  await Promise.all(plan.bios.map((bio, k) => submit(bio, held[k]!)));
+}
+
+describe('negative control: the same requests, pool and backstore, allocating all pages of a request first', () => {
+  function run(order: AllocationOrder, perBio: number) {
+    const pool = new Mempool({ pages: 4, pageSize: PAGE });
+    const store = new RamBackstore(2 * REQUESTS * REQUEST_BYTES, limits({ alignment: 512 }));
+    const rec = new RecordingBackstore(store, store.limits, { async: true });
+    const cancel = new Cancellation();
+    const payloads = Array.from({ length: REQUESTS }, (_, i) => pattern(REQUEST_BYTES, i + 1));
+    const writes = payloads.map((p, i) => naiveWrite(order, pool, rec, i * REQUEST_BYTES, unalignedSg(p, i), perBio, cancel.signal));
+    return { pool, store, rec, cancel, payloads, writes };
+  }
+
+  it.each([2, 4])('one bio at a time (as BlockQueue does): every write completes (%s pages per bio)', async (perBio) => {
+    const { pool, store, payloads, writes } = run('oneBioAtATime', perBio);
+    await settlesWithin(Promise.all(writes), 20_000);
+    payloads.forEach((p, i) => expect(store.data.subarray(i * REQUEST_BYTES, (i + 1) * REQUEST_BYTES).equals(p)).toBe(true));
+    expect(pool.stats).toMatchObject({ inUse: 0, waiting: 0 });
+  });
+
+  it.each([2, 4])('all pages first: deadlocks, and the liveness guard reports it (%s pages per bio)', async (perBio) => {
+    const { pool, rec, cancel, writes } = run('allocateAllFirst', perBio);
+    const all = Promise.all(writes);
+    all.catch(() => undefined);
+    // The deadlock as a state: the pool is empty, every request waits for pages, and no bio is in
+    // flight that could bring any back. Nothing can change it.
+    await waitUntil(() => pool.stats.waiting === REQUESTS, 'every request waits for pages');
+    expect(pool.inUse).toBe(pool.capacity);
+    expect(rec.inflight).toBe(0);
+    expect(rec.records).toEqual([]);
+    // The same guard as above fails on it (a shorter bound: the state above already proves the deadlock).
+    await expect(settlesWithin(all, 1_000)).rejects.toThrow(/deadlock/);
+    expect(pool.stats).toMatchObject({ inUse: pool.capacity, waiting: REQUESTS });
+    // Abort the waiters: every page comes back.
+    cancel.abort();
+    const outcomes = await Promise.allSettled(writes);
+    expect(outcomes.every((o) => o.status === 'rejected' && (o.reason as BlockError).code === 'ABORTED')).toBe(true);
+    expect(pool.stats).toMatchObject({ inUse: 0, waiting: 0 });
   });
 });

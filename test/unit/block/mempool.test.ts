@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isAddressAligned } from '../../../src/block/alignment.js';
 import { BlockError } from '../../../src/block/device.js';
 import { Mempool, isPoolMemory, poolBaseAlignment } from '../../../src/block/mempool.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const PAGE = 4096;
 
@@ -152,15 +153,17 @@ describe('Mempool', () => {
             expect(pool.inUse + pool.available).toBe(capacity);
             await Promise.resolve();
           }
-          // Return everything; every waiter then gets served or times out.
-          while (held.length > 0 || pool.stats.waiting > 0) {
+          // Return everything, one holder per round; every waiter then gets served (its pages come
+          // back in a later round) or times out.
+          const returnOne = (): boolean => {
             const pages = held.shift();
             if (pages) {
               pages.forEach((p) => out.delete(p));
               pool.free(pages);
             }
-            await new Promise((r) => setTimeout(r, 2));
-          }
+            return held.length === 0 && pool.stats.waiting === 0;
+          };
+          await waitUntil(returnOne, 'every waiter is served or has timed out', { pollMs: 2 });
           await Promise.all(waits);
           for (const pages of held.splice(0)) pool.free(pages);
           expect(pool.inUse).toBe(0);

@@ -9,6 +9,7 @@ import { ScsiStatus } from '../../../src/scsi/command.js';
 import { accessOf } from '../../../src/scsi/pr/access.js';
 import { SenseKey } from '../../../src/scsi/sense.js';
 import { MemDevice } from '../../helpers/mem-device.js';
+import { waitUntil } from '../../helpers/wait.js';
 import { cdb16, dataOf, gate, run, send, sense, settle, setup } from './fixture.js';
 
 /** WRITE ATOMIC(16): byte 1 WRPROTECT | DPO | FUA, LBA 2-9, ATOMIC BOUNDARY 10-11, TRANSFER LENGTH 12-13. */
@@ -144,7 +145,7 @@ describe('WRITE ATOMIC(16)', () => {
     dev.buffer.fill(0x0a, 0, 8 * 512);
     const held = holdWrites(dev);
     const w = send(core, atomic16(0, 8), { data: fill(0x0b, 8) }).response;
-    await waitFor(held.asked);
+    await waitUntil(held.asked, 'the atomic write reaches the device');
     const r = send(core, read16(4, 4)).response;
     const elsewhere = await run(core, read16(16, 4)); // a read of other blocks does not wait
     expect(elsewhere.status).toBe(ScsiStatus.GOOD);
@@ -183,7 +184,7 @@ describe('WRITE ATOMIC(16)', () => {
     const lu = holdWrites(dev);
     const cancel2 = new Cancellation();
     const inFlight = send(core, atomic16(0, 2), { data: fill(0x55, 2), signal: cancel2.signal }).response;
-    await waitFor(lu.asked);
+    await waitUntil(lu.asked, 'the LU write is in flight');
     cancel2.abort();
     lu.open();
     await inFlight;
@@ -197,7 +198,7 @@ describe('WRITE ATOMIC(16)', () => {
     const held = holdWrites(dev);
     const data = Buffer.concat([fill(0x61, 4), fill(0x62, 4)]);
     const w = send(core, atomic16(4, 8), { data }).response;
-    await waitFor(held.asked);
+    await waitUntil(held.asked, 'the atomic write reaches the device');
     // "Crash": keep the journal and the medium as they are now; nothing of the write has landed.
     copyFileSync(journalPath, join(dir, 'crashed.journal'));
     const medium = new MemDevice(64);
@@ -221,9 +222,4 @@ function holdWrites(dev: MemDevice): { asked: () => boolean; open: () => void } 
     await held.promise;
   };
   return { asked: () => asked, open: held.open };
-}
-
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error('condition not reached');
 }
