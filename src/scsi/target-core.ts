@@ -4,9 +4,8 @@ import { ScsiStatus, type Nexus, type PrepareResult, type ScsiCommand, type Scsi
 import type { CommandHandler, ParsedCommand, TargetInfo } from './handler.js';
 import type { LogicalUnit } from './logical-unit.js';
 import { CommandTable } from './opcodes.js';
-import { RESERVATION_CONFLICT } from './pr/pr-sense.js';
 import { reservationConflict } from './pr/access.js';
-import { status, type Outcome } from './outcome.js';
+import { RESERVATION_CONFLICT, TASK_ABORTED, type Outcome } from './outcome.js';
 import { toResponse } from './response.js';
 import type { SenseFormat } from './sense.js';
 import { Asc, isSenseReason, Sense, type AscPair, type SenseReason } from './sense-reasons.js';
@@ -15,7 +14,6 @@ import { Task } from './task.js';
 import { MEDIUM_ACCESS_OPCODES } from './sbc/removable.js';
 import { sanitizeRefusal } from './sbc/sanitize-gate.js';
 import { offlineRefusal } from './offline-gate.js';
-import { ExtraSense } from './spc/extra-sense.js';
 
 /** The subset of a pino logger the core uses. */
 export interface ScsiLogger {
@@ -36,7 +34,6 @@ export type AbortTaskResult = 'complete' | 'notFound';
 export type TaskSetResult = 'complete' | 'noLun';
 
 const PROTOCOL_ID_ISCSI = 0x5;
-const TASK_ABORTED = status(ScsiStatus.TASK_ABORTED);
 const SECONDS_PER_MS = 1e-3;
 
 /**
@@ -329,7 +326,7 @@ export class ScsiTargetCore {
     const offline = lu ? offlineRefusal(lu, cmd.cdb) : undefined;
     if (offline) return this.refuse(cmd, known, offline, format, receivedAt);
     if (lu && !lu.medium.present && MEDIUM_ACCESS_OPCODES.has(cmd.cdb[0]!)) {
-      return this.refuse(cmd, known, ExtraSense.mediumNotPresent, format, receivedAt);
+      return this.refuse(cmd, known, Sense.mediumNotPresent, format, receivedAt);
     }
     // A sanitize in progress or failed refuses all but a few commands, from every nexus.
     const sanitizing = lu ? sanitizeRefusal(lu, cmd.cdb) : undefined;

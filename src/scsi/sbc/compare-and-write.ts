@@ -4,7 +4,6 @@ import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
-import { ExtraSense } from '../spc/extra-sense.js';
 import { MAX_COMPARE_AND_WRITE_BLOCKS } from '../spc/vpd.js';
 import { dataOutBuffer, firstDifference, walkBlocks } from './medium.js';
 import { withRange } from './range-lock.js';
@@ -40,7 +39,7 @@ function parseCompareAndWrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | Sen
       return withRange(lu.rangeLock, lba, blocks, true, async () => {
         const miscompare = await walkBlocks(lu, lba, blocks, signal, (medium, at) => {
           const diff = firstDifference(medium, verify.subarray(at, at + medium.length));
-          return diff >= 0 ? ExtraSense.miscompare(at + diff) : undefined;
+          return diff >= 0 ? Sense.miscompare(at + diff) : undefined;
         });
         if (miscompare) return miscompare;
         return writeBlocks(lu, lba, half, fua, write, signal, true);

@@ -1,6 +1,5 @@
 import type { LogicalUnit } from '../logical-unit.js';
-import type { SenseReason } from '../sense-reasons.js';
-import { SANITIZE_COMMAND_FAILED, sanitizeInProgress } from './sanitize-state.js';
+import { Sense, type SenseReason } from '../sense-reasons.js';
 
 const SANITIZE = 0x48;
 const SERVICE_ACTION_IN_16 = 0x9e;
@@ -53,13 +52,13 @@ export function allowedDuringSanitize(cdb: Buffer): boolean {
 export function sanitizeRefusal(lu: LogicalUnit, cdb: Buffer): SenseReason | undefined {
   const state = lu.sanitize;
   if (state.idle || allowedDuringSanitize(cdb)) return undefined;
-  if (state.inProgress) return sanitizeInProgress(state.progress);
-  return cdb[0] === SANITIZE ? undefined : SANITIZE_COMMAND_FAILED;
+  if (state.inProgress) return Sense.sanitizeInProgress(state.progress);
+  return cdb[0] === SANITIZE ? undefined : Sense.sanitizeCommandFailed;
 }
 
 /** REQUEST SENSE's pollable sense data for the sanitize state (SBC-4 4.11.3 b), or undefined when idle. */
 export function sanitizePollableSense(lu: LogicalUnit): SenseReason | undefined {
   const state = lu.sanitize;
-  if (state.inProgress) return sanitizeInProgress(state.progress);
-  return state.failed ? SANITIZE_COMMAND_FAILED : undefined;
+  if (state.inProgress) return Sense.sanitizeInProgress(state.progress);
+  return state.failed ? Sense.sanitizeCommandFailed : undefined;
 }

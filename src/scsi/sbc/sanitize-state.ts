@@ -1,5 +1,3 @@
-import { SenseKey } from '../sense.js';
-import type { SenseReason } from '../sense-reasons.js';
 import type { SanitizeMarker } from './sanitize-marker.js';
 
 /** One sanitize operation of a whole LU, run in the background of the LU (not of a task). */
@@ -11,19 +9,6 @@ export interface SanitizeOperation {
 }
 
 export type SanitizeResult = 'completed' | 'failed';
-
-/** NOT READY, LOGICAL UNIT NOT READY, SANITIZE IN PROGRESS (04h/1Bh) with a PROGRESS INDICATION. */
-export function sanitizeInProgress(progress: number): SenseReason {
-  return Object.freeze({ kind: 'sense', key: SenseKey.NOT_READY, asc: 0x04, ascq: 0x1b, progress });
-}
-
-/** MEDIUM ERROR, SANITIZE COMMAND FAILED (31h/03h): the last sanitize operation failed. */
-export const SANITIZE_COMMAND_FAILED: SenseReason = Object.freeze({
-  kind: 'sense',
-  key: SenseKey.MEDIUM_ERROR,
-  asc: 0x31,
-  ascq: 0x03,
-});
 
 type Phase =
   | { readonly kind: 'idle' }

@@ -4,7 +4,6 @@ import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
-import { ExtraSense } from '../spc/extra-sense.js';
 import { dataOutBuffer, firstDifference, walkBlocks } from './medium.js';
 import { checkPrologue, LAYOUTS, writeBlocks, type RwLayout } from './read-write.js';
 
@@ -51,7 +50,7 @@ async function compareMedium(
       const want = req.bytchk === 3 ? expected : expected.subarray(at + off, at + off + bs);
       const diff = firstDifference(medium.subarray(off, off + bs), want);
       // BYTCHK 11b: the offset is still counted from the start of the (one block) Data-Out buffer.
-      if (diff >= 0) return ExtraSense.miscompare(req.bytchk === 3 ? diff : at + off + diff);
+      if (diff >= 0) return Sense.miscompare(req.bytchk === 3 ? diff : at + off + diff);
     }
     return undefined;
   });

@@ -5,8 +5,7 @@ import { blockFailure } from '../block-failure.js';
 import { isBeyondCapacity, readLba64 } from '../cdb.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
-import { ScsiStatus } from '../command.js';
-import { GOOD, status, type Outcome } from '../outcome.js';
+import { GOOD, TASK_ABORTED, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
 import { checkPrologue } from './read-write.js';
 import { withRange } from './range-lock.js';
@@ -62,7 +61,7 @@ function parseWriteAtomic(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseRe
       const data = dataOut.length === length ? dataOut : dataOut.slice(0, length);
       return withRange(lu.rangeLock, lba, blocks, true, async () => {
         // Aborted while waiting for the blocks: nothing is journaled yet, nothing lands.
-        if (signal.aborted) return status(ScsiStatus.TASK_ABORTED);
+        if (signal.aborted) return TASK_ABORTED;
         try {
           await journal.commit(lba, blocks, lu.blockSize, data, () => writeWhole(lu, lba, data));
           return GOOD;

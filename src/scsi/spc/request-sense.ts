@@ -3,7 +3,8 @@ import { immediate, type AnyLunCommandHandler } from '../handler.js';
 import { goodData } from '../outcome.js';
 import { offlinePollableSense } from '../offline-gate.js';
 import { sanitizePollableSense } from '../sbc/sanitize-gate.js';
-import { buildSense, SenseKey, type SenseData } from '../sense.js';
+import { buildSense } from '../sense.js';
+import { Sense, type SenseReason } from '../sense-reasons.js';
 
 /**
  * REQUEST SENSE (SPC-4): returns, with GOOD status, the pending unit attention (which it
@@ -24,15 +25,15 @@ export const requestSense: AnyLunCommandHandler = {
     const format = cdb[1] & 0x01 ? 'descriptor' : 'fixed';
     const allocation = cdb[4];
     return immediate(() => {
-      let sense: SenseData;
+      let sense: SenseReason;
       if (!lu) {
-        sense = { key: SenseKey.ILLEGAL_REQUEST, asc: 0x25, ascq: 0x00 };
+        sense = Sense.logicalUnitNotSupported;
       } else {
         const ua = lu.unitAttentions.take(nexus.id);
         // Then an offline LU's NOT READY, then the pollable sense of a sanitize in progress (with its progress) or failed.
         sense = ua
-          ? { key: SenseKey.UNIT_ATTENTION, ...ua }
-          : (offlinePollableSense(lu) ?? sanitizePollableSense(lu) ?? { key: SenseKey.NO_SENSE, asc: 0, ascq: 0 });
+          ? Sense.unitAttention(ua.asc, ua.ascq)
+          : (offlinePollableSense(lu) ?? sanitizePollableSense(lu) ?? Sense.noSense);
       }
       return goodData(truncateToAllocation(buildSense(sense, format), allocation));
     });

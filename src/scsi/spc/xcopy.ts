@@ -14,7 +14,6 @@ import {
 import { parseXcopyParams } from './xcopy-params.js';
 import { copyStatusData, operatingParametersData } from './xcopy-results.js';
 import { CopyState, registryFor } from './xcopy-status.js';
-import { XcopySense } from './xcopy-sense.js';
 
 const CDB_LENGTH = 16;
 
@@ -46,11 +45,11 @@ export const extendedCopyLid1: LuCommandHandler = {
         if (isSenseReason(params)) return params;
         const registry = registryFor(target);
         const tracked = params.listIdUsage !== 3;
-        if (tracked && registry.inProgress(nexus.id, params.listId)) return XcopySense.operationInProgress;
+        if (tracked && registry.inProgress(nexus.id, params.listId)) return Sense.operationInProgress;
         const plan = planCopy(params.targets, params.segments, lus, nexus);
         if (!Array.isArray(plan)) return plan as Outcome;
         const record = tracked ? registry.start(nexus.id, params.listId) : undefined;
-        if (tracked && !record) return XcopySense.operationInProgress;
+        if (tracked && !record) return Sense.operationInProgress;
         const progress = record ?? { segmentsProcessed: 0, bytesCopied: 0 };
         let outcome: Outcome = Sense.internalTargetFailure;
         try {
