@@ -1,4 +1,5 @@
 import { checkControlByte } from '../cdb.js';
+import { errnoOf } from '../errors.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
@@ -8,10 +9,6 @@ import { applyPrOut, BASIC_PARAMETER_LENGTH, PrOutAction, type PrOutResult } fro
 import { isPrType, LU_SCOPE, PrType, type PrTypeCode } from './types.js';
 
 export const PERSISTENT_RESERVE_OUT = 0x5f;
-
-function errnoOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
 
 /** Room for a REGISTER AND MOVE TransportID (iSCSI names are at most 223 bytes); more is refused. */
 export const MAX_PARAMETER_LENGTH = 1024;

@@ -1,15 +1,17 @@
 import type { CancelSignal } from '../../block/cancel.js';
 import { checkControlByte } from '../cdb.js';
+import { ScsiError } from '../errors.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, TASK_ABORTED, type Outcome } from '../outcome.js';
+import { Opcode } from '../opcode.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
-import { dataOutBuffer } from './medium.js';
+import { dataOutBuffer } from '../data-out.js';
 import { deallocate } from './provisioning.js';
 import { OVERWRITE_HEADER, overwriteOperation, parseOverwriteParameters } from './sanitize-overwrite.js';
 import type { SanitizeOperation, SanitizeResult } from './sanitize-state.js';
 
-export const SANITIZE = 0x48;
+const { SANITIZE } = Opcode;
 export const SA_SANITIZE_OVERWRITE = 0x01;
 export const SA_SANITIZE_BLOCK_ERASE = 0x02;
 export const SA_SANITIZE_EXIT_FAILURE_MODE = 0x1f;
@@ -82,9 +84,9 @@ function startSanitize(lu: LogicalUnit, op: SanitizeOperation, cdb: SanitizeCdb,
 }
 
 /** An operation that failed, with the sense its block-layer failure maps to (for logs). */
-class SanitizeFailure extends Error {
+class SanitizeFailure extends ScsiError {
   constructor(readonly outcome: Outcome) {
-    super('sanitize operation failed');
+    super('SANITIZE_FAILED', 'sanitize operation failed');
     this.name = 'SanitizeFailure';
   }
 }

@@ -3,7 +3,7 @@ import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
-import { dataOutBuffer } from './medium.js';
+import { dataOutBuffer } from '../data-out.js';
 import { deallocate, maxUnmapBlocks, ProvisioningLimits } from './provisioning.js';
 
 const HEADER = 8;

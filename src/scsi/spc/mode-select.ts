@@ -3,7 +3,7 @@ import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { Asc, Sense, type SenseReason } from '../sense-reasons.js';
-import { dataOutBuffer } from '../sbc/medium.js';
+import { dataOutBuffer } from '../data-out.js';
 import { MODE_PAGES, type ModePage } from './mode-pages.js';
 
 interface PageUpdate {

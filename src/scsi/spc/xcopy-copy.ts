@@ -5,7 +5,7 @@ import type { Nexus } from '../command.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, RESERVATION_CONFLICT, TASK_ABORTED, type Outcome } from '../outcome.js';
 import { reservationConflict } from '../pr/access.js';
-import { writeBlocks } from '../sbc/read-write.js';
+import { writeBlocks } from '../lu-write.js';
 import { isSenseReason, Sense } from '../sense-reasons.js';
 import { XcopyLimits } from './xcopy-limits.js';
 import type { BlockSegment, CscdDescriptor } from './xcopy-params.js';

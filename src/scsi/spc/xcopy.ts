@@ -1,5 +1,5 @@
 import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { immediate, parameterData, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import { GOOD, goodData, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
 import { planCopy, runCopy } from './xcopy-copy.js';
@@ -78,7 +78,7 @@ function receiveCopyResults(serviceAction: number, name: string): LuCommandHandl
       if (control) return control;
       const allocation = cdb.readUInt32BE(10);
       if (serviceAction === SA_OPERATING_PARAMETERS) {
-        return immediate(() => goodData(truncateToAllocation(operatingParametersData(), allocation)));
+        return parameterData(operatingParametersData, allocation);
       }
       const listId = cdb[2]!;
       return immediate(() => {
