@@ -1,10 +1,13 @@
-import type { ResizeRequest } from '../backstore/backstore.js';
+import type { BlockDevice } from '../block/device.js';
 import type { Nexus } from './command.js';
 import type { DeviceType } from './device-type.js';
 import { ScsiError } from './errors.js';
 import type { LogicalUnit } from './logical-unit.js';
 import { Asc, type AscPair } from './sense-reasons.js';
 import { abortAll, settled } from './task-management.js';
+
+/** What an online resize asks of an LU's device (the block layer's device contract says what it may be). */
+export type ResizeRequest = Parameters<NonNullable<BlockDevice['resize']>>[0];
 
 /**
  * The LUs and I_T nexuses of one SCSI target, and the unit attentions that changes to them owe

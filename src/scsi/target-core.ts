@@ -1,4 +1,3 @@
-import type { ResizeRequest } from '../backstore/backstore.js';
 import type { SgVector } from '../block/sg.js';
 import type { Nexus, PrepareResult, ScsiCommand, ScsiResponse } from './command.js';
 import { CommandPhases, type ScsiLogger } from './command-phases.js';
@@ -7,7 +6,7 @@ import { DIRECT_ACCESS_DEVICE } from './disk.js';
 import { ScsiError } from './errors.js';
 import type { TargetInfo } from './handler.js';
 import type { LogicalUnit } from './logical-unit.js';
-import { LuInventory } from './lu-inventory.js';
+import { LuInventory, type ResizeRequest } from './lu-inventory.js';
 import { senseFormatOf, toResponse } from './response.js';
 import { buildSense } from './sense.js';
 import { Asc, Sense, type SenseReason } from './sense-reasons.js';
