@@ -1,6 +1,5 @@
 import { BlockError } from '../block/device.js';
-import { ScsiStatus } from './command.js';
-import { status, type Outcome } from './outcome.js';
+import { TASK_ABORTED, TASK_SET_FULL, type Outcome } from './outcome.js';
 import { Sense } from './sense-reasons.js';
 
 /**
@@ -14,7 +13,7 @@ export function blockFailure(err: unknown, op: 'read' | 'write', lba: number): O
   if (!(err instanceof BlockError)) return Sense.internalTargetFailure;
   switch (err.code) {
     case 'POOL_EXHAUSTED':
-      return status(ScsiStatus.TASK_SET_FULL);
+      return TASK_SET_FULL;
     case 'IO_ERROR':
       return op === 'read' ? Sense.unrecoveredReadError(lba) : Sense.writeError(lba);
     case 'NO_SPACE':
@@ -24,7 +23,7 @@ export function blockFailure(err: unknown, op: 'read' | 'write', lba: number): O
     case 'OUT_OF_RANGE':
       return Sense.lbaOutOfRange;
     case 'ABORTED':
-      return status(ScsiStatus.TASK_ABORTED);
+      return TASK_ABORTED;
     case 'OFFLINE':
       return Sense.notReadyManualIntervention;
   }

@@ -1,4 +1,4 @@
-/** Small readers shared by the CDB decoders. */
+/** Small readers shared by the CDB decoders, and writers shared by the parameter data builders. */
 
 import { Sense, type SenseReason } from './sense-reasons.js';
 
@@ -22,6 +22,19 @@ export function readLba64(cdb: Buffer, offset: number): number {
 /** SBC-3: the range [lba, lba + blocks) must lie within the capacity (zero blocks at the end is fine). */
 export function isBeyondCapacity(lba: number, blocks: number, numBlocks: number): boolean {
   return lba > numBlocks || blocks > numBlocks - lba;
+}
+
+/**
+ * A page of parameter data: a 16-bit code (VPD: 0 then the page code, to which INQUIRY adds the
+ * peripheral byte; log page: page and subpage code; third-party copy descriptor: its type), the
+ * 16-bit length of the body, the body.
+ */
+export function codedPage(code: number, body: Buffer): Buffer {
+  const b = Buffer.alloc(4 + body.length);
+  b.writeUInt16BE(code, 0);
+  b.writeUInt16BE(body.length, 2);
+  body.copy(b, 4);
+  return b;
 }
 
 /** Fixed-width ASCII field, space padded (SPC-4: only 20h-7Eh). */

@@ -1,8 +1,10 @@
 import type { CancelSignal } from '../block/cancel.js';
 import type { SgVector } from '../block/sg.js';
+import { truncateToAllocation } from './cdb.js';
 import type { Nexus } from './command.js';
+import type { DeviceType } from './device-type.js';
 import type { LogicalUnit } from './logical-unit.js';
-import type { Outcome } from './outcome.js';
+import { goodData, type Outcome } from './outcome.js';
 import type { SenseReason } from './sense-reasons.js';
 import type { CommandClass } from './stats.js';
 
@@ -12,8 +14,8 @@ export interface TargetInfo {
   /** SPC protocol identifier of the transport (iSCSI = 5h), for target port designators. */
   readonly protocolId: number;
   readonly lunNumbers: readonly number[];
-  /** The opcode table, for REPORT SUPPORTED OPERATION CODES. */
-  readonly handlers: readonly CommandHandler[];
+  /** What the LUs are: the opcode table (REPORT SUPPORTED OPERATION CODES), VPD pages, pollable sense. */
+  readonly deviceType: DeviceType;
   /** Every LU of the target, for EXTENDED COPY between them (spc/xcopy*.ts). */
   readonly logicalUnits?: readonly LogicalUnit[];
 }
@@ -83,7 +85,31 @@ export interface AnyLunCommandHandler extends HandlerInfo {
 
 export type CommandHandler = LuCommandHandler | AnyLunCommandHandler;
 
+/**
+ * What INQUIRY, REPORT LUNS and REQUEST SENSE share (SPC-4, SAM-5): they answer for a LUN without
+ * an LU, and neither report nor clear a unit attention (REQUEST SENSE returns one as its data).
+ */
+export const ANSWERS_ANY_LUN = { cls: 'other', anyLun: true, bypassesUnitAttention: true } as const;
+
 /** A command without data-out whose answer is already known once decoded. */
 export function immediate(outcome: Outcome | (() => Outcome)): ParsedCommand {
   return { dataOutLength: 0, run: typeof outcome === 'function' ? outcome : () => outcome };
+}
+
+/**
+ * A command that answers with parameter data (INQUIRY, MODE SENSE, REPORT ...), cut to its
+ * ALLOCATION LENGTH. A function is called when the command runs (what may change while it waits in
+ * the task set: unit attentions, the LUN inventory, mode parameters); a buffer is final already.
+ */
+export function parameterData(data: Buffer | (() => Buffer), allocation: number): ParsedCommand {
+  if (typeof data !== 'function') return immediate(goodData(truncateToAllocation(data, allocation)));
+  return immediate(() => goodData(truncateToAllocation(data(), allocation)));
+}
+
+/**
+ * A command whose Data-Out is the `blocks` blocks it writes: an initiator expecting to send fewer
+ * whole blocks gets the command run on those (see ParsedCommand.dataOutGranularity).
+ */
+export function blocksOut(blockSize: number, blocks: number, run: ParsedCommand['run']): ParsedCommand {
+  return { dataOutLength: blocks * blockSize, dataOutGranularity: blockSize, run };
 }

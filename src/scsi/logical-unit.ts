@@ -1,8 +1,9 @@
 import type { AtomicJournal } from '../block/atomic-journal.js';
 import type { BlockDevice } from '../block/device.js';
+import { errnoOf } from './errors.js';
 import { ReservationState } from './pr/state.js';
 import type { ReservationStore } from './pr/types.js';
-import { RangeLock } from './sbc/range-lock.js';
+import { RangeLock } from './range-lock.js';
 import { RemovableMedium } from './sbc/removable.js';
 import { SanitizeState } from './sbc/sanitize-state.js';
 import { TaskSet } from './task-set.js';
@@ -46,11 +47,6 @@ export interface LogicalUnitConfig {
   atomicJournal?: AtomicJournal;
   /** Remembers a running sanitize across a restart (sbc/sanitize-marker.ts); none = it is forgotten. */
   sanitizeMarker?: SanitizeMarker;
-}
-
-function errnoOf(err: unknown): string | undefined {
-  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
-  return typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
 }
 
 export const DEFAULT_VENDOR = 'SCATTER';

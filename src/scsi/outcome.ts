@@ -1,4 +1,5 @@
 import { SgVector } from '../block/sg.js';
+import { ScsiStatus } from './command.js';
 import type { SenseReason } from './sense-reasons.js';
 
 /** What a command handler returns; `response.ts` turns it into a ScsiResponse. */
@@ -25,5 +26,12 @@ export function goodData(data: Buffer): GoodOutcome {
 }
 
 export function status(value: number): StatusOutcome {
-  return { kind: 'status', status: value };
+  return Object.freeze({ kind: 'status', status: value });
 }
+
+/** A task ended by ABORT TASK, a reset, nexus loss or a transport abort (TAS = 1: other nexuses see it too). */
+export const TASK_ABORTED: StatusOutcome = status(ScsiStatus.TASK_ABORTED);
+/** The bounce pool could not serve the command in time. */
+export const TASK_SET_FULL: StatusOutcome = status(ScsiStatus.TASK_SET_FULL);
+/** Another nexus holds a reservation that excludes this command (scsi/pr/access.ts). */
+export const RESERVATION_CONFLICT: StatusOutcome = status(ScsiStatus.RESERVATION_CONFLICT);

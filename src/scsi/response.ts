@@ -1,6 +1,12 @@
 import { ScsiStatus, type ScsiResponse } from './command.js';
+import type { LogicalUnit } from './logical-unit.js';
 import type { Outcome } from './outcome.js';
 import { buildSense, type SenseFormat } from './sense.js';
+
+/** The LU's sense format: descriptor when its control mode page has D_SENSE set; fixed without an LU. */
+export function senseFormatOf(lu: LogicalUnit | undefined): SenseFormat {
+  return lu?.descriptorSense ? 'descriptor' : 'fixed';
+}
 
 /**
  * The one place where a handler's outcome becomes what the transport sends:

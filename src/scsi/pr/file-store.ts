@@ -3,6 +3,7 @@ import { mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../config/atomic-write.js';
+import { ScsiError } from '../errors.js';
 import { isPrType, type PrSnapshot, type ReservationStore } from './types.js';
 
 const SnapshotSchema = z.object({
@@ -40,7 +41,7 @@ export class FileReservationStore implements ReservationStore {
       throw err;
     }
     const parsed = SnapshotSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new Error(`${this.path}: not a reservation state file (${parsed.error.issues[0]?.message})`);
+    if (!parsed.success) throw new ScsiError('PR_STATE_INVALID', `${this.path}: not a reservation state file (${parsed.error.issues[0]?.message})`);
     return parsed.data as PrSnapshot;
   }
 

@@ -1,6 +1,5 @@
-import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type LuCommandHandler } from '../handler.js';
-import { goodData } from '../outcome.js';
+import { checkControlByte } from '../cdb.js';
+import { parameterData, type LuCommandHandler } from '../handler.js';
 import type { ReservationState } from './state.js';
 import { encodeIscsiTransportId } from './transport-id.js';
 import { isAllRegistrants, LU_SCOPE } from './types.js';
@@ -85,7 +84,7 @@ function prIn(name: string, serviceAction: number, build: (state: ReservationSta
       const control = checkControlByte(cdb, 10);
       if (control) return control;
       const allocation = cdb.readUInt16BE(7);
-      return immediate(() => goodData(truncateToAllocation(build(lu.reservations), allocation)));
+      return parameterData(() => build(lu.reservations), allocation);
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Nexus } from '../command.js';
-import { GOOD, type Outcome } from '../outcome.js';
-import { PrSense, PrUa, RESERVATION_CONFLICT } from './pr-sense.js';
+import { GOOD, RESERVATION_CONFLICT, type Outcome } from '../outcome.js';
+import { Asc, Sense } from '../sense-reasons.js';
 import type { ReservationState } from './state.js';
 import { decodeIscsiTransportId } from './transport-id.js';
 import { admitsRegistrants, isAllRegistrants, type PrTypeCode, type Registration } from './types.js';
@@ -53,8 +53,8 @@ export function applyPrOut(state: ReservationState, nexus: Nexus, req: PrOutRequ
     return register(state, nexus, reg, req, key, sark);
   }
   if (req.action !== PrOutAction.REGISTER_AND_MOVE) {
-    if (p[20]! & 0x08) return unchanged(PrSense.invalidFieldInParameterList(20, 3)); // SPEC_I_PT
-    if (p.length !== BASIC_PARAMETER_LENGTH) return unchanged(PrSense.parameterListLengthError);
+    if (p[20]! & 0x08) return unchanged(Sense.invalidFieldInParameterList(20, 3)); // SPEC_I_PT
+    if (p.length !== BASIC_PARAMETER_LENGTH) return unchanged(Sense.parameterListLengthError);
   }
   // Every other service action needs a registered nexus presenting its key.
   if (!reg || reg.key !== key) return CONFLICT;
@@ -67,7 +67,7 @@ export function applyPrOut(state: ReservationState, nexus: Nexus, req: PrOutRequ
       const all = state.registrations();
       state.clearAll();
       state.bumpGeneration();
-      state.notify(all, ...PrUa.RESERVATIONS_PREEMPTED, nexus);
+      state.notify(all, ...Asc.RESERVATIONS_PREEMPTED, nexus);
       return DONE;
     }
     case PrOutAction.PREEMPT:
@@ -87,9 +87,9 @@ function register(
   sark: bigint,
 ): PrOutResult {
   const p = req.params;
-  if (p[20]! & 0x08) return unchanged(PrSense.invalidFieldInParameterList(20, 3)); // SPEC_I_PT
-  if (p[20]! & 0x04) return unchanged(PrSense.invalidFieldInParameterList(20, 2)); // ALL_TG_PT
-  if (p.length !== BASIC_PARAMETER_LENGTH) return unchanged(PrSense.parameterListLengthError);
+  if (p[20]! & 0x08) return unchanged(Sense.invalidFieldInParameterList(20, 3)); // SPEC_I_PT
+  if (p[20]! & 0x04) return unchanged(Sense.invalidFieldInParameterList(20, 2)); // ALL_TG_PT
+  if (p.length !== BASIC_PARAMETER_LENGTH) return unchanged(Sense.parameterListLengthError);
   const ignoreKey = req.action === PrOutAction.REGISTER_AND_IGNORE_EXISTING_KEY;
   const aptpl = (p[20]! & 0x01) !== 0;
   if (!reg) {
@@ -106,7 +106,7 @@ function register(
     const released = state.removeRegistration(reg);
     // Losing a registrants-only reservation this way is news to the other registrants.
     if (released && type !== undefined && admitsRegistrants(type) && !isAllRegistrants(type)) {
-      state.notify(state.registrations(), ...PrUa.RESERVATIONS_RELEASED, nexus);
+      state.notify(state.registrations(), ...Asc.RESERVATIONS_RELEASED, nexus);
     }
   } else {
     reg.key = sark;
@@ -126,9 +126,9 @@ function reserve(state: ReservationState, reg: Registration, type: PrTypeCode): 
 function release(state: ReservationState, nexus: Nexus, reg: Registration, type: PrTypeCode): PrOutResult {
   const r = state.reservation;
   if (!r || !state.isHolder(reg)) return unchanged(GOOD);
-  if (r.type !== type) return unchanged(PrSense.invalidReleaseOfPersistentReservation);
+  if (r.type !== type) return unchanged(Sense.invalidReleaseOfPersistentReservation);
   state.reservation = undefined;
-  if (admitsRegistrants(r.type)) state.notify(state.registrations(), ...PrUa.RESERVATIONS_RELEASED, nexus);
+  if (admitsRegistrants(r.type)) state.notify(state.registrations(), ...Asc.RESERVATIONS_RELEASED, nexus);
   return DONE;
 }
 
@@ -145,11 +145,11 @@ function preempt(state: ReservationState, nexus: Nexus, reg: Registration, type:
     return replaceReservation(state, nexus, reg, type, victims, r.type !== type);
   }
   // No reservation to take over: only remove the registrations with that key.
-  if (sark === 0n) return unchanged(PrSense.invalidFieldInParameterList(8));
+  if (sark === 0n) return unchanged(Sense.invalidFieldInParameterList(8));
   const victims = all.filter((g) => g.key === sark);
   if (victims.length === 0) return CONFLICT;
   for (const v of victims) state.removeRegistration(v);
-  state.notify(victims, ...PrUa.REGISTRATIONS_PREEMPTED, nexus);
+  state.notify(victims, ...Asc.REGISTRATIONS_PREEMPTED, nexus);
   state.bumpGeneration();
   return { outcome: GOOD, changed: true, preempted: victims };
 }
@@ -164,8 +164,8 @@ function replaceReservation(
 ): PrOutResult {
   for (const v of victims) state.removeRegistration(v);
   state.reservation = { holder: reg, type };
-  state.notify(victims, ...PrUa.REGISTRATIONS_PREEMPTED, nexus);
-  if (typeChanged) state.notify(state.registrations(), ...PrUa.RESERVATIONS_RELEASED, nexus);
+  state.notify(victims, ...Asc.REGISTRATIONS_PREEMPTED, nexus);
+  if (typeChanged) state.notify(state.registrations(), ...Asc.RESERVATIONS_RELEASED, nexus);
   state.bumpGeneration();
   return { outcome: GOOD, changed: true, preempted: victims };
 }
@@ -174,17 +174,17 @@ function replaceReservation(
 function registerAndMove(state: ReservationState, nexus: Nexus, reg: Registration, p: Buffer, sark: bigint): PrOutResult {
   const r = state.reservation;
   if (!r || !state.isHolder(reg) || isAllRegistrants(r.type)) return CONFLICT;
-  if (sark === 0n) return unchanged(PrSense.invalidFieldInParameterList(8));
+  if (sark === 0n) return unchanged(Sense.invalidFieldInParameterList(8));
   const tidLength = p.readUInt32BE(20);
-  if (BASIC_PARAMETER_LENGTH + tidLength > p.length) return unchanged(PrSense.parameterListLengthError);
+  if (BASIC_PARAMETER_LENGTH + tidLength > p.length) return unchanged(Sense.parameterListLengthError);
   const tid = decodeIscsiTransportId(p.subarray(BASIC_PARAMETER_LENGTH, BASIC_PARAMETER_LENGTH + tidLength));
-  if (!tid.ok) return unchanged(PrSense.invalidFieldInParameterList(BASIC_PARAMETER_LENGTH + tid.byte));
+  if (!tid.ok) return unchanged(Sense.invalidFieldInParameterList(BASIC_PARAMETER_LENGTH + tid.byte));
   // This target has one port per target; the relative port id must name it.
   const relativeTargetPortId = p.readUInt16BE(18);
-  if (relativeTargetPortId !== nexus.relativeTargetPortId) return unchanged(PrSense.invalidFieldInParameterList(18));
+  if (relativeTargetPortId !== nexus.relativeTargetPortId) return unchanged(Sense.invalidFieldInParameterList(18));
   const targetPort = nexus.targetPort;
   if (tid.initiatorPort.toLowerCase() === nexus.initiatorPort.toLowerCase()) {
-    return unchanged(PrSense.invalidFieldInParameterList(BASIC_PARAMETER_LENGTH + 4));
+    return unchanged(Sense.invalidFieldInParameterList(BASIC_PARAMETER_LENGTH + 4));
   }
   let dest = state.registrationByPorts(tid.initiatorPort, targetPort);
   if (dest) dest.key = sark;

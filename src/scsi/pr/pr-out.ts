@@ -1,21 +1,14 @@
 import { checkControlByte } from '../cdb.js';
+import { errnoOf } from '../errors.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
 import type { Task } from '../task.js';
-import { ScsiStatus } from '../command.js';
-import { status } from '../outcome.js';
+import { TASK_ABORTED } from '../outcome.js';
 import { applyPrOut, BASIC_PARAMETER_LENGTH, PrOutAction, type PrOutResult } from './pr-out-actions.js';
-import { PrSense } from './pr-sense.js';
 import { isPrType, LU_SCOPE, PrType, type PrTypeCode } from './types.js';
 
 export const PERSISTENT_RESERVE_OUT = 0x5f;
-
-const TASK_ABORTED = status(ScsiStatus.TASK_ABORTED);
-
-function errnoOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
 
 /** Room for a REGISTER AND MOVE TransportID (iSCSI names are at most 223 bytes); more is refused. */
 export const MAX_PARAMETER_LENGTH = 1024;
@@ -71,11 +64,11 @@ function prOut(action: number): LuCommandHandler {
       const type = decodeType(action, cdb[2]!);
       if (typeof type !== 'number') return type;
       const length = cdb.readUInt32BE(5);
-      if (length < BASIC_PARAMETER_LENGTH || length > MAX_PARAMETER_LENGTH) return PrSense.parameterListLengthError;
+      if (length < BASIC_PARAMETER_LENGTH || length > MAX_PARAMETER_LENGTH) return Sense.parameterListLengthError;
       return {
         dataOutLength: length,
         async run({ dataOut, signal }) {
-          if (!dataOut || dataOut.length < length) return PrSense.parameterListLengthError;
+          if (!dataOut || dataOut.length < length) return Sense.parameterListLengthError;
           const state = lu.reservations;
           const params = dataOut.toBuffer();
           let result: PrOutResult | undefined;

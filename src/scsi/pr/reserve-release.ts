@@ -1,9 +1,8 @@
 import { checkControlByte } from '../cdb.js';
 import type { Nexus } from '../command.js';
 import { immediate, type LuCommandHandler } from '../handler.js';
-import { GOOD, type Outcome } from '../outcome.js';
+import { GOOD, RESERVATION_CONFLICT, type Outcome } from '../outcome.js';
 import { Sense } from '../sense-reasons.js';
-import { RESERVATION_CONFLICT } from './pr-sense.js';
 import type { ReservationState } from './state.js';
 import { admitsRegistrants } from './types.js';
 

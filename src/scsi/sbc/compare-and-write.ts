@@ -1,14 +1,17 @@
 import { SgVector } from '../../block/sg.js';
-import { checkControlByte, isBeyondCapacity, readLba64 } from '../cdb.js';
+import { isBeyondCapacity, readLba64 } from '../cdb.js';
+import { dataOutBuffer } from '../data-out.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
+import { writeBlocks } from '../lu-write.js';
 import { GOOD, type Outcome } from '../outcome.js';
-import { Sense, type SenseReason } from '../sense-reasons.js';
-import { ExtraSense } from '../spc/extra-sense.js';
-import { MAX_COMPARE_AND_WRITE_BLOCKS } from '../spc/vpd.js';
-import { dataOutBuffer, firstDifference, walkBlocks } from './medium.js';
-import { withRange } from './range-lock.js';
-import { writeBlocks } from './read-write.js';
+import { withRange } from '../range-lock.js';
+import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
+import { checkExtent, checkPrologue, LAYOUTS, layoutUsage } from './cdb-layout.js';
+import { firstDifference, walkBlocks } from './medium.js';
+
+/** MAXIMUM COMPARE AND WRITE LENGTH (blocks, one byte; VPD B0h). */
+export const MAX_COMPARE_AND_WRITE_BLOCKS = 255;
 
 /**
  * COMPARE AND WRITE (SBC-4): the data-out holds N blocks to compare, then N blocks to write.
@@ -17,10 +20,8 @@ import { writeBlocks } from './read-write.js';
  * offset of the first differing byte in the Data-Out buffer. N = 0 does nothing.
  */
 function parseCompareAndWrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
-  const control = checkControlByte(cdb, 16);
-  if (control) return control;
-  if (cdb[1]! >> 5 !== 0) return Sense.invalidFieldInCdb(1, 7);
-  if (lu.readOnly) return Sense.writeProtected;
+  const refused = checkPrologue(cdb, 16, cdb[1]!, lu, true);
+  if (refused) return refused;
   const blocks = cdb[13]!;
   if (blocks > Math.min(MAX_COMPARE_AND_WRITE_BLOCKS, lu.maxTransferLength)) return Sense.invalidFieldInCdb(13);
   const lba = readLba64(cdb, 2);
@@ -40,7 +41,7 @@ function parseCompareAndWrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | Sen
       return withRange(lu.rangeLock, lba, blocks, true, async () => {
         const miscompare = await walkBlocks(lu, lba, blocks, signal, (medium, at) => {
           const diff = firstDifference(medium, verify.subarray(at, at + medium.length));
-          return diff >= 0 ? ExtraSense.miscompare(at + diff) : undefined;
+          return diff >= 0 ? Sense.miscompare(at + diff) : undefined;
         });
         if (miscompare) return miscompare;
         return writeBlocks(lu, lba, half, fua, write, signal, true);
@@ -63,14 +64,11 @@ export const compareAndWrite: LuCommandHandler = {
  * same exclusive range lock as COMPARE AND WRITE. ORPROTECT is refused (no protection information).
  */
 function parseOrWrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
-  const control = checkControlByte(cdb, 16);
-  if (control) return control;
-  if (cdb[1]! >> 5 !== 0) return Sense.invalidFieldInCdb(1, 7);
-  if (lu.readOnly) return Sense.writeProtected;
-  const blocks = cdb.readUInt32BE(10);
-  if (blocks > lu.maxTransferLength) return Sense.invalidFieldInCdb(10);
-  const lba = readLba64(cdb, 2);
-  if (isBeyondCapacity(lba, blocks, lu.numBlocks)) return Sense.lbaOutOfRange;
+  const refused = checkPrologue(cdb, 16, cdb[1]!, lu, true);
+  if (refused) return refused;
+  const extent = checkExtent(LAYOUTS[16], cdb, lu, true);
+  if (isSenseReason(extent)) return extent;
+  const { lba, blocks } = extent;
   const fua = (cdb[1]! & 0x08) !== 0;
   return {
     dataOutLength: blocks * lu.blockSize,
@@ -95,7 +93,7 @@ export const orWrite16: LuCommandHandler = {
   name: 'ORWRITE(16)',
   opcode: 0x8b,
   cdbLength: 16,
-  usage: [0x8b, 0xf8, ...new Array<number>(12).fill(0xff), 0x00, 0x00],
+  usage: layoutUsage(0x8b, LAYOUTS[16], 0xf8), // ORPROTECT (checked), DPO, FUA; LBA; TRANSFER LENGTH
   cls: 'write',
   parse: ({ cdb, lu }) => parseOrWrite(cdb, lu),
 };

@@ -3,10 +3,11 @@ import { checkControlByte, readLba64, truncateToAllocation } from '../cdb.js';
 import type { LuCommandHandler } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { goodData, type Outcome } from '../outcome.js';
+import { Opcode, ServiceAction } from '../opcode.js';
 import { Sense } from '../sense-reasons.js';
-import { SERVICE_ACTION_IN_16 } from './read-capacity.js';
 
-export const SA_GET_LBA_STATUS = 0x12;
+const { SERVICE_ACTION_IN_16 } = Opcode;
+const SA_GET_LBA_STATUS = ServiceAction.GET_LBA_STATUS;
 const MAPPED = 0x0;
 const DEALLOCATED = 0x1;
 /** Descriptors per answer: enough for any initiator's buffer, bounded so one command stays cheap. */

@@ -1,5 +1,4 @@
 import type { CancelSignal } from '../../block/cancel.js';
-import type { SgVector } from '../../block/sg.js';
 import { blockFailure } from '../block-failure.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import type { Outcome } from '../outcome.js';
@@ -41,10 +40,4 @@ export function firstDifference(medium: Buffer, expected: Buffer): number {
   if (medium.subarray(0, n).equals(expected.subarray(0, n))) return n === expected.length ? -1 : n;
   for (let i = 0; i < n; i++) if (medium[i] !== expected[i]) return i;
   return n;
-}
-
-/** The first `length` bytes of a Data-Out vector as one buffer (a view when it is one segment). */
-export function dataOutBuffer(dataOut: SgVector | undefined, length: number): Buffer | undefined {
-  if (!dataOut || dataOut.length < length) return undefined;
-  return (dataOut.length === length ? dataOut : dataOut.slice(0, length)).toBuffer();
 }

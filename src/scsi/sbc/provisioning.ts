@@ -1,6 +1,7 @@
 import { blockFailure } from '../block-failure.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
+import { withRange } from '../range-lock.js';
 
 /** Limits reported in VPD B0h and enforced by WRITE SAME and UNMAP. */
 export const ProvisioningLimits = {
@@ -57,14 +58,12 @@ export async function deallocate(lu: LogicalUnit, ranges: readonly { lba: number
   // One shared lock over the span of all ranges: taking several one by one could deadlock.
   const first = Math.min(...wanted.map((r) => r.lba));
   const end = Math.max(...wanted.map((r) => r.lba + r.blocks));
-  const got = lu.rangeLock.lock(first, end - first, false);
-  const unlock = typeof got === 'function' ? got : await got;
-  try {
-    await discard(wanted.map((r) => ({ offset: r.lba * lu.blockSize, length: r.blocks * lu.blockSize })));
-    return GOOD;
-  } catch (err) {
-    return blockFailure(err, 'write', wanted[0]!.lba);
-  } finally {
-    unlock();
-  }
+  return withRange(lu.rangeLock, first, end - first, false, async (): Promise<Outcome> => {
+    try {
+      await discard(wanted.map((r) => ({ offset: r.lba * lu.blockSize, length: r.blocks * lu.blockSize })));
+      return GOOD;
+    } catch (err) {
+      return blockFailure(err, 'write', wanted[0]!.lba);
+    }
+  });
 }

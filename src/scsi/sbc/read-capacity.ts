@@ -1,12 +1,13 @@
-import { checkControlByte, readLba64, truncateToAllocation } from '../cdb.js';
-import { immediate, type LuCommandHandler } from '../handler.js';
+import { checkControlByte, readLba64 } from '../cdb.js';
+import { immediate, parameterData, type LuCommandHandler } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { goodData } from '../outcome.js';
+import { Opcode, ServiceAction } from '../opcode.js';
 import { Sense } from '../sense-reasons.js';
 import { logicalPerPhysicalExponent } from './geometry.js';
 
-export const SERVICE_ACTION_IN_16 = 0x9e;
-export const SA_READ_CAPACITY_16 = 0x10;
+const { SERVICE_ACTION_IN_16 } = Opcode;
+const SA_READ_CAPACITY_16 = ServiceAction.READ_CAPACITY_16;
 
 /** READ CAPACITY(10) parameter data: last LBA (FFFF_FFFFh = "ask READ CAPACITY(16)") and block length. */
 export function readCapacity10Data(lu: LogicalUnit): Buffer {
@@ -33,7 +34,7 @@ export function readCapacity16Data(lu: LogicalUnit): Buffer {
 
 export const readCapacity10: LuCommandHandler = {
   name: 'READ CAPACITY(10)',
-  opcode: 0x25,
+  opcode: Opcode.READ_CAPACITY_10,
   cdbLength: 10,
   usage: [0x25, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, 0x00],
   cls: 'other',
@@ -58,6 +59,6 @@ export const readCapacity16: LuCommandHandler = {
     if (control) return control;
     if ((cdb[14] & 0x01) === 0 && readLba64(cdb, 2) !== 0) return Sense.invalidFieldInCdb(2);
     const allocation = cdb.readUInt32BE(10);
-    return immediate(() => goodData(truncateToAllocation(readCapacity16Data(lu), allocation)));
+    return parameterData(() => readCapacity16Data(lu), allocation);
   },
 };

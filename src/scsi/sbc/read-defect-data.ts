@@ -1,6 +1,5 @@
-import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type LuCommandHandler } from '../handler.js';
-import { goodData } from '../outcome.js';
+import { checkControlByte } from '../cdb.js';
+import { parameterData, type LuCommandHandler } from '../handler.js';
 
 /**
  * READ DEFECT DATA(10/12) (SBC-4): a file has no grown or primary defects, so the answer is the
@@ -22,7 +21,7 @@ export const readDefectData10: LuCommandHandler = {
     const control = checkControlByte(cdb, 10);
     if (control) return control;
     const allocation = cdb.readUInt16BE(7);
-    return immediate(goodData(truncateToAllocation(defectDataHeader(cdb[2], false), allocation)));
+    return parameterData(defectDataHeader(cdb[2], false), allocation);
   },
 };
 
@@ -36,6 +35,6 @@ export const readDefectData12: LuCommandHandler = {
     const control = checkControlByte(cdb, 12);
     if (control) return control;
     const allocation = cdb.readUInt32BE(6);
-    return immediate(goodData(truncateToAllocation(defectDataHeader(cdb[1], true), allocation)));
+    return parameterData(defectDataHeader(cdb[1], true), allocation);
   },
 };

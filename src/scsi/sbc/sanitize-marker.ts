@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ScsiError } from '../errors.js';
 
 /**
  * A file that exists while a sanitize operation runs, so that one cut short by a crash or a
@@ -51,7 +52,7 @@ export class SanitizeMarker {
       } catch {
         // Nothing was created, or nothing can be removed either: the caller reports the failure.
       }
-      throw new Error(`${this.path}: the sanitize marker cannot be written: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new ScsiError('SANITIZE_MARKER', `${this.path}: the sanitize marker cannot be written: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
 
@@ -60,7 +61,7 @@ export class SanitizeMarker {
     try {
       rmSync(this.path, { force: true });
     } catch (err) {
-      throw new Error(`${this.path}: the sanitize marker cannot be removed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new ScsiError('SANITIZE_MARKER', `${this.path}: the sanitize marker cannot be removed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     fsyncDir(dirname(this.path));
   }

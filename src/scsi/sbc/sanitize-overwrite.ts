@@ -1,7 +1,6 @@
 import { BlockError, type BlockDevice } from '../../block/device.js';
 import { SgVector } from '../../block/sg.js';
-import type { SenseReason } from '../sense-reasons.js';
-import { ExtraSense } from '../spc/extra-sense.js';
+import { Sense, type SenseReason } from '../sense-reasons.js';
 import type { SanitizeOperation } from './sanitize-state.js';
 
 /** The OVERWRITE parameter list (SBC-4 table 111), decoded. */
@@ -22,15 +21,15 @@ export const OVERWRITE_HEADER = 4;
  * 5..block length + 4). TEST values other than 00b are vendor specific: none is defined here.
  */
 export function parseOverwriteParameters(data: Buffer, blockSize: number): OverwritePlan | SenseReason {
-  if (data.length < OVERWRITE_HEADER + 1) return ExtraSense.parameterListLengthError;
+  if (data.length < OVERWRITE_HEADER + 1) return Sense.parameterListLengthError;
   const passes = data[0]! & 0x1f;
-  if (((data[0]! >> 5) & 0x03) !== 0) return ExtraSense.invalidFieldInParameterList(0, 6);
-  if (passes === 0) return ExtraSense.invalidFieldInParameterList(0, 4);
-  if (data[1] !== 0) return ExtraSense.invalidFieldInParameterList(1);
+  if (((data[0]! >> 5) & 0x03) !== 0) return Sense.invalidFieldInParameterList(0, 6);
+  if (passes === 0) return Sense.invalidFieldInParameterList(0, 4);
+  if (data[1] !== 0) return Sense.invalidFieldInParameterList(1);
   const length = data.readUInt16BE(2);
   // Zero, more than a block, or more than was sent: the length field is wrong.
   if (length === 0 || length > blockSize || OVERWRITE_HEADER + length > data.length) {
-    return ExtraSense.invalidFieldInParameterList(2);
+    return Sense.invalidFieldInParameterList(2);
   }
   const pattern = Buffer.from(data.subarray(OVERWRITE_HEADER, OVERWRITE_HEADER + length));
   return { invert: (data[0]! & 0x80) !== 0, passes, pattern };

@@ -1,5 +1,4 @@
-import { SenseKey } from '../sense.js';
-import type { SenseReason } from '../sense-reasons.js';
+import { ScsiError } from '../errors.js';
 import type { SanitizeMarker } from './sanitize-marker.js';
 
 /** One sanitize operation of a whole LU, run in the background of the LU (not of a task). */
@@ -11,19 +10,6 @@ export interface SanitizeOperation {
 }
 
 export type SanitizeResult = 'completed' | 'failed';
-
-/** NOT READY, LOGICAL UNIT NOT READY, SANITIZE IN PROGRESS (04h/1Bh) with a PROGRESS INDICATION. */
-export function sanitizeInProgress(progress: number): SenseReason {
-  return Object.freeze({ kind: 'sense', key: SenseKey.NOT_READY, asc: 0x04, ascq: 0x1b, progress });
-}
-
-/** MEDIUM ERROR, SANITIZE COMMAND FAILED (31h/03h): the last sanitize operation failed. */
-export const SANITIZE_COMMAND_FAILED: SenseReason = Object.freeze({
-  kind: 'sense',
-  key: SenseKey.MEDIUM_ERROR,
-  asc: 0x31,
-  ascq: 0x03,
-});
 
 type Phase =
   | { readonly kind: 'idle' }
@@ -65,7 +51,7 @@ export class SanitizeState {
       this.phase = Object.freeze({
         kind: 'failed',
         restricted: !interrupted.ause,
-        error: new Error('a sanitize operation was interrupted by a restart of the target'),
+        error: new ScsiError('SANITIZE_FAILED', 'a sanitize operation was interrupted by a restart of the target'),
       });
     }
   }
@@ -110,7 +96,7 @@ export class SanitizeState {
    * Throws, having started nothing, when the marker cannot be made durable first.
    */
   start(op: SanitizeOperation, ause: boolean): Promise<SanitizeResult> {
-    if (this.phase.kind === 'running') throw new Error('a sanitize operation is already in progress');
+    if (this.phase.kind === 'running') throw new ScsiError('SANITIZE_BUSY', 'a sanitize operation is already in progress');
     try {
       this.marker?.set(ause);
     } catch (err) {
@@ -134,7 +120,7 @@ export class SanitizeState {
             settle('completed');
           } else {
             // What a restart would find: the marker says the LU is sanitize-failed, so it is now.
-            this.phase = Object.freeze({ kind: 'failed', restricted: !ause, error: new Error('the completed sanitize could not be recorded') });
+            this.phase = Object.freeze({ kind: 'failed', restricted: !ause, error: new ScsiError('SANITIZE_FAILED', 'the completed sanitize could not be recorded') });
             settle('failed');
           }
         },
@@ -155,7 +141,7 @@ export class SanitizeState {
   exitFailureMode(): boolean {
     if (this.phase.kind === 'running') return false;
     if (this.phase.kind === 'failed' && this.phase.restricted) return false;
-    if (this.phase.kind === 'failed' && !this.clearMarker()) throw new Error('the sanitize marker cannot be removed');
+    if (this.phase.kind === 'failed' && !this.clearMarker()) throw new ScsiError('SANITIZE_MARKER', 'the sanitize marker cannot be removed');
     this.phase = IDLE;
     return true;
   }

@@ -1,16 +1,17 @@
 import type { CancelSignal } from '../../block/cancel.js';
 import { checkControlByte } from '../cdb.js';
-import { ScsiStatus } from '../command.js';
+import { ScsiError } from '../errors.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
-import { GOOD, status, type Outcome } from '../outcome.js';
+import { GOOD, TASK_ABORTED, type Outcome } from '../outcome.js';
+import { Opcode } from '../opcode.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
-import { dataOutBuffer } from './medium.js';
+import { dataOutBuffer } from '../data-out.js';
 import { deallocate } from './provisioning.js';
 import { OVERWRITE_HEADER, overwriteOperation, parseOverwriteParameters } from './sanitize-overwrite.js';
-import { SANITIZE_COMMAND_FAILED, sanitizeInProgress, type SanitizeOperation, type SanitizeResult } from './sanitize-state.js';
+import type { SanitizeOperation, SanitizeResult } from './sanitize-state.js';
 
-export const SANITIZE = 0x48;
+const { SANITIZE } = Opcode;
 export const SA_SANITIZE_OVERWRITE = 0x01;
 export const SA_SANITIZE_BLOCK_ERASE = 0x02;
 export const SA_SANITIZE_EXIT_FAILURE_MODE = 0x1f;
@@ -19,7 +20,6 @@ const IMMED = 0x80;
 /** Byte 1 bit 6: reserved in the SBC-4 revision libiscsi checks (later ZNR, which only zoned devices use). */
 const RESERVED_BIT = 0x40;
 const AUSE = 0x20;
-const TASK_ABORTED = status(ScsiStatus.TASK_ABORTED);
 
 interface SanitizeCdb {
   readonly immed: boolean;
@@ -53,7 +53,7 @@ function checkCdb(cdb: Buffer, lu: LogicalUnit, parameterListOk: (length: number
  */
 function startSanitize(lu: LogicalUnit, op: SanitizeOperation, cdb: SanitizeCdb, signal: CancelSignal): Outcome | Promise<Outcome> {
   // Another SANITIZE may have started between this one's checks and now.
-  if (lu.sanitize.inProgress) return sanitizeInProgress(lu.sanitize.progress);
+  if (lu.sanitize.inProgress) return Sense.sanitizeInProgress(lu.sanitize.progress);
   const busy = [...lu.taskSet.entries()]
     .filter((t) => t.state === 'executing' && t.handler.opcode !== SANITIZE)
     .map((t) => t.settled);
@@ -78,15 +78,15 @@ function startSanitize(lu: LogicalUnit, op: SanitizeOperation, cdb: SanitizeCdb,
     const off = signal.onAbort(() => resolve(TASK_ABORTED));
     void finished.then((result) => {
       off();
-      resolve(result === 'completed' ? GOOD : SANITIZE_COMMAND_FAILED);
+      resolve(result === 'completed' ? GOOD : Sense.sanitizeCommandFailed);
     });
   });
 }
 
 /** An operation that failed, with the sense its block-layer failure maps to (for logs). */
-class SanitizeFailure extends Error {
+class SanitizeFailure extends ScsiError {
   constructor(readonly outcome: Outcome) {
-    super('sanitize operation failed');
+    super('SANITIZE_FAILED', 'sanitize operation failed');
     this.name = 'SanitizeFailure';
   }
 }
@@ -140,7 +140,7 @@ function parseExitFailureMode(cdb: Buffer, lu: LogicalUnit): ParsedCommand | Sen
   return {
     dataOutLength: 0,
     run: () => {
-      if (lu.sanitize.inProgress) return sanitizeInProgress(lu.sanitize.progress);
+      if (lu.sanitize.inProgress) return Sense.sanitizeInProgress(lu.sanitize.progress);
       try {
         return lu.sanitize.exitFailureMode() ? GOOD : Sense.invalidFieldInCdb(1, 4);
       } catch {

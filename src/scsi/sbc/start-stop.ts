@@ -3,7 +3,6 @@ import { blockFailure } from '../block-failure.js';
 import { immediate, type LuCommandHandler } from '../handler.js';
 import { GOOD } from '../outcome.js';
 import { Sense } from '../sense-reasons.js';
-import { ExtraSense } from '../spc/extra-sense.js';
 
 /**
  * START STOP UNIT (SBC-4). The medium never spins down, so START alone changes nothing; a stop
@@ -28,7 +27,7 @@ export const startStopUnit: LuCommandHandler = {
     const noFlush = (cdb[4]! & 0x04) !== 0;
     // LOEJ only counts with POWER CONDITION 0h (START_VALID).
     if (loej && powerCondition === 0 && lu.removable) {
-      if (lu.medium.prevented) return ExtraSense.mediumRemovalPrevented;
+      if (lu.medium.prevented) return Sense.mediumRemovalPrevented;
       return immediate(() => {
         lu.medium.present = start;
         return GOOD;

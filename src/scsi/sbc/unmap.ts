@@ -3,8 +3,7 @@ import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
-import { ExtraSense } from '../spc/extra-sense.js';
-import { dataOutBuffer } from './medium.js';
+import { dataOutBuffer } from '../data-out.js';
 import { deallocate, maxUnmapBlocks, ProvisioningLimits } from './provisioning.js';
 
 const HEADER = 8;
@@ -20,10 +19,10 @@ export interface UnmapRange {
  * (LBA, NUMBER OF LOGICAL BLOCKS). A partial trailing descriptor is ignored. Limits are those of VPD B0h.
  */
 export function parseUnmapList(lu: LogicalUnit, list: Buffer): UnmapRange[] | SenseReason {
-  if (list.length < HEADER) return ExtraSense.parameterListLengthError;
+  if (list.length < HEADER) return Sense.parameterListLengthError;
   const described = list.readUInt16BE(2);
   const count = Math.floor(Math.min(described, list.length - HEADER) / DESCRIPTOR);
-  if (count > ProvisioningLimits.maxUnmapDescriptors) return ExtraSense.invalidFieldInParameterList(2);
+  if (count > ProvisioningLimits.maxUnmapDescriptors) return Sense.invalidFieldInParameterList(2);
   const ranges: UnmapRange[] = [];
   let total = 0;
   const maxBlocks = maxUnmapBlocks(lu);
@@ -34,7 +33,7 @@ export function parseUnmapList(lu: LogicalUnit, list: Buffer): UnmapRange[] | Se
     const blocks = list.readUInt32BE(at + 8);
     if (lba > lu.numBlocks || blocks > lu.numBlocks - lba) return Sense.lbaOutOfRange;
     total += blocks;
-    if (total > maxBlocks) return ExtraSense.invalidFieldInParameterList(at + 8);
+    if (total > maxBlocks) return Sense.invalidFieldInParameterList(at + 8);
     ranges.push({ lba, blocks });
   }
   return ranges;
@@ -50,7 +49,7 @@ function parseUnmap(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
   if (cdb[1]! & 0x01) return Sense.invalidFieldInCdb(1, 0);
   const length = cdb.readUInt16BE(7);
   // SBC-4: a list too short to hold its header is an error; no list at all is not.
-  if (length > 0 && length < HEADER) return ExtraSense.parameterListLengthError;
+  if (length > 0 && length < HEADER) return Sense.parameterListLengthError;
   return {
     dataOutLength: length,
     run: async ({ dataOut }): Promise<Outcome> => {

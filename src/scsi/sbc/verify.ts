@@ -1,12 +1,12 @@
 import type { CancelSignal } from '../../block/cancel.js';
-import { isBeyondCapacity } from '../cdb.js';
-import type { LuCommandHandler, ParsedCommand } from '../handler.js';
+import { dataOutBuffer } from '../data-out.js';
+import { blocksOut, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
+import { writeBlocks } from '../lu-write.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
-import { ExtraSense } from '../spc/extra-sense.js';
-import { dataOutBuffer, firstDifference, walkBlocks } from './medium.js';
-import { checkPrologue, LAYOUTS, writeBlocks, type RwLayout } from './read-write.js';
+import { checkExtent, checkPrologue, LAYOUTS, layoutUsage, type Extent, type RwLayout } from './cdb-layout.js';
+import { firstDifference, walkBlocks } from './medium.js';
 
 type Size = 10 | 12 | 16;
 const VERIFY_OPCODES = { 10: 0x2f, 12: 0xaf, 16: 0x8f } as const;
@@ -15,9 +15,7 @@ const WRITE_AND_VERIFY_OPCODES = { 10: 0x2e, 12: 0xae, 16: 0x8e } as const;
 /** BYTCHK (SBC-4): 00b medium only, 01b compare all blocks, 11b compare one block against each. */
 type ByteCheck = 0 | 1 | 3;
 
-interface VerifyRequest {
-  readonly lba: number;
-  readonly blocks: number;
+interface VerifyRequest extends Extent {
   readonly bytchk: ByteCheck;
 }
 
@@ -29,12 +27,9 @@ function decode(layout: RwLayout, cdb: Buffer, lu: LogicalUnit, write: boolean):
   // WRITE AND VERIFY knows 00b and 01b only; VERIFY also 11b. 10b is reserved for both.
   if (bytchk === 2 || (write && bytchk === 3)) return Sense.invalidFieldInCdb(1, 2);
   if (write && lu.readOnly) return Sense.writeProtected;
-  const blocks = layout.blocks(cdb);
-  const transfers = write || bytchk === 1;
-  if (transfers && blocks > lu.maxTransferLength) return Sense.invalidFieldInCdb(layout.lengthByte);
-  const lba = layout.lba(cdb);
-  if (isBeyondCapacity(lba, blocks, lu.numBlocks)) return Sense.lbaOutOfRange;
-  return { lba, blocks, bytchk: bytchk as ByteCheck };
+  const extent = checkExtent(layout, cdb, lu, write || bytchk === 1);
+  if (isSenseReason(extent)) return extent;
+  return { ...extent, bytchk: bytchk as ByteCheck };
 }
 
 /** Compare the medium with `expected` (BYTCHK 01b) or with one block repeated (11b). */
@@ -51,20 +46,11 @@ async function compareMedium(
       const want = req.bytchk === 3 ? expected : expected.subarray(at + off, at + off + bs);
       const diff = firstDifference(medium.subarray(off, off + bs), want);
       // BYTCHK 11b: the offset is still counted from the start of the (one block) Data-Out buffer.
-      if (diff >= 0) return ExtraSense.miscompare(req.bytchk === 3 ? diff : at + off + diff);
+      if (diff >= 0) return Sense.miscompare(req.bytchk === 3 ? diff : at + off + diff);
     }
     return undefined;
   });
   return stop ?? GOOD;
-}
-
-function usageFor(opcode: number, layout: RwLayout, byte1: number): number[] {
-  const usage = new Array<number>(layout.cdbLength).fill(0);
-  usage[0] = opcode;
-  usage[1] = byte1;
-  usage.fill(0xff, 2, 2 + (layout.size === 16 ? 8 : 4));
-  usage.fill(0xff, layout.lengthByte, layout.lengthByte + (layout.size === 10 ? 2 : 4));
-  return usage;
 }
 
 /** VERIFY(10/12/16) (SBC-4). No data-out with BYTCHK 00b; the range's blocks with 01b; one block with 11b. */
@@ -75,7 +61,7 @@ export function verifyHandler(size: Size): LuCommandHandler {
     name: `VERIFY(${size})`,
     opcode,
     cdbLength: layout.cdbLength,
-    usage: usageFor(opcode, layout, 0xf6), // VRPROTECT, DPO, BYTCHK
+    usage: layoutUsage(opcode, layout, 0xf6), // VRPROTECT, DPO, BYTCHK
     cls: 'other',
     parse({ cdb, lu }): ParsedCommand | SenseReason {
       const req = decode(layout, cdb, lu, false);
@@ -106,22 +92,18 @@ export function writeAndVerifyHandler(size: Size): LuCommandHandler {
     name: `WRITE AND VERIFY(${size})`,
     opcode,
     cdbLength: layout.cdbLength,
-    usage: usageFor(opcode, layout, 0xf2), // WRPROTECT, DPO, BYTCHK (01b)
+    usage: layoutUsage(opcode, layout, 0xf2), // WRPROTECT, DPO, BYTCHK (01b)
     cls: 'write',
     parse({ cdb, lu }): ParsedCommand | SenseReason {
       const req = decode(layout, cdb, lu, true);
       if (isSenseReason(req)) return req;
-      return {
-        dataOutLength: req.blocks * lu.blockSize,
-        dataOutGranularity: lu.blockSize,
-        run: async ({ dataOut, dataOutLength, signal }) => {
-          const written = await writeBlocks(lu, req.lba, dataOutLength, true, dataOut, signal);
-          if (written.kind !== 'good' || dataOutLength === 0) return written;
-          const blocks = dataOutLength / lu.blockSize;
-          const expected = req.bytchk === 1 ? dataOutBuffer(dataOut, dataOutLength) : undefined;
-          return compareMedium(lu, { ...req, blocks }, expected, signal);
-        },
-      };
+      return blocksOut(lu.blockSize, req.blocks, async ({ dataOut, dataOutLength, signal }) => {
+        const written = await writeBlocks(lu, req.lba, dataOutLength, true, dataOut, signal);
+        if (written.kind !== 'good' || dataOutLength === 0) return written;
+        const blocks = dataOutLength / lu.blockSize;
+        const expected = req.bytchk === 1 ? dataOutBuffer(dataOut, dataOutLength) : undefined;
+        return compareMedium(lu, { ...req, blocks }, expected, signal);
+      });
     },
   };
 }

@@ -3,13 +3,13 @@ import { BlockError } from '../../block/device.js';
 import type { SgVector } from '../../block/sg.js';
 import { blockFailure } from '../block-failure.js';
 import { isBeyondCapacity, readLba64 } from '../cdb.js';
+import { dataOutVector } from '../data-out.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
-import { ScsiStatus } from '../command.js';
-import { GOOD, status, type Outcome } from '../outcome.js';
+import { GOOD, TASK_ABORTED, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
-import { checkPrologue } from './read-write.js';
-import { withRange } from './range-lock.js';
+import { withRange } from '../range-lock.js';
+import { checkPrologue, LAYOUTS, layoutUsage } from './cdb-layout.js';
 
 export const WRITE_ATOMIC_16 = 0x9c;
 
@@ -58,11 +58,11 @@ function parseWriteAtomic(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseRe
     dataOutLength: length,
     run: async ({ dataOut, signal }): Promise<Outcome> => {
       if (blocks === 0) return GOOD;
-      if (!dataOut || dataOut.length < length) return Sense.dataPhaseError;
-      const data = dataOut.length === length ? dataOut : dataOut.slice(0, length);
+      const data = dataOutVector(dataOut, length);
+      if (!data) return Sense.dataPhaseError;
       return withRange(lu.rangeLock, lba, blocks, true, async () => {
         // Aborted while waiting for the blocks: nothing is journaled yet, nothing lands.
-        if (signal.aborted) return status(ScsiStatus.TASK_ABORTED);
+        if (signal.aborted) return TASK_ABORTED;
         try {
           await journal.commit(lba, blocks, lu.blockSize, data, () => writeWhole(lu, lba, data));
           return GOOD;
@@ -91,7 +91,7 @@ export const writeAtomic16: LuCommandHandler = {
   opcode: WRITE_ATOMIC_16,
   cdbLength: 16,
   // WRPROTECT (checked), DPO, FUA; LBA; ATOMIC BOUNDARY (checked); TRANSFER LENGTH.
-  usage: [WRITE_ATOMIC_16, 0xf8, ...new Array<number>(12).fill(0xff), 0x00, 0x00],
+  usage: layoutUsage(WRITE_ATOMIC_16, LAYOUTS[16], 0xf8),
   cls: 'write',
   supported: (lu) => atomicLimits(lu) !== undefined,
   parse: ({ cdb, lu }) => parseWriteAtomic(cdb, lu),

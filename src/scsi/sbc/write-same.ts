@@ -1,13 +1,14 @@
 import type { CancelSignal } from '../../block/cancel.js';
 import { SgVector } from '../../block/sg.js';
-import { checkControlByte, isBeyondCapacity, readLba64 } from '../cdb.js';
+import { checkControlByte, isBeyondCapacity } from '../cdb.js';
 import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
-import { dataOutBuffer } from './medium.js';
+import { dataOutBuffer } from '../data-out.js';
+import { LAYOUTS, layoutUsage } from './cdb-layout.js';
 import { deallocate, maxWriteSameBlocks } from './provisioning.js';
-import { writeBlocks } from './read-write.js';
+import { writeBlocks } from '../lu-write.js';
 
 /** Bytes of repeated block handed to one block-layer write. */
 const CHUNK_BYTES = 1024 * 1024;
@@ -39,12 +40,12 @@ function decode(cdb: Buffer, lu: LogicalUnit, size: 10 | 16): WriteSameRequest |
   // A write-protected LU says so before anything about provisioning (libiscsi ReadOnlySBC).
   if (lu.readOnly) return Sense.writeProtected;
   if (unmap && !lu.thin) return Sense.invalidFieldInCdb(1, 3);
-  const lba = size === 10 ? cdb.readUInt32BE(2) : readLba64(cdb, 2);
-  const lengthByte = size === 10 ? 7 : 10;
-  const given = size === 10 ? cdb.readUInt16BE(7) : cdb.readUInt32BE(10);
+  const layout = LAYOUTS[size];
+  const lba = layout.lba(cdb);
+  const given = layout.blocks(cdb);
   if (lba > lu.numBlocks) return Sense.lbaOutOfRange;
   const blocks = given === 0 ? lu.numBlocks - lba : given;
-  if (blocks > maxWriteSameBlocks(lu)) return Sense.invalidFieldInCdb(lengthByte);
+  if (blocks > maxWriteSameBlocks(lu)) return Sense.invalidFieldInCdb(layout.lengthByte);
   if (isBeyondCapacity(lba, blocks, lu.numBlocks)) return Sense.lbaOutOfRange;
   return { lba, blocks, unmap, ndob };
 }
@@ -93,7 +94,7 @@ export const writeSame10: LuCommandHandler = {
   name: 'WRITE SAME(10)',
   opcode: 0x41,
   cdbLength: 10,
-  usage: [0x41, 0xfe, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, 0x00],
+  usage: layoutUsage(0x41, LAYOUTS[10], 0xfe), // WRPROTECT, ANCHOR, UNMAP, PBDATA, LBDATA (checked); LBA; NUMBER OF LOGICAL BLOCKS
   cls: 'write',
   parse: ({ cdb, lu }) => parseWriteSame(cdb, lu, 10),
 };
@@ -102,7 +103,7 @@ export const writeSame16: LuCommandHandler = {
   name: 'WRITE SAME(16)',
   opcode: 0x93,
   cdbLength: 16,
-  usage: [0x93, 0xff, ...new Array<number>(12).fill(0xff), 0x00, 0x00],
+  usage: layoutUsage(0x93, LAYOUTS[16], 0xff), // as (10), and NDOB
   cls: 'write',
   parse: ({ cdb, lu }) => parseWriteSame(cdb, lu, 16),
 };

@@ -1,18 +1,18 @@
-import { asciiField, checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type AnyLunCommandHandler } from '../handler.js';
+import { asciiField, checkControlByte } from '../cdb.js';
+import { ANSWERS_ANY_LUN, parameterData, type AnyLunCommandHandler, type TargetInfo } from '../handler.js';
 import { DEFAULT_PRODUCT, DEFAULT_REVISION, DEFAULT_VENDOR, type LogicalUnit } from '../logical-unit.js';
-import { goodData } from '../outcome.js';
 import { Sense } from '../sense-reasons.js';
 import { peripheralByte, vpdPage } from './vpd.js';
 
 export const STANDARD_INQUIRY_LENGTH = 96;
-/** Version descriptors (SPC-4): SAM-5, SPC-4, SBC-3, each "no version claimed". */
-export const VERSION_DESCRIPTORS: readonly number[] = [0x00a0, 0x0460, 0x04c0];
+/** Version descriptors (SPC-4), each "no version claimed": SAM-5, SPC-4, then the device type's command set. */
+const VERSION_SAM5 = 0x00a0;
+const VERSION_SPC4 = 0x0460;
 
 /** Standard INQUIRY data (SPC-4): SPC-4, response format 2, HISUP, CMDQUE, 96 bytes. */
-export function standardInquiry(lu: LogicalUnit | undefined): Buffer {
+export function standardInquiry(lu: LogicalUnit | undefined, target: TargetInfo): Buffer {
   const b = Buffer.alloc(STANDARD_INQUIRY_LENGTH);
-  b[0] = peripheralByte(lu);
+  b[0] = peripheralByte(lu, target);
   if (lu?.removable) b[1] = 0x80; // RMB
   b[2] = 0x06; // VERSION: SPC-4
   b[3] = 0x10 | 0x02; // HISUP | RESPONSE DATA FORMAT 2
@@ -22,7 +22,7 @@ export function standardInquiry(lu: LogicalUnit | undefined): Buffer {
   asciiField(lu?.vendor ?? DEFAULT_VENDOR, 8).copy(b, 8);
   asciiField(lu?.product ?? DEFAULT_PRODUCT, 16).copy(b, 16);
   asciiField(lu?.revision ?? DEFAULT_REVISION, 4).copy(b, 32);
-  VERSION_DESCRIPTORS.forEach((v, i) => b.writeUInt16BE(v, 58 + 2 * i));
+  [VERSION_SAM5, VERSION_SPC4, target.deviceType.commandSetVersion].forEach((v, i) => b.writeUInt16BE(v, 58 + 2 * i));
   return b;
 }
 
@@ -35,9 +35,7 @@ export const inquiry: AnyLunCommandHandler = {
   opcode: 0x12,
   cdbLength: 6,
   usage: [0x12, 0x01, 0xff, 0xff, 0xff, 0x00],
-  cls: 'other',
-  anyLun: true,
-  bypassesUnitAttention: true,
+  ...ANSWERS_ANY_LUN,
   parse({ cdb, lu, nexus, target }) {
     const control = checkControlByte(cdb, 6);
     if (control) return control;
@@ -47,10 +45,10 @@ export const inquiry: AnyLunCommandHandler = {
     const allocation = cdb.readUInt16BE(3);
     if (!evpd) {
       if (pageCode !== 0) return Sense.invalidFieldInCdb(2);
-      return immediate(() => goodData(truncateToAllocation(standardInquiry(lu), allocation)));
+      return parameterData(() => standardInquiry(lu, target), allocation);
     }
     const data = vpdPage(pageCode, lu, nexus, target);
     if (!data) return Sense.invalidFieldInCdb(2);
-    return immediate(goodData(truncateToAllocation(data, allocation)));
+    return parameterData(data, allocation);
   },
 };

@@ -1,6 +1,5 @@
-import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type LuCommandHandler } from '../handler.js';
-import { goodData } from '../outcome.js';
+import { checkControlByte, codedPage } from '../cdb.js';
+import { parameterData, type LuCommandHandler } from '../handler.js';
 import { Sense } from '../sense-reasons.js';
 
 const PAGE_SUPPORTED = 0x00;
@@ -8,12 +7,7 @@ const SUBPAGE_ALL = 0xff;
 
 /** Log page: PAGE CODE (with SPF when a subpage is named), SUBPAGE CODE, PAGE LENGTH, parameters. */
 function logPage(page: number, subpage: number, body: Buffer): Buffer {
-  const b = Buffer.alloc(4 + body.length);
-  b[0] = page | (subpage !== 0 ? 0x40 : 0);
-  b[1] = subpage;
-  b.writeUInt16BE(body.length, 2);
-  body.copy(b, 4);
-  return b;
+  return codedPage(((page | (subpage !== 0 ? 0x40 : 0)) << 8) | subpage, body);
 }
 
 /**
@@ -40,6 +34,6 @@ export const logSense: LuCommandHandler = {
     if (cdb[1] & 0x01) return Sense.invalidFieldInCdb(1, 0);
     const data = logSenseData(cdb[2] & 0x3f, cdb[3]);
     if (!data) return Sense.invalidFieldInCdb(2, 5);
-    return immediate(goodData(truncateToAllocation(data, cdb.readUInt16BE(7))));
+    return parameterData(data, cdb.readUInt16BE(7));
   },
 };

@@ -3,8 +3,7 @@ import type { LuCommandHandler, ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { Asc, Sense, type SenseReason } from '../sense-reasons.js';
-import { dataOutBuffer } from '../sbc/medium.js';
-import { ExtraSense } from './extra-sense.js';
+import { dataOutBuffer } from '../data-out.js';
 import { MODE_PAGES, type ModePage } from './mode-pages.js';
 
 interface PageUpdate {
@@ -20,14 +19,14 @@ interface PageUpdate {
  */
 export function checkModeParameters(lu: LogicalUnit, list: Buffer, ten: boolean): PageUpdate[] | SenseReason {
   const headerLength = ten ? 8 : 4;
-  if (list.length < headerLength) return ExtraSense.parameterListLengthError;
+  if (list.length < headerLength) return Sense.parameterListLengthError;
   const mediumType = ten ? list[2]! : list[1]!;
-  if (mediumType !== 0) return ExtraSense.invalidFieldInParameterList(ten ? 2 : 1);
+  if (mediumType !== 0) return Sense.invalidFieldInParameterList(ten ? 2 : 1);
   const longLba = ten && (list[4]! & 0x01) !== 0;
   const bdl = ten ? list.readUInt16BE(6) : list[3]!;
   const descriptorLength = longLba ? 16 : 8;
-  if (bdl % descriptorLength !== 0) return ExtraSense.invalidFieldInParameterList(ten ? 6 : 3);
-  if (headerLength + bdl > list.length) return ExtraSense.parameterListLengthError;
+  if (bdl % descriptorLength !== 0) return Sense.invalidFieldInParameterList(ten ? 6 : 3);
+  if (headerLength + bdl > list.length) return Sense.parameterListLengthError;
   for (let at = headerLength; at < headerLength + bdl; at += descriptorLength) {
     const problem = checkBlockDescriptor(lu, list.subarray(at, at + descriptorLength), at);
     if (problem) return problem;
@@ -35,18 +34,18 @@ export function checkModeParameters(lu: LogicalUnit, list: Buffer, ten: boolean)
   const updates: PageUpdate[] = [];
   let at = headerLength + bdl;
   while (at < list.length) {
-    if (at + 2 > list.length) return ExtraSense.parameterListLengthError;
+    if (at + 2 > list.length) return Sense.parameterListLengthError;
     // SPF = 1 would name a subpage; this LU has none.
-    if (list[at]! & 0x40) return ExtraSense.invalidFieldInParameterList(at, 6);
+    if (list[at]! & 0x40) return Sense.invalidFieldInParameterList(at, 6);
     const page = MODE_PAGES.find((p) => p.code === (list[at]! & 0x3f));
-    if (!page) return ExtraSense.invalidFieldInParameterList(at, 5);
+    if (!page) return Sense.invalidFieldInParameterList(at, 5);
     const current = page.build(lu, 'current');
     const mask = page.build(lu, 'changeable');
-    if (list[at + 1] !== current.length - 2) return ExtraSense.invalidFieldInParameterList(at + 1);
-    if (at + current.length > list.length) return ExtraSense.parameterListLengthError;
+    if (list[at + 1] !== current.length - 2) return Sense.invalidFieldInParameterList(at + 1);
+    if (at + current.length > list.length) return Sense.parameterListLengthError;
     const data = list.subarray(at, at + current.length);
     for (let i = 2; i < current.length; i++) {
-      if (((data[i]! ^ current[i]!) & ~mask[i]!) !== 0) return ExtraSense.invalidFieldInParameterList(at + i);
+      if (((data[i]! ^ current[i]!) & ~mask[i]!) !== 0) return Sense.invalidFieldInParameterList(at + i);
     }
     updates.push({ page, data });
     at += current.length;
@@ -60,8 +59,8 @@ function checkBlockDescriptor(lu: LogicalUnit, d: Buffer, at: number): SenseReas
   const blockLength = long ? d.readUInt32BE(12) : d.readUIntBE(5, 3);
   // NUMBER OF LOGICAL BLOCKS 0 = "no change"; the capacity and block length are fixed by the backstore.
   const shortMax = Math.min(lu.numBlocks, 0xffffffff);
-  if (blocks !== 0 && blocks !== (long ? lu.numBlocks : shortMax)) return ExtraSense.invalidFieldInParameterList(at);
-  if (blockLength !== lu.blockSize) return ExtraSense.invalidFieldInParameterList(long ? at + 12 : at + 5);
+  if (blocks !== 0 && blocks !== (long ? lu.numBlocks : shortMax)) return Sense.invalidFieldInParameterList(at);
+  if (blockLength !== lu.blockSize) return Sense.invalidFieldInParameterList(long ? at + 12 : at + 5);
   return undefined;
 }
 

@@ -1,7 +1,6 @@
-import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { checkControlByte } from '../cdb.js';
+import { parameterData, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
-import { goodData } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
 import { MODE_PAGE_ALL, MODE_PAGES, type ModePage, type PageControl } from './mode-pages.js';
 
@@ -79,7 +78,7 @@ function parseModeSense(cdb: Buffer, lu: LogicalUnit, ten: boolean): ParsedComma
     pages,
     allocation: ten ? cdb.readUInt16BE(7) : cdb[4],
   };
-  return immediate(() => goodData(truncateToAllocation(modeSenseData(lu, req), req.allocation)));
+  return parameterData(() => modeSenseData(lu, req), req.allocation);
 }
 
 export const modeSense6: LuCommandHandler = {

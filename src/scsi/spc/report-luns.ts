@@ -1,6 +1,5 @@
-import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type AnyLunCommandHandler } from '../handler.js';
-import { goodData } from '../outcome.js';
+import { checkControlByte } from '../cdb.js';
+import { ANSWERS_ANY_LUN, parameterData, type AnyLunCommandHandler } from '../handler.js';
 import { Sense } from '../sense-reasons.js';
 
 /** SAM-5: peripheral device addressing below 256, flat space addressing up to 16383. */
@@ -33,9 +32,7 @@ export const reportLuns: AnyLunCommandHandler = {
   opcode: 0xa0,
   cdbLength: 12,
   usage: [0xa0, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00],
-  cls: 'other',
-  anyLun: true,
-  bypassesUnitAttention: true,
+  ...ANSWERS_ANY_LUN,
   parse({ cdb, target }) {
     const control = checkControlByte(cdb, 12);
     if (control) return control;
@@ -44,6 +41,6 @@ export const reportLuns: AnyLunCommandHandler = {
     const allocation = cdb.readUInt32BE(6);
     if (allocation < 16) return Sense.invalidFieldInCdb(6);
     const luns = select === 0x00 || select === 0x02 ? target.lunNumbers : [];
-    return immediate(() => goodData(truncateToAllocation(reportLunsData(luns), allocation)));
+    return parameterData(() => reportLunsData(luns), allocation);
   },
 };

@@ -1,10 +1,10 @@
-import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type CommandHandler, type LuCommandHandler, type ParsedCommand } from '../handler.js';
-import { goodData } from '../outcome.js';
+import { checkControlByte } from '../cdb.js';
+import { parameterData, type CommandHandler, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { Opcode, ServiceAction } from '../opcode.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
 
-export const MAINTENANCE_IN = 0xa3;
-export const SA_REPORT_SUPPORTED_OPERATION_CODES = 0x0c;
+const { MAINTENANCE_IN } = Opcode;
+const SA_REPORT_SUPPORTED_OPERATION_CODES = ServiceAction.REPORT_SUPPORTED_OPERATION_CODES;
 
 const SUPPORT_NOT_SUPPORTED = 0x01;
 const SUPPORT_STANDARD = 0x03;
@@ -86,7 +86,7 @@ function parseRsoc(cdb: Buffer, handlers: readonly CommandHandler[]): ParsedComm
     default:
       return Sense.invalidFieldInCdb(2, 2);
   }
-  return immediate(goodData(truncateToAllocation(data, allocation)));
+  return parameterData(data, allocation);
 }
 
 export const reportSupportedOperationCodes: LuCommandHandler = {
@@ -96,5 +96,5 @@ export const reportSupportedOperationCodes: LuCommandHandler = {
   cdbLength: 12,
   usage: [MAINTENANCE_IN, SA_REPORT_SUPPORTED_OPERATION_CODES, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00],
   cls: 'other',
-  parse: ({ cdb, lu, target }) => parseRsoc(cdb, target.handlers.filter((h) => !h.supported || h.supported(lu))),
+  parse: ({ cdb, lu, target }) => parseRsoc(cdb, target.deviceType.handlers.filter((h) => !h.supported || h.supported(lu))),
 };

@@ -1,9 +1,9 @@
-import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type LuCommandHandler } from '../handler.js';
-import { goodData } from '../outcome.js';
-import { MAINTENANCE_IN } from './report-supported-opcodes.js';
+import { checkControlByte } from '../cdb.js';
+import { parameterData, type LuCommandHandler } from '../handler.js';
+import { Opcode, ServiceAction } from '../opcode.js';
 
-export const SA_REPORT_SUPPORTED_TMFS = 0x0d;
+const { MAINTENANCE_IN } = Opcode;
+const SA_REPORT_SUPPORTED_TMFS = ServiceAction.REPORT_SUPPORTED_TMFS;
 
 /**
  * The task management functions the transport carries out (see target-core.ts): ABORT TASK (ATS),
@@ -31,6 +31,6 @@ export const reportSupportedTmfs: LuCommandHandler = {
     const control = checkControlByte(cdb, 12);
     if (control) return control;
     const allocation = cdb.readUInt32BE(6);
-    return immediate(goodData(truncateToAllocation(supportedTmfData((cdb[2] & 0x80) !== 0), allocation)));
+    return parameterData(supportedTmfData((cdb[2] & 0x80) !== 0), allocation);
   },
 };

@@ -1,17 +1,15 @@
 import type { CancelSignal } from '../../block/cancel.js';
 import { blockFailure } from '../block-failure.js';
 import { isBeyondCapacity } from '../cdb.js';
-import { ScsiStatus, type Nexus } from '../command.js';
+import type { Nexus } from '../command.js';
 import type { LogicalUnit } from '../logical-unit.js';
-import { status, GOOD, type Outcome } from '../outcome.js';
+import { GOOD, RESERVATION_CONFLICT, TASK_ABORTED, type Outcome } from '../outcome.js';
 import { reservationConflict } from '../pr/access.js';
-import { RESERVATION_CONFLICT } from '../pr/pr-sense.js';
-import { writeBlocks } from '../sbc/read-write.js';
+import { writeBlocks } from '../lu-write.js';
 import { isSenseReason, Sense } from '../sense-reasons.js';
 import { XcopyLimits } from './xcopy-limits.js';
 import type { BlockSegment, CscdDescriptor } from './xcopy-params.js';
 import { findCopyTarget } from './xcopy-targets.js';
-import { XcopySense } from './xcopy-sense.js';
 
 /** One segment with its LUs found and its byte count worked out. */
 export interface PlannedSegment {
@@ -50,20 +48,20 @@ export function planCopy(
     const dstD = targets[s.destination];
     const src = found[s.source];
     const dst = found[s.destination];
-    if (!srcD || !dstD || !src || !dst) return XcopySense.copyTargetNotReachable;
-    if (srcD.blockLength !== src.blockSize || dstD.blockLength !== dst.blockSize) return XcopySense.copyAborted;
+    if (!srcD || !dstD || !src || !dst) return Sense.copyTargetNotReachable;
+    if (srcD.blockLength !== src.blockSize || dstD.blockLength !== dst.blockSize) return Sense.copyAborted;
     const bytes = s.blocks * (s.destinationCount ? dst.blockSize : src.blockSize);
-    if (bytes % src.blockSize !== 0 || bytes % dst.blockSize !== 0) return XcopySense.copyAborted;
-    if (bytes > XcopyLimits.maxSegmentBytes) return XcopySense.copyAborted;
-    if (isBeyondCapacity(s.sourceLba, bytes / src.blockSize, src.numBlocks)) return XcopySense.copyAborted;
-    if (isBeyondCapacity(s.destinationLba, bytes / dst.blockSize, dst.numBlocks)) return XcopySense.copyAborted;
+    if (bytes % src.blockSize !== 0 || bytes % dst.blockSize !== 0) return Sense.copyAborted;
+    if (bytes > XcopyLimits.maxSegmentBytes) return Sense.copyAborted;
+    if (isBeyondCapacity(s.sourceLba, bytes / src.blockSize, src.numBlocks)) return Sense.copyAborted;
+    if (isBeyondCapacity(s.destinationLba, bytes / dst.blockSize, dst.numBlocks)) return Sense.copyAborted;
     if (dst.readOnly) return Sense.writeProtected;
     if (reservationConflict(src.reservations, nexus, READ16) || reservationConflict(dst.reservations, nexus, WRITE16)) {
       return RESERVATION_CONFLICT;
     }
-    if (!src.medium.present || !dst.medium.present) return XcopySense.copyTargetNotReachable;
+    if (!src.medium.present || !dst.medium.present) return Sense.copyTargetNotReachable;
     // A LU being sanitized (or failed at it) takes no copy I/O from another LU's EXTENDED COPY either.
-    if (!src.sanitize.idle || !dst.sanitize.idle) return XcopySense.copyTargetNotReachable;
+    if (!src.sanitize.idle || !dst.sanitize.idle) return Sense.copyTargetNotReachable;
     plan.push({ src, dst, srcLba: s.sourceLba, dstLba: s.destinationLba, bytes });
   }
   return plan;
@@ -96,7 +94,7 @@ async function copySegment(seg: PlannedSegment, signal: CancelSignal, progress: 
   const limit = Math.min(XcopyLimits.chunkBytes, src.maxTransferLength * src.blockSize, dst.maxTransferLength * dst.blockSize);
   const chunk = Math.max(unit, Math.floor(limit / unit) * unit);
   for (const at of chunkOffsets(seg, chunk)) {
-    if (signal.aborted) return status(ScsiStatus.TASK_ABORTED);
+    if (signal.aborted) return TASK_ABORTED;
     const length = Math.min(chunk, seg.bytes - at);
     const srcLba = seg.srcLba + at / src.blockSize;
     let read;

@@ -1,7 +1,6 @@
 import { readLba64 } from '../cdb.js';
-import type { SenseReason } from '../sense-reasons.js';
+import { Sense, type SenseReason } from '../sense-reasons.js';
 import { CSCD_IDENTIFICATION, SEGMENT_BLOCK_TO_BLOCK, XcopyLimits } from './xcopy-limits.js';
-import { XcopySense } from './xcopy-sense.js';
 
 /** A CSCD identification descriptor (E4h): the designator that names the LU, and its block length. */
 export interface CscdDescriptor {
@@ -45,15 +44,15 @@ const B2B_LENGTH = 0x18;
  * standard expect: lengths against the data, then list limits, then counts, then type codes.
  */
 export function parseXcopyParams(p: Buffer): XcopyParams | SenseReason {
-  if (p.length < HEADER) return XcopySense.parameterListLengthError;
+  if (p.length < HEADER) return Sense.parameterListLengthError;
   const usage = (p[1]! >> 3) & 0x03;
-  if (usage === 1) return XcopySense.invalidFieldInParameterList(1);
+  if (usage === 1) return Sense.invalidFieldInParameterList(1);
   const targetLength = p.readUInt16BE(2);
   const segmentLength = p.readUInt32BE(8);
   const inlineLength = p.readUInt32BE(12);
-  if (HEADER + targetLength + segmentLength + inlineLength > p.length) return XcopySense.parameterListLengthError;
-  if (targetLength + segmentLength > XcopyLimits.maxDescriptorListLength) return XcopySense.parameterListLengthError;
-  if (inlineLength !== 0) return XcopySense.invalidFieldInParameterList(12);
+  if (HEADER + targetLength + segmentLength + inlineLength > p.length) return Sense.parameterListLengthError;
+  if (targetLength + segmentLength > XcopyLimits.maxDescriptorListLength) return Sense.parameterListLengthError;
+  if (inlineLength !== 0) return Sense.invalidFieldInParameterList(12);
 
   const targets = parseTargets(p, HEADER, targetLength);
   if (!Array.isArray(targets)) return targets as SenseReason;
@@ -65,15 +64,15 @@ export function parseXcopyParams(p: Buffer): XcopyParams | SenseReason {
 function parseTargets(p: Buffer, start: number, length: number): CscdDescriptor[] | SenseReason {
   const offsets: number[] = [];
   for (let at = start; at < start + length; at += LONG_CSCD_TYPES.has(p[at]!) ? 64 : CSCD_LENGTH) offsets.push(at);
-  if (offsets.length > XcopyLimits.maxTargetDescriptors) return XcopySense.tooManyTargetDescriptors;
+  if (offsets.length > XcopyLimits.maxTargetDescriptors) return Sense.tooManyTargetDescriptors;
   const out: CscdDescriptor[] = [];
   for (const at of offsets) {
-    if (p[at] !== CSCD_IDENTIFICATION) return XcopySense.unsupportedTargetDescriptorType(at);
-    if (at + CSCD_LENGTH > start + length) return XcopySense.parameterListLengthError;
+    if (p[at] !== CSCD_IDENTIFICATION) return Sense.unsupportedTargetDescriptorType(at);
+    if (at + CSCD_LENGTH > start + length) return Sense.parameterListLengthError;
     // Byte 1: LU ID TYPE (ignored since SPC-4), NUL (obsolete), PERIPHERAL DEVICE TYPE.
-    if ((p[at + 1]! & 0x1f) !== 0) return XcopySense.invalidFieldInParameterList(at + 1);
+    if ((p[at + 1]! & 0x1f) !== 0) return Sense.invalidFieldInParameterList(at + 1);
     const designatorLength = p[at + 7]!;
-    if (designatorLength > 20) return XcopySense.invalidFieldInParameterList(at + 7);
+    if (designatorLength > 20) return Sense.invalidFieldInParameterList(at + 7);
     out.push({
       designatorType: p[at + 5]! & 0x0f,
       association: (p[at + 5]! >> 4) & 0x03,
@@ -88,15 +87,15 @@ function parseSegments(p: Buffer, start: number, length: number): BlockSegment[]
   const offsets: number[] = [];
   const end = start + length;
   for (let at = start; at < end; at += 4 + p.readUInt16BE(at + 2)) {
-    if (at + 4 > end) return XcopySense.parameterListLengthError;
+    if (at + 4 > end) return Sense.parameterListLengthError;
     offsets.push(at);
   }
-  if (offsets.length > XcopyLimits.maxSegmentDescriptors) return XcopySense.tooManySegmentDescriptors;
+  if (offsets.length > XcopyLimits.maxSegmentDescriptors) return Sense.tooManySegmentDescriptors;
   const out: BlockSegment[] = [];
   for (const at of offsets) {
-    if (p[at] !== SEGMENT_BLOCK_TO_BLOCK) return XcopySense.unsupportedSegmentDescriptorType(at);
-    if (p.readUInt16BE(at + 2) !== B2B_LENGTH) return XcopySense.invalidFieldInParameterList(at + 2);
-    if (at + 4 + B2B_LENGTH > end) return XcopySense.parameterListLengthError;
+    if (p[at] !== SEGMENT_BLOCK_TO_BLOCK) return Sense.unsupportedSegmentDescriptorType(at);
+    if (p.readUInt16BE(at + 2) !== B2B_LENGTH) return Sense.invalidFieldInParameterList(at + 2);
+    if (at + 4 + B2B_LENGTH > end) return Sense.parameterListLengthError;
     out.push({
       destinationCount: (p[at + 1]! & 0x02) !== 0,
       source: p.readUInt16BE(at + 4),

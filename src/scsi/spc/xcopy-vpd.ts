@@ -1,3 +1,4 @@
+import { codedPage } from '../cdb.js';
 import {
   EXTENDED_COPY,
   IMPLEMENTED_DESCRIPTOR_TYPES,
@@ -14,10 +15,7 @@ export const VPD_THIRD_PARTY_COPY = 0x8f;
 function descriptor(type: number, body: Buffer): Buffer {
   const padded = Buffer.alloc(Math.ceil(body.length / 4) * 4);
   body.copy(padded);
-  const head = Buffer.alloc(4);
-  head.writeUInt16BE(type, 0);
-  head.writeUInt16BE(padded.length, 2);
-  return Buffer.concat([head, padded]);
+  return codedPage(type, padded);
 }
 
 /** Supported Commands (0001h): EXTENDED COPY LID1, RECEIVE COPY RESULTS COPY STATUS / OPERATING PARAMETERS. */

@@ -1,5 +1,5 @@
 import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { immediate, parameterData, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import { GOOD, goodData, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
 import { planCopy, runCopy } from './xcopy-copy.js';
@@ -14,7 +14,6 @@ import {
 import { parseXcopyParams } from './xcopy-params.js';
 import { copyStatusData, operatingParametersData } from './xcopy-results.js';
 import { CopyState, registryFor } from './xcopy-status.js';
-import { XcopySense } from './xcopy-sense.js';
 
 const CDB_LENGTH = 16;
 
@@ -46,11 +45,11 @@ export const extendedCopyLid1: LuCommandHandler = {
         if (isSenseReason(params)) return params;
         const registry = registryFor(target);
         const tracked = params.listIdUsage !== 3;
-        if (tracked && registry.inProgress(nexus.id, params.listId)) return XcopySense.operationInProgress;
+        if (tracked && registry.inProgress(nexus.id, params.listId)) return Sense.operationInProgress;
         const plan = planCopy(params.targets, params.segments, lus, nexus);
         if (!Array.isArray(plan)) return plan as Outcome;
         const record = tracked ? registry.start(nexus.id, params.listId) : undefined;
-        if (tracked && !record) return XcopySense.operationInProgress;
+        if (tracked && !record) return Sense.operationInProgress;
         const progress = record ?? { segmentsProcessed: 0, bytesCopied: 0 };
         let outcome: Outcome = Sense.internalTargetFailure;
         try {
@@ -79,7 +78,7 @@ function receiveCopyResults(serviceAction: number, name: string): LuCommandHandl
       if (control) return control;
       const allocation = cdb.readUInt32BE(10);
       if (serviceAction === SA_OPERATING_PARAMETERS) {
-        return immediate(() => goodData(truncateToAllocation(operatingParametersData(), allocation)));
+        return parameterData(operatingParametersData, allocation);
       }
       const listId = cdb[2]!;
       return immediate(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScsiStatus } from '../../../src/scsi/command.js';
-import { RangeLock } from '../../../src/scsi/sbc/range-lock.js';
+import { RangeLock } from '../../../src/scsi/range-lock.js';
 import { SenseKey } from '../../../src/scsi/sense.js';
 import { cdb10, cdb16, gate, makeNexus, run, send, sense, settle, setup } from './fixture.js';
 

@@ -1,0 +1,37 @@
+import type { CancelSignal } from '../block/cancel.js';
+import type { SgVector } from '../block/sg.js';
+import { blockFailure } from './block-failure.js';
+import { dataOutVector } from './data-out.js';
+import type { LogicalUnit } from './logical-unit.js';
+import { GOOD, type Outcome } from './outcome.js';
+import { withRange } from './range-lock.js';
+import { Sense } from './sense-reasons.js';
+
+/**
+ * Writes `length` bytes (whole blocks; the CDB's length unless the initiator's EDTL cut it) at `lba`:
+ * the one write path of every command that writes an LU's blocks (WRITE, WRITE AND VERIFY, WRITE
+ * SAME, COMPARE AND WRITE, ORWRITE, EXTENDED COPY). `locked`: the caller already holds the range
+ * exclusively (COMPARE AND WRITE, ORWRITE); otherwise the write takes it shared, so it waits only
+ * for such a read-modify-write on the same blocks.
+ */
+export async function writeBlocks(
+  lu: LogicalUnit,
+  lba: number,
+  length: number,
+  fua: boolean,
+  dataOut: SgVector | undefined,
+  signal: CancelSignal,
+  locked = false,
+): Promise<Outcome> {
+  if (length === 0) return GOOD;
+  const data = dataOutVector(dataOut, length);
+  if (!data) return Sense.dataPhaseError;
+  try {
+    // WCE = 0: no volatile cache may hold the data when status goes out (SBC-3 caching page).
+    const write = (): Promise<void> => lu.device.write(lba * lu.blockSize, data, { fua: fua || !lu.writeCacheEnabled, signal });
+    await (locked ? write() : withRange(lu.rangeLock, lba, length / lu.blockSize, false, write));
+    return GOOD;
+  } catch (err) {
+    return blockFailure(err, 'write', lba);
+  }
+}
