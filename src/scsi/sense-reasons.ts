@@ -75,6 +75,13 @@ export const Sense = {
    */
   notReadyManualIntervention: reason(SenseKey.NOT_READY, 0x04, 0x03),
   dataPhaseError: reason(SenseKey.ABORTED_COMMAND, 0x4b, 0x00),
+  /** Transport-detected failures of a command's data phase (the iSCSI session ends the command with these). */
+  protocolServiceCrcError: reason(SenseKey.ABORTED_COMMAND, 0x47, 0x05),
+  /** SPC-4 WRITE ERROR - UNEXPECTED / NOT ENOUGH UNSOLICITED DATA (what LIO answers too). */
+  unexpectedUnsolicitedData: reason(SenseKey.ABORTED_COMMAND, 0x0c, 0x0c),
+  notEnoughUnsolicitedData: reason(SenseKey.ABORTED_COMMAND, 0x0c, 0x0d),
+  /** SPC-4 INITIATOR RESPONSE TIMEOUT: the Data-Out the target asked for did not come. */
+  initiatorResponseTimeout: reason(SenseKey.ABORTED_COMMAND, 0x4b, 0x06),
   unitAttention: (asc: number, ascq: number): SenseReason => reason(SenseKey.UNIT_ATTENTION, asc, ascq),
   noSense: reason(SenseKey.NO_SENSE, 0x00, 0x00),
 } as const;

@@ -16,6 +16,7 @@ import { MEDIUM_ACCESS_OPCODES } from './sbc/removable.js';
 import { sanitizeRefusal } from './sbc/sanitize-gate.js';
 import { offlineRefusal } from './offline-gate.js';
 import { ExtraSense } from './spc/extra-sense.js';
+import { NexusAborts, type NexusAbortHook } from './nexus-aborts.js';
 
 /** The subset of a pino logger the core uses. */
 export interface ScsiLogger {
@@ -59,6 +60,8 @@ export class ScsiTargetCore {
   private lunList: readonly number[] = [];
   /** Unsubscribe from each LU's capacity changes (a block device that shrank underneath). */
   private readonly detachers = new Map<LogicalUnit, () => void>();
+  /** The transport's own part of TMFs that reach every nexus (nexus-aborts.ts). */
+  private readonly nexusAborts = new NexusAborts();
 
   constructor(opts: ScsiTargetCoreOptions) {
     for (const lu of opts.luns) {
@@ -194,8 +197,12 @@ export class ScsiTargetCore {
     this.detachers.delete(lu);
   }
 
-  /** A new I_T nexus: each LU owes it POWER ON, RESET, OR BUS DEVICE RESET OCCURRED. */
-  addNexus(nexus: Nexus): void {
+  /**
+   * A new I_T nexus: each LU owes it POWER ON, RESET, OR BUS DEVICE RESET OCCURRED. `onAbort` is how
+   * CLEAR TASK SET and the resets reach the tasks its transport still holds (see nexus-aborts.ts).
+   */
+  addNexus(nexus: Nexus, onAbort?: NexusAbortHook): void {
+    if (onAbort) this.nexusAborts.register(nexus.id, onAbort);
     if (this.nexuses.has(nexus.id)) return;
     this.nexuses.set(nexus.id, nexus);
     for (const lu of this.lus.values()) {
@@ -207,6 +214,7 @@ export class ScsiTargetCore {
   /** The nexus is gone: its tasks are aborted, its unit attentions forgotten, its SPC-2 reservation released. */
   removeNexus(nexus: Nexus): void {
     this.nexuses.delete(nexus.id);
+    this.nexusAborts.unregister(nexus.id);
     for (const lu of this.lus.values()) {
       abortAll(lu, (t) => t.cmd.nexus.id === nexus.id);
       lu.unitAttentions.forget(nexus.id);
@@ -245,6 +253,11 @@ export class ScsiTargetCore {
     }
   }
 
+  /** Sense bytes for a failure the transport found (a Data-Out error, a timeout), in the LU's format (D_SENSE). */
+  senseFor(lun: number, reason: SenseReason): Buffer {
+    return toResponse(reason, senseFormat(this.lus.get(lun))).sense ?? Buffer.alloc(0);
+  }
+
   // ---- Task management (SAM-5) ----
 
   abortTask(nexus: Nexus, lun: number, tag: number): AbortTaskResult {
@@ -267,11 +280,15 @@ export class ScsiTargetCore {
     return 'complete';
   }
 
-  /** Every task on the LU, whichever nexus sent it (TST = 000b); with TAS = 1 they end with TASK ABORTED. */
-  clearTaskSet(_nexus: Nexus, lun: number): TaskSetResult {
+  /**
+   * Every task on the LU, whichever nexus sent it (TST = 000b); with TAS = 1 they end with TASK ABORTED.
+   * Resolves once every nexus's transport has let go of its tasks on the LU.
+   */
+  async clearTaskSet(_nexus: Nexus, lun: number): Promise<TaskSetResult> {
     const lu = this.lus.get(lun);
     if (!lu) return 'noLun';
-    abortAll(lu, () => true);
+    await this.abortEverywhere([lu], lun);
+    abortAll(lu, () => true); // what arrived meanwhile
     return 'complete';
   }
 
@@ -282,6 +299,7 @@ export class ScsiTargetCore {
   async lunReset(_nexus: Nexus, lun: number): Promise<TaskSetResult> {
     const lu = this.lus.get(lun);
     if (!lu) return 'noLun';
+    await this.abortEverywhere([lu], lun);
     await this.resetLu(lu, Asc.BUS_DEVICE_RESET_FUNCTION_OCCURRED);
     return 'complete';
   }
@@ -292,8 +310,16 @@ export class ScsiTargetCore {
    */
   async targetReset(_nexus: Nexus, kind: 'warm' | 'cold'): Promise<'complete'> {
     const ua = kind === 'cold' ? Asc.POWER_ON_OCCURRED : Asc.BUS_DEVICE_RESET_FUNCTION_OCCURRED;
+    await this.abortEverywhere([...this.lus.values()], undefined);
     await Promise.all([...this.lus.values()].map((lu) => this.resetLu(lu, ua)));
     return 'complete';
+  }
+
+  /** Every nexus's transport lets go of its tasks on `lun` (every LU if undefined) while the core aborts those it holds. */
+  private async abortEverywhere(lus: readonly LogicalUnit[], lun: number | undefined): Promise<void> {
+    const transports = this.nexusAborts.abortEverywhere(lun);
+    for (const lu of lus) abortAll(lu, () => true);
+    await transports;
   }
 
   private async resetLu(lu: LogicalUnit, ua: AscPair): Promise<void> {
