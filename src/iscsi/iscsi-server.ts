@@ -123,7 +123,7 @@ export class IscsiServer {
           loginTimeoutMs: this.opts.loginTimeoutMs,
           authThrottle: this.authThrottle,
           failures: this.loginFailures,
-          attach: (c, outcome) => this.attach(c, outcome),
+          attach: (outcome) => this.attach(conn, outcome),
         },
         conn.log,
       ),
