@@ -171,8 +171,9 @@ describe('session', () => {
       const ping = await alive.waitFor((p) => (p.bhs[0]! & 0x3f) === 0x20, 3000);
       expect(ping.bhs.readUInt32BE(16)).toBe(0xffffffff);
       await quiet.waitClosed(4000);
-      // The one that answers stays up.
-      await new Promise((r) => setTimeout(r, 1500));
+      // The one that answers stays up: a second ping only follows an answered first one.
+      const again = await alive.waitFor((p) => (p.bhs[0]! & 0x3f) === 0x20 && p.bhs.readUInt32BE(20) !== ping.bhs.readUInt32BE(20), 4000);
+      expect(again.bhs.readUInt32BE(16)).toBe(0xffffffff);
       expect(alive.closed).toBe(false);
       alive.close();
     } finally {
