@@ -146,14 +146,19 @@ export interface TextResponseFields extends SnFields {
   dataLength: number;
 }
 
-export function encodeTextResponse(f: TextResponseFields): Buffer {
-  const bhs = newBhs(Op.TEXT_RSP, f.dataLength);
-  bhs[1] = (f.final ? 0x80 : 0) | (f.cont ? 0x40 : 0);
+/** Text Response and NOP-In: flags, LUN, ITT, TTT and the sequence numbers in the same places. */
+function taggedBhs(opcode: number, flags: number, f: SnFields & { lun: number; itt: number; ttt: number; dataLength: number }): Buffer {
+  const bhs = newBhs(opcode, f.dataLength);
+  bhs[1] = flags;
   encodeLun(f.lun, bhs, 8);
   bhs.writeUInt32BE(f.itt >>> 0, 16);
   bhs.writeUInt32BE(f.ttt >>> 0, 20);
   putSn(bhs, f);
   return bhs;
+}
+
+export function encodeTextResponse(f: TextResponseFields): Buffer {
+  return taggedBhs(Op.TEXT_RSP, (f.final ? 0x80 : 0) | (f.cont ? 0x40 : 0), f);
 }
 
 export interface NopInFields extends SnFields {
@@ -164,13 +169,7 @@ export interface NopInFields extends SnFields {
 }
 
 export function encodeNopIn(f: NopInFields): Buffer {
-  const bhs = newBhs(Op.NOP_IN, f.dataLength);
-  bhs[1] = 0x80;
-  encodeLun(f.lun, bhs, 8);
-  bhs.writeUInt32BE(f.itt >>> 0, 16);
-  bhs.writeUInt32BE(f.ttt >>> 0, 20);
-  putSn(bhs, f);
-  return bhs;
+  return taggedBhs(Op.NOP_IN, 0x80, f);
 }
 
 export interface TmfResponseFields extends SnFields {
@@ -178,13 +177,18 @@ export interface TmfResponseFields extends SnFields {
   response: number;
 }
 
-export function encodeTmfResponse(f: TmfResponseFields): Buffer {
-  const bhs = newBhs(Op.TMF_RSP, 0);
+/** TMF and Logout Responses: a response code, the ITT and the sequence numbers, no data. */
+function responseBhs(opcode: number, f: TmfResponseFields): Buffer {
+  const bhs = newBhs(opcode, 0);
   bhs[1] = 0x80;
   bhs[2] = f.response;
   bhs.writeUInt32BE(f.itt >>> 0, 16);
   putSn(bhs, f);
   return bhs;
+}
+
+export function encodeTmfResponse(f: TmfResponseFields): Buffer {
+  return responseBhs(Op.TMF_RSP, f);
 }
 
 export interface LogoutResponseFields extends SnFields {
@@ -195,11 +199,7 @@ export interface LogoutResponseFields extends SnFields {
 }
 
 export function encodeLogoutResponse(f: LogoutResponseFields): Buffer {
-  const bhs = newBhs(Op.LOGOUT_RSP, 0);
-  bhs[1] = 0x80;
-  bhs[2] = f.response;
-  bhs.writeUInt32BE(f.itt >>> 0, 16);
-  putSn(bhs, f);
+  const bhs = responseBhs(Op.LOGOUT_RSP, f);
   bhs.writeUInt16BE(f.time2Wait, 40);
   bhs.writeUInt16BE(f.time2Retain, 42);
   return bhs;
