@@ -2,28 +2,17 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { SgVector } from '../block/sg.js';
 import { PduFramer, type FramerFault } from './framer.js';
-import { BHS_LENGTH, Op, RejectReason } from './opcodes.js';
+import { BHS_LENGTH, Op, RESERVED_TAG, RejectReason } from './opcodes.js';
 import { encodeNopIn, encodeReject, opcodeOf, type InPdu } from './pdu.js';
 import { pduPieces, type DigestSettings } from './serialize.js';
 import { peerAddress, PeerWarnings } from './peer-warnings.js';
 import { snAdd } from './serial.js';
+import type { ConnectionLink, PduHandler, SequenceSource } from './connection-link.js';
+import { Keepalive, type ConnectionTimers } from './keepalive.js';
+import { Watchdog, type ConnectionDeadlines, type WatchedConnection } from './watchdog.js';
 
-/** What handles PDUs on a connection: the login phase first, then a session's full feature phase. */
-export interface PduHandler {
-  handlePdu(pdu: InPdu): void;
-  /** A data digest error dropped a PDU (already rejected by the connection). */
-  onDataDigestError?(bhs: Buffer): void;
-  /** The connection is gone (socket closed, fatal protocol error, NOP timeout). */
-  onConnectionClosed(reason: string): void;
-  /** The connection's watchdog ticked (`now` in ms): time out what waits for the initiator. */
-  onTick?(now: number): void;
-}
-
-/** Numbers the connection stamps on every target PDU. */
-export interface SequenceSource {
-  readonly expCmdSN: number;
-  readonly maxCmdSN: number;
-}
+export type { PduHandler, SequenceSource } from './connection-link.js';
+export type { ConnectionDeadlines } from './watchdog.js';
 
 export interface ConnectionOptions {
   /** Seconds between target NOP-In pings on a quiet full-feature connection; 0 = off. */
@@ -32,26 +21,14 @@ export interface ConnectionOptions {
   nopInTimeout: number;
   /** Pause reading when this many bytes wait in the socket's send buffer (backpressure). */
   sendHighWater: number;
-  /** Timer functions, injectable so keepalive is tested without waiting. */
-  timers?: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout };
+  /** Timer functions, injectable so keepalive and the watchdog are tested without waiting. */
+  timers?: ConnectionTimers;
   /** Deadlines for a peer that stalls (see ConnectionDeadlines); absent = none. */
   deadlines?: ConnectionDeadlines;
   /** Rate-limited warnings about what a peer did (shared by all connections). */
   warnings?: PeerWarnings;
-  /** Clock for the deadlines (ms). */
+  /** Clock for keepalive and the deadlines (ms). */
   now?: () => number;
-}
-
-/** How long the target waits for a peer before it drops the connection (ms). */
-export interface ConnectionDeadlines {
-  /** From accept to the first complete PDU (a Login Request). */
-  readonly firstPduMs: number;
-  /** From the first byte of a PDU to its last. */
-  readonly pduMs: number;
-  /** While PDUs we queued make no progress into the peer's socket. */
-  readonly sendStallMs: number;
-  /** Finest deadline the handler needs in onTick (e.g. the Data-Out timeout); sets the tick period. */
-  readonly handlerMs?: number;
 }
 
 const LOGIN_MAX_SEGMENT = 8192;
@@ -59,10 +36,10 @@ let nextConnectionId = 1;
 
 /**
  * One TCP connection: frames incoming PDUs, stamps and sends outgoing ones with as few
- * syscalls as possible (cork per tick), owns StatSN, honours socket backpressure, and
- * keeps the link alive with NOP-In pings.
+ * syscalls as possible (cork per tick), owns StatSN and honours socket backpressure.
+ * NOP-In keepalive (keepalive.ts) and the stall deadlines (watchdog.ts) ride on it.
  */
-export class Connection {
+export class Connection implements ConnectionLink {
   readonly id = nextConnectionId++;
   readonly framer: PduFramer;
   private handler: PduHandler | undefined;
@@ -71,20 +48,15 @@ export class Connection {
   private corked = false;
   private closed = false;
   private closeReason = '';
-  private lastReceive = Date.now();
-  private pingTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTtt = 0;
-  private pingOutstanding: number | undefined;
   private pausedForBackpressure = false;
-  private readonly timers: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout };
   sequences: SequenceSource = { expCmdSN: 0, maxCmdSN: 0 };
   /** Source address of the peer, for per-peer limits and log rate limiting. */
   readonly peer: string;
   private readonly warnings: PeerWarnings;
   private readonly clock: () => number;
   readonly acceptedAt: number;
-  private watchdogTimer: ReturnType<typeof setTimeout> | undefined;
-  private watch = { pdus: 0, partialSince: undefined as number | undefined, sent: 0, stallSince: undefined as number | undefined };
+  private readonly keepalive: Keepalive;
+  private readonly watchdog: Watchdog | undefined;
   /** Bytes handed to the socket so far (sent + still queued in it). */
   private queuedTotal = 0;
   loggedIn = false;
@@ -94,7 +66,7 @@ export class Connection {
     readonly log: Logger,
     private readonly opts: ConnectionOptions,
   ) {
-    this.timers = opts.timers ?? { setTimeout, clearTimeout };
+    const timers: ConnectionTimers = opts.timers ?? { setTimeout, clearTimeout };
     this.peer = peerAddress(socket.remoteAddress);
     this.warnings = opts.warnings ?? new PeerWarnings(log);
     this.clock = opts.now ?? Date.now;
@@ -103,9 +75,16 @@ export class Connection {
       { headerDigest: false, dataDigest: false, maxDataSegmentLength: LOGIN_MAX_SEGMENT },
       { onPdu: (pdu) => this.onPdu(pdu), onFault: (fault) => this.onFault(fault) },
     );
+    this.keepalive = new Keepalive({ intervalS: opts.nopInInterval, timeoutS: opts.nopInTimeout }, timers, this.clock, {
+      ping: (ttt) => this.sendPing(ttt),
+      unanswered: () => {
+        this.warn({}, 'no answer to NOP-In; dropping connection');
+        this.destroy('NOP-In timeout');
+      },
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      this.lastReceive = Date.now();
+      this.keepalive.received();
       this.framer.push(chunk);
     });
     socket.on('drain', () => {
@@ -116,7 +95,7 @@ export class Connection {
     });
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.close(this.closeReason || 'socket closed'));
-    this.scheduleWatchdog();
+    this.watchdog = opts.deadlines && new Watchdog(opts.deadlines, timers, this.clock, this.watched());
   }
 
   /** The connection's clock (ms; injectable for tests). */
@@ -151,6 +130,10 @@ export class Connection {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
   }
 
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -163,7 +146,7 @@ export class Connection {
   enterFullFeature(digests: DigestSettings, maxRecvDataSegmentLength: number): void {
     this.digests = digests;
     this.framer.update({ ...digests, maxDataSegmentLength: maxRecvDataSegmentLength });
-    this.schedulePing();
+    this.keepalive.schedule();
   }
 
   startStatSN(statSN: number): void {
@@ -233,8 +216,8 @@ export class Connection {
     this.closed = true;
     this.closeReason = reason;
     this.framer.stop();
-    if (this.pingTimer) this.timers.clearTimeout(this.pingTimer);
-    if (this.watchdogTimer) this.timers.clearTimeout(this.watchdogTimer);
+    this.keepalive.stop();
+    this.watchdog?.stop();
     this.log.info({ remote: this.remote, reason }, 'connection closed');
     this.socket.end();
     // Do not wait for a peer that never reads: destroy after a grace period.
@@ -251,12 +234,8 @@ export class Connection {
 
   private onPdu(pdu: InPdu): void {
     const op = opcodeOf(pdu.bhs);
-    if (op === Op.NOP_OUT && this.pingOutstanding !== undefined && pdu.bhs.readUInt32BE(20) === this.pingOutstanding) {
-      // The answer to our ping: it carries ITT 0xffffffff and our TTT.
-      this.pingOutstanding = undefined;
-      this.schedulePing();
-      return;
-    }
+    // The answer to our ping carries our TTT; it is keepalive's, not the handler's.
+    if (op === Op.NOP_OUT && this.keepalive.takeAnswer(pdu.bhs.readUInt32BE(20))) return;
     if (!this.handler) return;
     try {
       this.handler.handlePdu(pdu);
@@ -285,94 +264,43 @@ export class Connection {
     }
   }
 
-  /** Keepalive: after `nopInInterval` s without traffic, ping; no answer in `nopInTimeout` s drops the link. */
-  private schedulePing(): void {
-    if (this.pingTimer) this.timers.clearTimeout(this.pingTimer);
-    if (this.closed || this.opts.nopInInterval <= 0) return;
-    const interval = this.opts.nopInInterval * 1000;
-    this.pingTimer = this.timers.setTimeout(() => {
-      const idle = Date.now() - this.lastReceive;
-      if (idle < interval) {
-        this.pingTimer = this.timers.setTimeout(() => this.schedulePing(), interval - idle);
-        return;
-      }
-      this.sendPing();
-    }, interval);
-    this.pingTimer.unref?.();
-  }
-
-  private sendPing(): void {
-    this.pingTtt = (this.pingTtt + 1) & 0x7fffffff;
-    this.pingOutstanding = this.pingTtt;
+  private sendPing(ttt: number): void {
     this.send(
       encodeNopIn({
         lun: 0,
-        itt: 0xffffffff,
-        ttt: this.pingTtt,
+        itt: RESERVED_TAG,
+        ttt,
         statSN: this.peekStatSN(),
         expCmdSN: this.sequences.expCmdSN,
         maxCmdSN: this.sequences.maxCmdSN,
         dataLength: 0,
       }),
     );
-    this.pingTimer = this.timers.setTimeout(() => {
-      if (this.pingOutstanding !== undefined) {
-        this.warn({}, 'no answer to NOP-In; dropping connection');
-        this.destroy('NOP-In timeout');
-      }
-    }, this.opts.nopInTimeout * 1000);
-    this.pingTimer.unref?.();
   }
 
-  /**
-   * One periodic check for a peer that stalls (cheaper than a timer per PDU): no Login Request soon
-   * after accept, a PDU that started but does not finish (slow-loris), our queued PDUs not taken for
-   * too long (a peer that stopped reading). The handler's own deadlines (Data-Out) ride on the tick.
-   */
-  private scheduleWatchdog(): void {
-    const d = this.opts.deadlines;
-    if (!d || this.closed) return;
-    const finest = Math.min(d.firstPduMs, d.pduMs, d.sendStallMs, d.handlerMs ?? Infinity);
-    const period = Math.max(20, Math.min(1000, finest / 4));
-    this.watchdogTimer = this.timers.setTimeout(() => {
-      this.watchdogTick(d);
-      this.scheduleWatchdog();
-    }, period);
-    this.watchdogTimer.unref?.();
-  }
-
-  private watchdogTick(d: ConnectionDeadlines): void {
-    const now = this.clock();
-    const pdus = this.framer.pdusFramed;
-    if (pdus === 0 && !this.loggedIn && now - this.acceptedAt >= d.firstPduMs) {
-      this.warn({ waitedMs: now - this.acceptedAt }, 'no Login Request in time; dropping connection');
-      this.destroy('no login request in time');
-      return;
-    }
-    const w = this.watch;
-    if (!this.framer.midPdu) w.partialSince = undefined;
-    else if (pdus !== w.pdus || w.partialSince === undefined) w.partialSince = now;
-    else if (now - w.partialSince >= d.pduMs) {
-      this.warn({ waitedMs: now - w.partialSince }, 'PDU not completed in time; dropping connection');
-      this.destroy('PDU not completed in time');
-      return;
-    }
-    w.pdus = pdus;
-    const unsent = this.socket.writableLength;
-    const sent = this.queuedTotal - unsent;
-    if (unsent === 0 || sent !== w.sent) w.stallSince = undefined;
-    else if (w.stallSince === undefined) w.stallSince = now;
-    else if (now - w.stallSince >= d.sendStallMs) {
-      this.warn({ unsent, waitedMs: now - w.stallSince }, 'initiator stopped reading; dropping connection');
-      this.destroy('initiator stopped reading');
-      return;
-    }
-    w.sent = sent;
-    try {
-      this.handler?.onTick?.(now);
-    } catch (err) {
-      this.log.error({ err }, 'deadline check failed; closing connection');
-      this.destroy('internal error');
-    }
+  /** The watchdog's view of this connection. */
+  private watched(): WatchedConnection {
+    return {
+      acceptedAt: this.acceptedAt,
+      sample: () => ({
+        loggedIn: this.loggedIn,
+        pdusFramed: this.framer.pdusFramed,
+        midPdu: this.framer.midPdu,
+        queuedTotal: this.queuedTotal,
+        unsentBytes: this.socket.writableLength,
+      }),
+      drop: (reason, fields, warning) => {
+        this.warn(fields, warning);
+        this.destroy(reason);
+      },
+      tick: (now) => {
+        try {
+          this.handler?.onTick?.(now);
+        } catch (err) {
+          this.log.error({ err }, 'deadline check failed; closing connection');
+          this.destroy('internal error');
+        }
+      },
+    };
   }
 }

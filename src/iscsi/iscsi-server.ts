@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AuthThrottle, type AuthThrottleConfig } from './auth-throttle.js';
 import { ChallengeCache, type ChapTargetConfig } from './chap.js';
 import type { Connection, ConnectionOptions } from './connection.js';
+import type { ConnectionLink } from './connection-link.js';
 import { LoginHandler, type LoginOutcome, type SessionAttachment } from './login.js';
 import { LoginFailureCounts } from './login-failure.js';
 import type { TargetNegotiationConfig } from './session-params.js';
@@ -122,7 +123,7 @@ export class IscsiServer {
           loginTimeoutMs: this.opts.loginTimeoutMs,
           authThrottle: this.authThrottle,
           failures: this.loginFailures,
-          attach: (c, outcome) => this.attach(c, outcome),
+          attach: (outcome) => this.attach(conn, outcome),
         },
         conn.log,
       ),
@@ -167,7 +168,7 @@ export class IscsiServer {
   }
 
   /** SendTargets (RFC 7143 Appendix C): every target (All), one by name, or the session's own (empty). */
-  private sendTargets(value: string, session: Session, conn: Connection): [string, string][] {
+  private sendTargets(value: string, session: Session, conn: ConnectionLink): [string, string][] {
     let targets: IscsiTarget[];
     if (value === 'All') targets = this.targets.all();
     else if (value === '') targets = session.target ? [session.target] : [];

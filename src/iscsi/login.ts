@@ -1,72 +1,20 @@
 import type { Logger } from 'pino';
-import type { AuthThrottle } from './auth-throttle.js';
-import type { ChallengeCache, ChapTargetConfig } from './chap.js';
-import type { Connection, PduHandler } from './connection.js';
-import { LoginFailure, boundForLog, type LoginFailureCounts } from './login-failure.js';
-import { STAGE_SECURITY, checkIdentityUnchanged, identifyLogin, type LoginIdentity, type SessionType } from './login-identity.js';
-import { ISCSI_VERSION, STAGE_FULL_FEATURE, checkLoginRequestHeader } from './login-request-checks.js';
+import type { ConnectionLink, PduHandler } from './connection-link.js';
+import { realLoginTimers, type LoginContext, type LoginOutcome, type LoginTimers } from './login-context.js';
+import { LoginFailure, boundForLog } from './login-failure.js';
+import { STAGE_SECURITY, checkIdentityUnchanged, identifyLogin, type LoginIdentity } from './login-identity.js';
+import { operationalKeys } from './login-keys.js';
+import { LoginReplies, type LoginReply } from './login-replies.js';
+import { STAGE_FULL_FEATURE, checkLoginRequestHeader } from './login-request-checks.js';
 import { ContinuedLoginResponse, loginSegmentLimit, type LoginResponseEffect } from './login-response.js';
 import { SecurityNegotiation } from './login-security.js';
-import type { SessionParams, TargetNegotiationConfig } from './session-params.js';
-import { LoginStatus, Op, type LoginStatusCode } from './opcodes.js';
-import { encodeLoginResponse, opcodeOf, parseLoginRequest, type InPdu, type LoginRequestPdu } from './pdu.js';
-import type { IscsiTarget, TargetRegistry } from './target.js';
+import { LoginStatus, Op } from './opcodes.js';
+import { opcodeOf, parseLoginRequest, type InPdu, type LoginRequestPdu } from './pdu.js';
 import { TextAccumulator, encodeTextPairs } from './text.js';
 import { readTextRound } from './text-round.js';
 
 export type { SessionType } from './login-identity.js';
-
-/** Keys the login state machine handles itself; everything else goes to operational negotiation. */
-const IDENTITY_KEYS = new Set(['InitiatorName', 'InitiatorAlias', 'TargetName', 'SessionType', 'AuthMethod']);
-const TARGET_ONLY_KEYS = new Set(['TargetAlias', 'TargetAddress', 'TargetPortalGroupTag']);
-
-export interface LoginOutcome {
-  readonly initiatorName: string;
-  readonly initiatorAlias?: string;
-  readonly isid: Buffer;
-  /** TSIH the initiator sent: 0 for a new session (or a reinstatement). */
-  readonly requestedTsih: number;
-  readonly cid: number;
-  readonly sessionType: SessionType;
-  readonly target?: IscsiTarget;
-  readonly params: SessionParams;
-  /** CmdSN of the login request: the session's first ExpCmdSN. */
-  readonly cmdSN: number;
-}
-
-/** What the session layer gives back when a login completes. */
-export interface SessionAttachment {
-  readonly tsih: number;
-  readonly expCmdSN: number;
-  readonly maxCmdSN: number;
-  readonly handler: PduHandler;
-}
-
-export interface LoginTimers {
-  setTimeout(fn: () => void, ms: number): ReturnType<typeof setTimeout>;
-  clearTimeout(t: ReturnType<typeof setTimeout>): void;
-}
-
-export interface LoginContext {
-  readonly targets: TargetRegistry;
-  readonly negotiation: TargetNegotiationConfig;
-  readonly discoveryChap?: ChapTargetConfig;
-  readonly challengeCache: ChallengeCache;
-  readonly loginTimeoutMs: number;
-  /** Failed CHAP answers per initiator name and source address: delays and lockouts. */
-  readonly authThrottle: AuthThrottle;
-  /** Failed logins by reason, for the metrics. */
-  readonly failures: LoginFailureCounts;
-  /** Timer functions; tests inject fake ones. */
-  readonly timers?: LoginTimers;
-  /** Create (or reinstate) the session; a status code refuses the login. */
-  attach(conn: Connection, outcome: LoginOutcome): SessionAttachment | LoginStatusCode;
-}
-
-const realTimers: LoginTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (t) => clearTimeout(t),
-};
+export type { LoginContext, LoginOutcome, LoginTimers, SessionAttachment } from './login-context.js';
 
 /**
  * The login phase of one connection (RFC 7143 §6): identification from the first complete
@@ -75,7 +23,7 @@ const realTimers: LoginTimers = {
  */
 export class LoginHandler implements PduHandler {
   private first: LoginRequestPdu | undefined;
-  private statSN = 0;
+  private readonly replies: LoginReplies;
   private stage = STAGE_SECURITY;
   private identity: LoginIdentity | undefined;
   /** InitiatorName as sent, for the log of a login that fails before identification. */
@@ -91,11 +39,12 @@ export class LoginHandler implements PduHandler {
   private finished = false;
 
   constructor(
-    private readonly conn: Connection,
+    private readonly conn: ConnectionLink,
     private readonly ctx: LoginContext,
     private readonly log: Logger,
   ) {
-    this.timers = ctx.timers ?? realTimers;
+    this.replies = new LoginReplies(conn);
+    this.timers = ctx.timers ?? realLoginTimers;
     this.timer = this.timers.setTimeout(() => this.onTimeout(), ctx.loginTimeoutMs);
     this.timer.unref?.();
   }
@@ -126,7 +75,7 @@ export class LoginHandler implements PduHandler {
   }
 
   private step(req: LoginRequestPdu, pdu: InPdu): void {
-    if (this.first === undefined) this.statSN = req.expStatSN;
+    if (this.first === undefined) this.replies.start(req.expStatSN);
     const bad = checkLoginRequestHeader(req, this.first, this.stage);
     if (bad) throw bad;
     if (this.first === undefined) {
@@ -167,14 +116,7 @@ export class LoginHandler implements PduHandler {
       this.sentTpgt = true;
     }
 
-    const operational: [string, string][] = [];
-    for (const [k, v] of pairs) {
-      if (IDENTITY_KEYS.has(k) || k.startsWith('CHAP_')) continue;
-      if (TARGET_ONLY_KEYS.has(k)) {
-        throw new LoginFailure(LoginStatus.INITIATOR_ERROR, 'initiator_error', `initiator sent target key ${k}`);
-      }
-      operational.push([k, v]);
-    }
+    const operational = operationalKeys(pairs);
 
     if (req.csg === STAGE_SECURITY) {
       reply.push(...security.step(keys, req.transit));
@@ -267,35 +209,21 @@ export class LoginHandler implements PduHandler {
       params: identity.negotiator.result(),
       cmdSN: req.cmdSN,
     };
-    const attached = this.ctx.attach(this.conn, outcome);
+    const attached = this.ctx.attach(outcome);
     if (!('handler' in attached)) {
       const reason = attached === LoginStatus.SESSION_DOES_NOT_EXIST ? 'session_does_not_exist' : 'out_of_resources';
       throw new LoginFailure(attached, reason, 'session could not be created');
     }
     this.finished = true;
     this.timers.clearTimeout(this.timer);
-    this.conn.startStatSN(this.statSN);
-    const statSN = this.conn.takeStatSN();
-    this.conn.send(
-      encodeLoginResponse({
-        transit: true,
-        cont: false,
-        csg: req.csg,
-        nsg: STAGE_FULL_FEATURE,
-        versionMax: ISCSI_VERSION,
-        versionActive: ISCSI_VERSION,
-        isid: req.isid,
-        tsih: attached.tsih,
-        itt: req.itt,
-        statSN,
-        expCmdSN: attached.expCmdSN,
-        maxCmdSN: attached.maxCmdSN,
-        statusClass: 0,
-        statusDetail: 0,
-        dataLength: data.length,
-      }),
+    this.replies.sendFinal(req, {
+      transit: true,
+      cont: false,
+      nsg: STAGE_FULL_FEATURE,
       data,
-    );
+      tsih: attached.tsih,
+      window: { expCmdSN: attached.expCmdSN, maxCmdSN: attached.maxCmdSN },
+    });
     this.conn.setHandler(attached.handler);
     this.conn.enterFullFeature(
       { headerDigest: outcome.params.headerDigest, dataDigest: outcome.params.dataDigest },
@@ -316,7 +244,7 @@ export class LoginHandler implements PduHandler {
   }
 
   private get remoteAddress(): string {
-    return this.conn.socket.remoteAddress ?? '';
+    return this.conn.remoteAddress;
   }
 
   private onTimeout(): void {
@@ -373,33 +301,8 @@ export class LoginHandler implements PduHandler {
     return name === undefined ? undefined : boundForLog(name);
   }
 
-  private send(
-    req: LoginRequestPdu,
-    r: { transit: boolean; cont: boolean; nsg: number; data: Buffer; status?: LoginStatusCode },
-  ): void {
-    const statSN = this.statSN;
-    this.statSN = (this.statSN + 1) >>> 0;
-    const status = r.status ?? LoginStatus.SUCCESS;
-    this.conn.send(
-      encodeLoginResponse({
-        transit: r.transit,
-        cont: r.cont,
-        csg: req.csg,
-        nsg: r.nsg,
-        versionMax: ISCSI_VERSION,
-        versionActive: ISCSI_VERSION,
-        isid: req.isid,
-        tsih: req.tsih,
-        itt: req.itt,
-        statSN,
-        expCmdSN: req.cmdSN,
-        maxCmdSN: req.cmdSN,
-        statusClass: status[0],
-        statusDetail: status[1],
-        dataLength: r.data.length,
-      }),
-      r.data,
-    );
+  private send(req: LoginRequestPdu, r: LoginReply): void {
+    this.replies.send(req, r);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { ScsiResponse } from '../scsi/command.js';
 import { ScsiStatus } from '../scsi/command.js';
 import type { CmdSnWindow } from './cmdsn-window.js';
-import type { Connection } from './connection.js';
+import type { ConnectionLink } from './connection-link.js';
 import type { SessionParams } from './session-params.js';
 import { encodeDataIn, encodeScsiResponse } from './pdu.js';
 import type { IscsiTask } from './task.js';
@@ -13,7 +13,7 @@ import type { IscsiTask } from './task.js';
  * socket has taken the last byte.
  */
 export function sendDataIn(
-  conn: Connection,
+  conn: ConnectionLink,
   window: CmdSnWindow,
   params: SessionParams,
   task: IscsiTask,
@@ -57,7 +57,7 @@ export function sendDataIn(
 
 /** A SCSI Response PDU; sense data travels behind a two-byte SenseLength. */
 export function sendScsiResponse(
-  conn: Connection,
+  conn: ConnectionLink,
   window: CmdSnWindow,
   task: IscsiTask,
   response: ScsiResponse,

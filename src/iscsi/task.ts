@@ -4,15 +4,27 @@ import type { ByteReservation } from './byte-budget.js';
 import { DataOutBuffer } from './data-out-buffer.js';
 import type { ScsiCommandPdu } from './pdu.js';
 
+/**
+ * A command's life on its session. The transport task owns it from arrival to its one response;
+ * the SCSI core sees it only through `prepare()`, `execute()` and the command's cancel signal
+ * (which every transition to Aborted or a failed Done fires), and keeps its own task-set state
+ * behind them. Nothing here mirrors the core's state.
+ *
+ *   Ordering --collect()--> Collecting --execute()--> Executing --decide()--> Done
+ *      |                        |                        |
+ *      +--decide() / fail()-----+--fail()               +--abort()--> Aborted (no response)
+ *      +--abort()---------------+--abort()
+ */
 export const enum TaskState {
   /** Received, waiting for its turn in CmdSN order. */
   Ordering,
   /** Prepared by the SCSI core; collecting Data-Out. */
   Collecting,
-  /** With the SCSI core / block layer. */
+  /** Handed to the SCSI core (or waiting for its share of the read budget first). */
   Executing,
-  /** Response queued or sent. */
+  /** Its response is decided (sent, or held until the unsolicited burst ends). */
   Done,
+  /** Ended by a TMF or the session's end: no response. */
   Aborted,
 }
 
@@ -29,12 +41,12 @@ const ATTRS: readonly TaskAttribute[] = ['simple', 'simple', 'ordered', 'headOfQ
 
 /** One SCSI command on a session: its payload as an SG vector of received views, and its R2T state. */
 export class IscsiTask {
-  state = TaskState.Ordering;
+  private phase = TaskState.Ordering;
   /** Immediate data and Data-Out received so far. */
   readonly data: DataOutBuffer;
   /** Data-Out that may still arrive unsolicited (F bit not yet seen). */
   unsolicitedOpen: boolean;
-  /** Bytes the SCSI core wants (set after prepare). */
+  /** Bytes the SCSI core wants (set by collect()). */
   needed = 0;
   /** Next offset to ask for with an R2T. */
   nextR2tOffset = 0;
@@ -60,7 +72,7 @@ export class IscsiTask {
   lastDataAt = 0;
   /** Data-In / R2T PDUs sent, for ExpDataSN in the SCSI Response. */
   dataSN = 0;
-  readonly abort = new Cancellation();
+  private readonly cancel = new Cancellation();
   readonly command: ScsiCommand;
   /** A response decided before the data arrived (error from prepare): sent once unsolicited data stops. */
   earlyResponse: (() => void) | undefined;
@@ -81,8 +93,12 @@ export class IscsiTask {
       attr: ATTRS[pdu.attr] ?? 'simple',
       expectedDataInLength: pdu.read ? (pdu.write ? (pdu.bidiReadLength ?? 0) : pdu.expectedDataTransferLength) : 0,
       expectedDataOutLength: pdu.write ? pdu.expectedDataTransferLength : 0,
-      signal: this.abort.signal,
+      signal: this.cancel.signal,
     };
+  }
+
+  get state(): TaskState {
+    return this.phase;
   }
 
   get itt(): number {
@@ -97,14 +113,59 @@ export class IscsiTask {
     return this.data.length;
   }
 
+  /** Still receiving data (or waiting to): a Data-Out error or deadline may end it with a status. */
+  get receiving(): boolean {
+    return this.phase === TaskState.Ordering || this.phase === TaskState.Collecting;
+  }
+
+  /** Prepared by the core, which wants `needed` bytes of Data-Out (0 for none). */
+  collect(needed: number): void {
+    this.expect(TaskState.Ordering);
+    this.phase = TaskState.Collecting;
+    this.needed = needed;
+  }
+
+  /** Every byte needed is here: the command goes to the core. */
+  startExecution(): void {
+    this.expect(TaskState.Collecting);
+    this.phase = TaskState.Executing;
+  }
+
+  /** Its response is decided (by the core, or by the transport before the core ran it). */
+  decide(): void {
+    if (this.phase === TaskState.Aborted) throw new Error(`task ${this.itt}: a response for an aborted task`);
+    this.phase = TaskState.Done;
+  }
+
+  /**
+   * The transport ends it with a status of its own (a Data-Out error or deadline) while it still
+   * receives data: the core lets go of it, its data goes at once. Nothing for a task past that.
+   */
+  fail(): void {
+    if (!this.receiving) return;
+    this.phase = TaskState.Done;
+    this.r2ts.clear();
+    this.cancel.abort();
+    this.data.discard();
+  }
+
+  /** Ended without a response (TMF, session end). Returns the state it was in. */
+  abort(): TaskState {
+    const was = this.phase;
+    this.phase = TaskState.Aborted;
+    this.cancel.abort();
+    this.r2ts.clear();
+    return was;
+  }
+
   /**
    * True while the target waits for Data-Out the initiator owes: an R2T's data, or the rest of the
    * unsolicited burst (also for a command waiting its CmdSN turn, or answered early and waiting for it).
    */
   get awaitingData(): boolean {
-    if (this.state === TaskState.Collecting) return this.r2ts.size > 0 || this.unsolicitedOpen;
-    if (this.state === TaskState.Ordering) return this.unsolicitedOpen;
-    return this.state === TaskState.Done && this.unsolicitedOpen && this.earlyResponse !== undefined;
+    if (this.phase === TaskState.Collecting) return this.r2ts.size > 0 || this.unsolicitedOpen;
+    if (this.phase === TaskState.Ordering) return this.unsolicitedOpen;
+    return this.phase === TaskState.Done && this.unsolicitedOpen && this.earlyResponse !== undefined;
   }
 
   /** Give back every byte this task holds of the write and read budgets. */
@@ -113,5 +174,9 @@ export class IscsiTask {
     this.writeReservations.length = 0;
     this.readReservation?.release();
     this.readReservation = undefined;
+  }
+
+  private expect(state: TaskState): void {
+    if (this.phase !== state) throw new Error(`task ${this.itt}: in state ${this.phase}, expected ${state}`);
   }
 }

@@ -13,6 +13,7 @@ import { Asc, Sense, type SenseReason } from './sense-reasons.js';
 import { createStats, type ScsiStats } from './stats.js';
 import { Task } from './task.js';
 import { abortAll, resetLogicalUnit, settled } from './task-management.js';
+import { NexusAborts, type NexusAbortHook } from './nexus-aborts.js';
 
 export type { ScsiLogger } from './command-phases.js';
 
@@ -45,6 +46,8 @@ export class ScsiTargetCore {
   private readonly logger: ScsiLogger | undefined;
   /** Prepared commands waiting for execute(). */
   private readonly prepared = new WeakMap<ScsiCommand, Task>();
+  /** The transport's own part of TMFs that reach every nexus (nexus-aborts.ts). */
+  private readonly nexusAborts = new NexusAborts();
 
   constructor(opts: ScsiTargetCoreOptions) {
     this.deviceType = opts.deviceType ?? DIRECT_ACCESS_DEVICE;
@@ -131,12 +134,15 @@ export class ScsiTargetCore {
   }
 
   /** A new I_T nexus: each LU owes it POWER ON, RESET, OR BUS DEVICE RESET OCCURRED. */
-  addNexus(nexus: Nexus): void {
+  addNexus(nexus: Nexus, onAbort?: NexusAbortHook): void {
+    // `onAbort` is how CLEAR TASK SET and the resets reach the tasks the transport still holds.
+    if (onAbort) this.nexusAborts.register(nexus.id, onAbort);
     this.inventory.addNexus(nexus);
   }
 
   /** The nexus is gone: its tasks are aborted, its unit attentions forgotten, its SPC-2 reservation released. */
   removeNexus(nexus: Nexus): void {
+    this.nexusAborts.unregister(nexus.id);
     this.inventory.removeNexus(nexus);
   }
 
@@ -197,11 +203,15 @@ export class ScsiTargetCore {
     return 'complete';
   }
 
-  /** Every task on the LU, whichever nexus sent it (TST = 000b); with TAS = 1 they end with TASK ABORTED. */
-  clearTaskSet(_nexus: Nexus, lun: number): TaskSetResult {
+  /**
+   * Every task on the LU, whichever nexus sent it (TST = 000b); with TAS = 1 they end with TASK ABORTED.
+   * Resolves once every nexus's transport has let go of its tasks on the LU.
+   */
+  async clearTaskSet(_nexus: Nexus, lun: number): Promise<TaskSetResult> {
     const lu = this.inventory.get(lun);
     if (!lu) return 'noLun';
-    abortAll(lu, () => true);
+    await this.abortEverywhere([lu], lun);
+    abortAll(lu, () => true); // what arrived meanwhile
     return 'complete';
   }
 
@@ -212,6 +222,7 @@ export class ScsiTargetCore {
   async lunReset(_nexus: Nexus, lun: number): Promise<TaskSetResult> {
     const lu = this.inventory.get(lun);
     if (!lu) return 'noLun';
+    await this.abortEverywhere([lu], lun);
     await resetLogicalUnit(lu, this.deviceType, this.inventory.nexusIds(), Asc.BUS_DEVICE_RESET_FUNCTION_OCCURRED);
     return 'complete';
   }
@@ -222,7 +233,15 @@ export class ScsiTargetCore {
    */
   async targetReset(_nexus: Nexus, kind: 'warm' | 'cold'): Promise<'complete'> {
     const ua = kind === 'cold' ? Asc.POWER_ON_OCCURRED : Asc.BUS_DEVICE_RESET_FUNCTION_OCCURRED;
+    await this.abortEverywhere(this.inventory.units(), undefined);
     await Promise.all(this.inventory.units().map((lu) => resetLogicalUnit(lu, this.deviceType, this.inventory.nexusIds(), ua)));
     return 'complete';
+  }
+
+  /** Every nexus's transport lets go of its tasks on `lun` (every LU if undefined) while the core aborts those it holds. */
+  private async abortEverywhere(lus: readonly LogicalUnit[], lun: number | undefined): Promise<void> {
+    const transports = this.nexusAborts.abortEverywhere(lun);
+    for (const lu of lus) abortAll(lu, () => true);
+    await transports;
   }
 }

@@ -11,7 +11,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SgVector } from '../../../src/block/sg.js';
 import { AuthThrottle, type AuthThrottleConfig } from '../../../src/iscsi/auth-throttle.js';
 import { ChallengeCache } from '../../../src/iscsi/chap.js';
-import type { Connection } from '../../../src/iscsi/connection.js';
 import { LoginFailureCounts } from '../../../src/iscsi/login-failure.js';
 import { LoginHandler, type LoginContext } from '../../../src/iscsi/login.js';
 import { defaultTargetNegotiationConfig } from '../../../src/iscsi/negotiation.js';
@@ -20,46 +19,14 @@ import { TargetRegistry } from '../../../src/iscsi/target.js';
 import type { ScsiTargetCore } from '../../../src/scsi/target-core.js';
 import { encodeTextPairs, parseTextData } from '../../../src/iscsi/text.js';
 import { loginRequest } from '../../helpers/initiator-pdus.js';
+import { FakeConnection, type SentPdu } from './fake-connection.js';
 
 const TARGET = 'iqn.2026-11.io.scatter:unit-chap';
 const USER = 'unit-user';
 const SECRET = 'unit-secret-123456';
 const THROTTLE: AuthThrottleConfig = { failureDelayMs: 1000, maxFailureDelayMs: 4000, lockoutAfterFailures: 3, lockoutMs: 60_000 };
 
-interface Sent {
-  bhs: Buffer;
-  data: Buffer;
-}
-
-class FakeConnection {
-  readonly sent: Sent[] = [];
-  closedWith: string | undefined;
-  attached = false;
-  readonly socket: { remoteAddress: string };
-  constructor(readonly address: string) {
-    this.socket = { remoteAddress: address };
-  }
-  get remote(): string {
-    return `${this.address}:40000`;
-  }
-  send(bhs: Buffer, data?: Buffer): void {
-    this.sent.push({ bhs, data: data ?? Buffer.alloc(0) });
-  }
-  close(reason: string): void {
-    this.closedWith = reason;
-  }
-  destroy(reason: string): void {
-    this.closedWith = reason;
-  }
-  startStatSN(): void {}
-  takeStatSN(): number {
-    return 0;
-  }
-  setHandler(): void {
-    this.attached = true;
-  }
-  enterFullFeature(): void {}
-}
+type Sent = SentPdu;
 
 let logLines: Record<string, unknown>[];
 let failures: LoginFailureCounts;
@@ -112,7 +79,7 @@ function pdu(f: { transit: boolean; csg: number; nsg: number; cont?: boolean }, 
 
 function start(address: string): { conn: FakeConnection; handler: LoginHandler } {
   const conn = new FakeConnection(address);
-  return { conn, handler: new LoginHandler(conn as unknown as Connection, ctx, logger()) };
+  return { conn, handler: new LoginHandler(conn, ctx, logger()) };
 }
 
 function status(s: Sent): string {
@@ -167,7 +134,7 @@ describe('LoginHandler with the CHAP throttle', () => {
     expect(b.conn.sent.length).toBe(bBefore + 1);
     expect(status(b.conn.sent[bBefore]!)).toBe('0000');
     b.handler.handlePdu(pdu({ transit: true, csg: 1, nsg: 3 }, [['HeaderDigest', 'None']]));
-    expect(b.conn.attached).toBe(true);
+    expect(b.conn.handler).toBeDefined();
     expect(a.conn.sent.length).toBe(before);
 
     vi.advanceTimersByTime(999);

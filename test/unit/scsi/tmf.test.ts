@@ -132,12 +132,12 @@ describe('ABORT TASK SET / CLEAR TASK SET', () => {
     const theirs = send(core, cdb10(0x28, 1, 1), { nexus: b });
     const otherLu = send(core, cdb10(0x28, 1, 1), { nexus: b, lun: 1 });
     await settle();
-    expect(core.clearTaskSet(a, 0)).toBe('complete');
+    expect(await core.clearTaskSet(a, 0)).toBe('complete');
     g.open();
     expect((await mine.response).status).toBe(ScsiStatus.TASK_ABORTED);
     expect((await theirs.response).status).toBe(ScsiStatus.TASK_ABORTED);
     expect((await otherLu.response).status).toBe(ScsiStatus.GOOD);
-    expect(core.clearTaskSet(a, 9)).toBe('noLun');
+    expect(await core.clearTaskSet(a, 9)).toBe('noLun');
   });
 });
 
