@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ResizeRequest } from './backstore/backstore.js';
+import type { ResizeRequest } from './block/backstore.js';
 import type { BlockQueue } from './block/queue.js';
 import type { LunConfig, TargetConfig } from './config/schema.js';
 import type { TargetRegistry } from './iscsi/target.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startAdminListener, type AdminListener } from './admin/listener.js';
-import type { Backstore } from './backstore/backstore.js';
+import type { Backstore } from './block/backstore.js';
 import { BlockBackstore } from './backstore/block.js';
 import { FileBackstore } from './backstore/file.js';
 import { openBackstore } from './backstore/open.js';
@@ -25,7 +25,7 @@ import { LiveLuns } from './live-luns.js';
 import { SanitizeMarker } from './scsi/sbc/sanitize-marker.js';
 import { lunStateBesideBackingFile, lunStateInStateDir } from './scsi/lun-state-path.js';
 import { BackingRecords } from './backstore/backing-record.js';
-import { BackstoreError } from './backstore/backstore.js';
+import { BackstoreError } from './block/backstore-error.js';
 import { BlockError } from './block/device.js';
 import { FailedDevice } from './block/failed-device.js';
 import { RateLimitedFaultLog } from './block/fault-log.js';

@@ -1,6 +1,6 @@
 import { readv as fsReadv, writev as fsWritev } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
-import { BackstoreError, type BackstoreErrorCode } from './backstore.js';
+import { BackstoreError, type BackstoreErrorCode } from '../block/backstore-error.js';
 import type { Bio } from '../block/bio.js';
 import { SyscallError } from './ffi.js';
 import type { InlineIo } from './inline-io.js';

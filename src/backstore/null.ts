@@ -1,6 +1,7 @@
 import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
-import { BackstoreError, type Backstore, type DiscardRange, type ResizeRequest } from './backstore.js';
+import type { Backstore, DiscardRange, ResizeRequest } from '../block/backstore.js';
+import { BackstoreError } from '../block/backstore-error.js';
 import { checkResize } from './resize.js';
 
 export interface NullBackstoreOptions {

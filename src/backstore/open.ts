@@ -1,4 +1,5 @@
-import { BackstoreError, type Backstore } from './backstore.js';
+import type { Backstore } from '../block/backstore.js';
+import { BackstoreError } from '../block/backstore-error.js';
 import type { BackingRecords, CreatePolicy } from './backing-record.js';
 import { BlockBackstore } from './block.js';
 import { FileBackstore } from './file.js';

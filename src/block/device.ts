@@ -1,4 +1,4 @@
-import type { AllocationRun, DiscardLimits, DiscardRange, ResizeRequest } from '../backstore/backstore.js';
+import type { AllocationRun, DiscardLimits, DiscardRange, ResizeRequest } from './backstore.js';
 import type { CancelSignal } from './cancel.js';
 import type { DeviceHealth } from './health.js';
 import type { SgVector } from './sg.js';

@@ -1,4 +1,4 @@
-import type { BackstoreError } from '../backstore/backstore.js';
+import type { BackstoreError } from './backstore-error.js';
 
 /**
  * Why a backstore operation failed, as a bounded set (the `cause` label of

@@ -1,5 +1,6 @@
 import type { CancelSignal } from './cancel.js';
-import { BackstoreError, type AllocationRun, type Backstore, type DiscardLimits, type DiscardRange, type ResizeRequest } from '../backstore/backstore.js';
+import type { AllocationRun, Backstore, DiscardLimits, DiscardRange, ResizeRequest } from './backstore.js';
+import { BackstoreError } from './backstore-error.js';
 import { bounceIn, bounceOut, prepareBio } from './bounce.js';
 import { BlockError, type BlockDevice, type BlockReadResult } from './device.js';
 import { toBlockError } from './errors.js';

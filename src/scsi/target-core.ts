@@ -1,4 +1,4 @@
-import type { ResizeRequest } from '../backstore/backstore.js';
+import type { ResizeRequest } from '../block/backstore.js';
 import type { SgVector } from '../block/sg.js';
 import { ScsiStatus, type Nexus, type PrepareResult, type ScsiCommand, type ScsiResponse } from './command.js';
 import type { CommandHandler, ParsedCommand, TargetInfo } from './handler.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackstoreError } from '../../../src/backstore/backstore.js';
+import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { FileBackstore } from '../../../src/backstore/file.js';
 
 let dir: string;

@@ -1,4 +1,5 @@
-import { BackstoreError, type Backstore, type BackstoreErrorCode, type DiscardRange } from '../../../src/backstore/backstore.js';
+import type { Backstore, DiscardRange } from '../../../src/block/backstore.js';
+import { BackstoreError, type BackstoreErrorCode } from '../../../src/block/backstore-error.js';
 import { isAddressAligned } from '../../../src/block/alignment.js';
 import type { Bio } from '../../../src/block/bio.js';
 import type { QueueLimits } from '../../../src/block/limits.js';
