@@ -4,8 +4,8 @@ import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
 import type { Backstore, DiscardLimits, DiscardRange, ResizeRequest } from '../block/backstore.js';
 import { BackstoreError } from '../block/backstore-error.js';
-import { SyscallError } from './ffi.js';
-import { blkDiscard, blkPunchHole, blkZeroOut, blockFfiAvailable, blockGeometry } from './ffi-block.js';
+import { blkDiscard, blkPunchHole, blkZeroOut, blockCallsAvailable, blockGeometry } from '../native/block-ioctl.js';
+import { SyscallError } from '../native/libc.js';
 import { lowestAlignedLba, physicalBlockSizeOf } from './block-geometry.js';
 import { readBlockQueueInfo, type BlockQueueInfo } from './block-sysfs.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
@@ -79,7 +79,7 @@ export class BlockBackstore implements Backstore {
 
   static async open(opts: BlockBackstoreOptions): Promise<BlockBackstore> {
     const { path, readOnly = false, writeCache = true } = opts;
-    if (!blockFfiAvailable()) throw new BackstoreError('EINVAL', `${path}: block devices need the BLK* ioctls (Linux, koffi)`);
+    if (!blockCallsAvailable()) throw new BackstoreError('EINVAL', `${path}: block devices need the BLK* ioctls (Linux, koffi)`);
     const dsync = !writeCache && !readOnly;
     const flags =
       (readOnly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_DIRECT | constants.O_EXCL | (dsync ? constants.O_DSYNC : 0);

@@ -2,7 +2,7 @@ import { readv as fsReadv, writev as fsWritev } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import { BackstoreError, type BackstoreErrorCode } from '../block/backstore-error.js';
 import type { Bio } from '../block/bio.js';
-import { SyscallError } from './ffi.js';
+import { SyscallError } from '../native/libc.js';
 import type { InlineIo } from './inline-io.js';
 
 /** I/O and errno helpers shared by the fd-backed backstores (file, block). */

@@ -5,13 +5,14 @@ import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
 import type { AllocationRun, Backstore, DiscardRange, ResizeRequest } from '../block/backstore.js';
 import { BackstoreError } from '../block/backstore-error.js';
-import { allocationRun, ffiAvailable, punchHole, SyscallError } from './ffi.js';
+import { allocationRun, fileCallsAvailable, punchHole } from '../native/file-calls.js';
+import { SyscallError } from '../native/libc.js';
+import { fileState, type FileState } from '../native/statx.js';
 import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
 import { checkResize } from './resize.js';
 import { errnoCode, fromErrno, native, nativeError, readFully, ShortTransferError, writeFully } from './file-io.js';
 import type { BackingRecord, BackingRecords, CreatePolicy } from './backing-record.js';
 import { InlineIo, inlineModeFor } from './inline-io.js';
-import { fileState, type FileState } from './file-state.js';
 
 export interface FileBackstoreOptions {
   readonly path: string;
@@ -112,7 +113,7 @@ export class FileBackstore implements Backstore {
       throw new BackstoreError('EINVAL', `${path}: size ${size} is not a positive multiple of the block size ${blockSize}`);
     }
 
-    if (thin && !ffiAvailable()) {
+    if (thin && !fileCallsAvailable()) {
       throw new BackstoreError('EINVAL', `${path}: thin provisioning needs fallocate(PUNCH_HOLE) and SEEK_DATA (Linux, koffi)`);
     }
     const create = opts.create ?? 'once';
@@ -283,7 +284,7 @@ export class FileBackstore implements Backstore {
   }
 
   /**
-   * statx (well under a microsecond, on the event loop; file-state.ts): the file must still be
+   * statx (well under a microsecond, on the event loop; native/statx.ts): the file must still be
    * linked and at least as long as the capacity. Throws the fault otherwise.
    */
   private checkFile(): void {

@@ -1,4 +1,4 @@
-import { alignedArrayBuffer, alignedMemoryAvailable } from './aligned.js';
+import { alignedArrayBuffer, alignedMemoryAvailable } from '../native/aligned-memory.js';
 import type { CancelSignal } from './cancel.js';
 import { BlockError } from './device.js';
 

@@ -9,7 +9,7 @@ import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { BlockBackstore } from '../../../src/backstore/block.js';
 import { FileBackstore } from '../../../src/backstore/file.js';
 import { openBackstore } from '../../../src/backstore/open.js';
-import { memoryAddress } from '../../../src/block/aligned.js';
+import { memoryAddress } from '../../../src/native/aligned-memory.js';
 import { isAddressAligned } from '../../../src/block/alignment.js';
 import { Mempool } from '../../../src/block/mempool.js';
 import { BlockQueue } from '../../../src/block/queue.js';
