@@ -12,6 +12,7 @@ import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
 import { checkResize } from './resize.js';
 import { errnoCode, fromErrno, native, nativeError, readFully, ShortTransferError, writeFully } from './file-io.js';
 import type { BackingRecord, BackingRecords, CreatePolicy } from './backing-record.js';
+import { isLogicalBlockSize, isPhysicalBlockSize } from '../shared/block-size.js';
 import { InlineIo, inlineModeFor } from './inline-io.js';
 
 export interface FileBackstoreOptions {
@@ -101,12 +102,11 @@ export class FileBackstore implements Backstore {
 
   static async open(opts: FileBackstoreOptions): Promise<FileBackstore> {
     const { path, size, blockSize = 512, readOnly = false, writeCache = true, thin = false, direct = false } = opts;
-    if (!Number.isSafeInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
+    if (!isLogicalBlockSize(blockSize)) {
       throw new BackstoreError('EINVAL', `${path}: block size ${blockSize} is not a power of two >= 512`);
     }
     const physicalBlockSize = opts.physicalBlockSize ?? blockSize;
-    const perPhysical = physicalBlockSize / blockSize;
-    if (!Number.isInteger(perPhysical) || perPhysical < 1 || perPhysical > 2 ** 15 || (perPhysical & (perPhysical - 1)) !== 0) {
+    if (!isPhysicalBlockSize(blockSize, physicalBlockSize)) {
       throw new BackstoreError('EINVAL', `${path}: physical block size ${physicalBlockSize} is not a power-of-two multiple of ${blockSize}`);
     }
     if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0 || size % blockSize !== 0)) {

@@ -2,6 +2,7 @@ import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
 import type { Backstore, DiscardRange, ResizeRequest } from '../block/backstore.js';
 import { BackstoreError } from '../block/backstore-error.js';
+import { isLogicalBlockSize } from '../shared/block-size.js';
 import { checkResize } from './resize.js';
 
 export interface NullBackstoreOptions {
@@ -20,7 +21,7 @@ export class NullBackstore implements Backstore {
 
   constructor(opts: NullBackstoreOptions) {
     const { size, blockSize = 512 } = opts;
-    if (!Number.isSafeInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
+    if (!isLogicalBlockSize(blockSize)) {
       throw new BackstoreError('EINVAL', `null backstore: block size ${blockSize} is not a power of two >= 512`);
     }
     if (!Number.isSafeInteger(size) || size <= 0 || size % blockSize !== 0) {
