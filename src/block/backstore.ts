@@ -27,6 +27,9 @@ export interface DiscardLimits {
  * What every backstore offers the block layer. Every method that does I/O
  * rejects with a `BackstoreError` (never anything else) so that the SCSI core
  * can map it to sense data.
+ *
+ * Durability is asked per request (`durable`): the SCSI core owns the caching mode page and turns
+ * FUA or WCE = 0 into it; a backstore keeps no write-cache state of its own.
  */
 export interface Backstore {
   readonly kind: 'file' | 'null' | 'block';
@@ -43,13 +46,18 @@ export interface Backstore {
   readonly discardLimits?: DiscardLimits;
   readonly limits: QueueLimits;
   readonly readOnly: boolean;
+  /** Discard deallocates, so the LU can offer thin provisioning (UNMAP, LBPME); false: the LU does not offer it. */
+  readonly thin: boolean;
+  /** What is written can be read back (false for the null backstore: an overwrite could not be verified). */
+  readonly keepsData: boolean;
   /** Fill the bio's segments from the device. A hole of a sparse file reads as zeros; its end inside the capacity is a fault. */
   readv(bio: Bio): Promise<void>;
   /** Write the bio's segments; `durable` asks for the data to be on stable storage before resolving (FUA / WCE=0). */
   writev(bio: Bio, durable: boolean): Promise<void>;
   /** Make every completed write durable (SYNCHRONIZE CACHE). */
   flush(): Promise<void>;
-  discard(ranges: readonly DiscardRange[]): Promise<void>;
+  /** Deallocate the ranges (where `thin`); `durable`: on stable storage before resolving, like a write (WCE = 0). */
+  discard(ranges: readonly DiscardRange[], durable?: boolean): Promise<void>;
   /** The allocation run containing `offset`: mapped (data) or not (a hole, reads as zeros), and where it ends. */
   allocationRun?(offset: number): Promise<AllocationRun>;
   /** Online resize (see ResizeRequest); resolves to the new size. Absent = the capacity is fixed. */

@@ -160,12 +160,12 @@ export class BlockQueue implements BlockDevice {
   }
 
   /** Pass UNMAP / WRITE SAME(unmap) ranges to the backstore after a range check. */
-  discard(ranges: readonly DiscardRange[]): Promise<void> {
+  discard(ranges: readonly DiscardRange[], opts: { durable?: boolean } = {}): Promise<void> {
     return this.track('discard', undefined, undefined, async () => {
       this.refuseIfOffline();
       if (this.backstore.readOnly) throw new BlockError('READ_ONLY', 'backstore is read-only');
       for (const r of ranges) this.checkRange(r.offset, r.length);
-      await this.backstore.discard(ranges);
+      await this.backstore.discard(ranges, opts.durable === true);
     });
   }
 

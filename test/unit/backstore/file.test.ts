@@ -106,19 +106,6 @@ describe('FileBackstore I/O', () => {
     await b.close();
   });
 
-  it('with the write cache off every write is synced before it resolves', async () => {
-    const b = await FileBackstore.open({ path: fresh(), size: 64 * 1024, writeCache: false });
-    expect(b.writeCache).toBe(false);
-    const bio = { offset: 512, segments: [Buffer.alloc(512, 1)], length: 512 };
-    await b.writev(bio, false);
-    await b.writev(bio, false);
-    expect(b.stats.syncs).toBe(2);
-    b.setWriteCache(true);
-    await b.writev(bio, false);
-    expect(b.stats.syncs).toBe(2);
-    await b.close();
-  });
-
   it('read-only: reads work, writes are refused with EROFS', async () => {
     const path = fresh();
     await writeFile(path, Buffer.alloc(4096, 9));

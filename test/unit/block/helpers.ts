@@ -52,6 +52,12 @@ export class RecordingBackstore implements Backstore {
   get readOnly(): boolean {
     return this.inner.readOnly;
   }
+  get thin(): boolean {
+    return this.inner.thin;
+  }
+  get keepsData(): boolean {
+    return this.inner.keepsData;
+  }
 
   readv(bio: Bio): Promise<void> {
     return this.io('read', bio, false, () => this.inner.readv(bio));
@@ -66,8 +72,8 @@ export class RecordingBackstore implements Backstore {
     await this.inner.flush();
   }
 
-  discard(ranges: readonly DiscardRange[]): Promise<void> {
-    return this.inner.discard(ranges);
+  discard(ranges: readonly DiscardRange[], durable?: boolean): Promise<void> {
+    return this.inner.discard(ranges, durable);
   }
 
   close(): Promise<void> {
@@ -117,6 +123,8 @@ export class RecordingBackstore implements Backstore {
 export class RamBackstore implements Backstore {
   readonly kind = 'null' as const;
   readonly readOnly = false;
+  readonly thin = false;
+  readonly keepsData = true;
   readonly data: Buffer;
 
   constructor(
