@@ -23,16 +23,8 @@ export interface DiscardLimits {
   readonly zeroes: boolean;
 }
 
-/**
- * What every backstore offers the block layer. Every method that does I/O
- * rejects with a `BackstoreError` (never anything else) so that the SCSI core
- * can map it to sense data.
- *
- * Durability is asked per request (`durable`): the SCSI core owns the caching mode page and turns
- * FUA or WCE = 0 into it; a backstore keeps no write-cache state of its own.
- */
-export interface Backstore {
-  readonly kind: 'file' | 'null' | 'block';
+/** Capacity and geometry of a device, as READ CAPACITY(16) and VPD B0h / B2h report them. */
+export interface DeviceGeometry {
   /** Capacity in bytes (a multiple of blockSize). */
   readonly size: number;
   readonly blockSize: number;
@@ -44,8 +36,20 @@ export interface Backstore {
   readonly minIoSize?: number;
   /** Deallocation limits where the device reports them; absent = a file system's (see provisioning.ts). */
   readonly discardLimits?: DiscardLimits;
-  readonly limits: QueueLimits;
   readonly readOnly: boolean;
+}
+
+/**
+ * What every backstore offers the block layer. Every method that does I/O
+ * rejects with a `BackstoreError` (never anything else) so that the SCSI core
+ * can map it to sense data.
+ *
+ * Durability is asked per request (`durable`): the SCSI core owns the caching mode page and turns
+ * FUA or WCE = 0 into it; a backstore keeps no write-cache state of its own.
+ */
+export interface Backstore extends DeviceGeometry {
+  readonly kind: 'file' | 'null' | 'block';
+  readonly limits: QueueLimits;
   /** Discard deallocates, so the LU can offer thin provisioning (UNMAP, LBPME); false: the LU does not offer it. */
   readonly thin: boolean;
   /** What is written can be read back (false for the null backstore: an overwrite could not be verified). */

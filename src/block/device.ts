@@ -1,4 +1,4 @@
-import type { AllocationRun, DiscardLimits, DiscardRange, ResizeRequest } from './backstore.js';
+import type { AllocationRun, DeviceGeometry, DiscardRange, ResizeRequest } from './backstore.js';
 import type { CancelSignal } from './cancel.js';
 import type { DeviceHealth } from './health.js';
 import type { SgVector } from './sg.js';
@@ -8,15 +8,7 @@ import type { SgVector } from './sg.js';
  * whole SG vectors. Implemented by `BlockQueue` (mapSg + bounce + mempool over a
  * backstore). Every failure rejects with a `BlockError`.
  */
-export interface BlockDevice {
-  readonly size: number;
-  readonly blockSize: number;
-  /** Geometry the device reports (see Backstore): absent = physical block = logical block, aligned at LBA 0. */
-  readonly physicalBlockSize?: number;
-  readonly lowestAlignedLba?: number;
-  readonly minIoSize?: number;
-  readonly discardLimits?: DiscardLimits;
-  readonly readOnly: boolean;
+export interface BlockDevice extends DeviceGeometry {
   /** Faults of the storage below (offline, failed write-back), error counts; absent = never faults. */
   readonly health?: DeviceHealth;
   /**
