@@ -1,8 +1,11 @@
 /** Block device geometry as the kernel reports it, turned into what READ CAPACITY(16) can express. */
+import { isPhysicalBlockSize, MAX_LOGICAL_PER_PHYSICAL } from '../shared/block-size.js';
 
 /** BLKPBSZGET, sanitised: a power-of-two multiple of the logical block size (the LBPPBE field can say nothing else). */
 export function physicalBlockSizeOf(lbs: number, reported: number): number {
-  return reported > lbs && reported % lbs === 0 && (reported & (reported - 1)) === 0 ? Math.min(reported, lbs * 2 ** 15) : lbs;
+  // A size beyond the field's reach is reported as the largest it can say.
+  const capped = Math.min(reported, lbs * MAX_LOGICAL_PER_PHYSICAL);
+  return (reported & (reported - 1)) === 0 && isPhysicalBlockSize(lbs, capped) ? capped : lbs;
 }
 
 /**

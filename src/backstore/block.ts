@@ -1,34 +1,34 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { DiscardLimits, DiscardRange, ResizeRequest } from '../block/backstore.js';
+import { BackstoreError } from '../block/backstore-error.js';
 import type { Bio } from '../block/bio.js';
-import { defaultLimits, type QueueLimits } from '../block/limits.js';
-import { BackstoreError, type Backstore, type DiscardLimits, type DiscardRange, type ResizeRequest } from './backstore.js';
-import { SyscallError } from './ffi.js';
-import { blkDiscard, blkPunchHole, blkZeroOut, blockFfiAvailable, blockGeometry } from './ffi-block.js';
+import { defaultLimits } from '../block/limits.js';
+import { blkDiscard, blkPunchHole, blkZeroOut, blockCallsAvailable, blockGeometry } from '../native/block-ioctl.js';
+import { SyscallError } from '../native/libc.js';
+import { isLogicalBlockSize } from '../shared/block-size.js';
 import { lowestAlignedLba, physicalBlockSizeOf } from './block-geometry.js';
 import { readBlockQueueInfo, type BlockQueueInfo } from './block-sysfs.js';
-import { checkBio, checkRange, FdLifecycle } from './fd-lifecycle.js';
+import { FdBackstore, type FdIoStats } from './fd-backstore.js';
+import { errnoCode, fromErrno, native, nativeError, ShortTransferError } from './file-io.js';
+import type { BlockBackstoreOptions } from './options.js';
 import { checkResize } from './resize.js';
-import { errnoCode, fromErrno, native, nativeError, readFully, ShortTransferError, writeFully } from './file-io.js';
 
-export interface BlockBackstoreOptions {
-  /** A block device: /dev/sdX, /dev/loopN, /dev/mapper/... */
-  readonly path: string;
-  readonly readOnly?: boolean;
-  /** Write-back cache (WCE=1). When false the device is opened O_DSYNC. */
-  readonly writeCache?: boolean;
-}
-
-export interface BlockBackstoreStats {
-  reads: number;
-  writes: number;
-  bytesRead: number;
-  bytesWritten: number;
-  syncs: number;
+export interface BlockBackstoreStats extends FdIoStats {
   discards: number;
   /** Ranges deallocated by fallocate(PUNCH_HOLE) / zeroed by BLKZEROOUT. */
   punches: number;
   zeroOuts: number;
+}
+
+/** What open() learnt of the device. */
+interface DeviceFacts {
+  readonly capacity: number;
+  readonly blockSize: number;
+  readonly physicalBlockSize: number;
+  /** READ CAPACITY(16) LOWEST ALIGNED LBA, from BLKALIGNOFF. */
+  readonly lowestAlignedLba: number;
+  readonly queue: BlockQueueInfo;
 }
 
 /**
@@ -37,31 +37,24 @@ export interface BlockBackstoreStats {
  * block layer bounce what is not) and O_EXCL (Linux refuses a second exclusive open, so two
  * LUNs cannot share a device by mistake, nor can a mounted file system be exported).
  */
-export class BlockBackstore implements Backstore {
+export class BlockBackstore extends FdBackstore<BlockBackstoreStats> {
   readonly kind = 'block' as const;
-  readonly limits: QueueLimits;
-  private readonly life: FdLifecycle;
-  readonly stats: BlockBackstoreStats = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, syncs: 0, discards: 0, punches: 0, zeroOuts: 0 };
+  readonly physicalBlockSize: number;
+  readonly lowestAlignedLba: number;
+  readonly discardLimits: DiscardLimits;
+  /** VPD B0h OPTIMAL TRANSFER LENGTH GRANULARITY (queue/minimum_io_size, at least a physical block). */
+  readonly minIoSize: number;
+  private readonly queue: BlockQueueInfo;
   /** Try fallocate(PUNCH_HOLE) until the device says it cannot. */
   private punchHole = true;
 
-  private constructor(
-    readonly path: string,
-    private readonly fh: FileHandle,
-    /** Capacity in bytes; changes only through resize(). */
-    private capacity: number,
-    readonly blockSize: number,
-    readonly physicalBlockSize: number,
-    /** READ CAPACITY(16) LOWEST ALIGNED LBA, from BLKALIGNOFF. */
-    readonly lowestAlignedLba: number,
-    readonly readOnly: boolean,
-    private wce: boolean,
-    /** The fd was opened O_DSYNC: every write is durable already. */
-    private readonly dsync: boolean,
-    private readonly queue: BlockQueueInfo,
-  ) {
-    this.life = new FdLifecycle(path, fh);
-    this.limits = { ...defaultLimits(blockSize), alignment: blockSize };
+  private constructor(path: string, fh: FileHandle, readOnly: boolean, dsync: boolean, device: DeviceFacts) {
+    const { blockSize, queue } = device;
+    const limits = { ...defaultLimits(blockSize), alignment: blockSize };
+    super({ path, fh, capacity: device.capacity, blockSize, readOnly, limits, dsync }, newStats());
+    this.physicalBlockSize = device.physicalBlockSize;
+    this.lowestAlignedLba = device.lowestAlignedLba;
+    this.queue = queue;
     // LBPRZ holds where a discard leaves zeros, or where punching a hole can (write zeroes with unmap).
     this.discardLimits = {
       maxBytes: queue.discardMaxBytes,
@@ -69,16 +62,13 @@ export class BlockBackstore implements Backstore {
       alignment: queue.discardAlignment,
       zeroes: queue.discardZeroesData || queue.writeZeroesMaxBytes > 0,
     };
-    this.minIoSize = Math.max(physicalBlockSize, queue.minIoSize);
+    this.minIoSize = Math.max(device.physicalBlockSize, queue.minIoSize);
   }
-
-  readonly discardLimits: DiscardLimits;
-  /** VPD B0h OPTIMAL TRANSFER LENGTH GRANULARITY (queue/minimum_io_size, at least a physical block). */
-  readonly minIoSize: number;
 
   static async open(opts: BlockBackstoreOptions): Promise<BlockBackstore> {
     const { path, readOnly = false, writeCache = true } = opts;
-    if (!blockFfiAvailable()) throw new BackstoreError('EINVAL', `${path}: block devices need the BLK* ioctls (Linux, koffi)`);
+    if (!blockCallsAvailable()) throw new BackstoreError('EINVAL', `${path}: block devices need the BLK* ioctls (Linux, koffi)`);
+    // WCE = 0 from the start: every write will be asked durable, which O_DSYNC makes cheaper than an fdatasync each.
     const dsync = !writeCache && !readOnly;
     const flags =
       (readOnly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_DIRECT | constants.O_EXCL | (dsync ? constants.O_DSYNC : 0);
@@ -89,16 +79,7 @@ export class BlockBackstore implements Backstore {
       throw fromErrno(err, `${path}: open (O_DIRECT | O_EXCL)`);
     }
     try {
-      const st = await fh.stat();
-      if (!st.isBlockDevice()) throw new BackstoreError('EINVAL', `${path}: not a block device`);
-      const g = native(() => blockGeometry(fh.fd), path);
-      const lbs = g.logicalBlockSize;
-      if (lbs < 512 || (lbs & (lbs - 1)) !== 0) throw new BackstoreError('EINVAL', `${path}: logical block size ${lbs} unsupported`);
-      const capacity = Math.floor(g.size / lbs) * lbs;
-      if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: device is empty`);
-      const pbs = physicalBlockSizeOf(lbs, g.physicalBlockSize);
-      const queue = await readBlockQueueInfo(st.rdev);
-      return new BlockBackstore(path, fh, capacity, lbs, pbs, lowestAlignedLba(g.alignmentOffset, lbs, pbs), readOnly, writeCache, dsync, queue);
+      return new BlockBackstore(path, fh, readOnly, dsync, await deviceFacts(path, fh));
     } catch (err) {
       await fh.close().catch(() => {});
       throw err instanceof BackstoreError ? err : fromErrno(err, `${path}: open`);
@@ -106,55 +87,31 @@ export class BlockBackstore implements Backstore {
   }
 
   /** The device can deallocate blocks: offer thin provisioning (UNMAP; LBPRZ where discardLimits.zeroes). */
-  get canDiscard(): boolean {
+  get thin(): boolean {
     return this.queue.discardMaxBytes > 0 && !this.readOnly;
   }
 
-  get size(): number {
-    return this.capacity;
+  /**
+   * Online resize: re-read the device's size (BLKGETSIZE64) after it changed underneath, e.g.
+   * lvextend or `losetup -c`; `to.size` is ignored. A device that shrank is refused unless
+   * allowShrink, and then no new I/O goes past the new end before this resolves.
+   */
+  async resize(to: ResizeRequest): Promise<number> {
+    this.refuseIfClosed();
+    const next = this.deviceCapacity();
+    checkResize(this.path, this.capacity, next, this.blockSize, to.allowShrink === true);
+    const shrink = next < this.capacity;
+    this.capacity = next;
+    if (shrink) await this.life.idle();
+    return next;
   }
 
-  get writeCache(): boolean {
-    return this.wce;
+  protected async readFailed(err: unknown, bio: Bio): Promise<void> {
+    throw this.shrunkOr(err, bio);
   }
 
-  setWriteCache(enabled: boolean): void {
-    this.wce = enabled;
-  }
-
-  readv(bio: Bio): Promise<void> {
-    return this.op(async () => {
-      this.checkBio(bio);
-      try {
-        await readFully(this.fh.fd, bio, this.path);
-      } catch (err) {
-        throw this.shrunkOr(err, bio);
-      }
-      this.stats.reads++;
-      this.stats.bytesRead += bio.length;
-    }, 'read');
-  }
-
-  writev(bio: Bio, durable: boolean): Promise<void> {
-    return this.op(async () => {
-      if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
-      this.checkBio(bio);
-      try {
-        await writeFully(this.fh.fd, bio, this.path);
-      } catch (err) {
-        throw this.shrunkOr(err, bio);
-      }
-      this.stats.writes++;
-      this.stats.bytesWritten += bio.length;
-      // O_DIRECT skips the page cache but not the device's own cache: durability still needs a flush.
-      if ((durable || !this.wce) && !this.dsync) await this.sync();
-    }, 'write');
-  }
-
-  flush(): Promise<void> {
-    return this.op(async () => {
-      if (!this.readOnly) await this.sync();
-    }, 'flush');
+  protected writeFailed(err: unknown, bio: Bio): unknown {
+    return this.shrunkOr(err, bio);
   }
 
   /**
@@ -164,21 +121,17 @@ export class BlockBackstore implements Backstore {
    * BLKZEROOUT, which writes zeros without deallocating, keeps the promise if that fails. A device
    * that can discard but not zero gets plain BLKDISCARD, and the LU claims no LBPRZ.
    */
-  discard(ranges: readonly DiscardRange[]): Promise<void> {
-    return this.op(async () => {
-      if (this.readOnly) throw new BackstoreError('EROFS', `${this.path}: read-only`);
-      for (const r of ranges) this.checkRange(r.offset, r.length);
-      for (const r of ranges) {
-        await this.deallocate(r).catch((err: unknown) => {
-          throw nativeError(err, this.path);
-        });
-      }
-      this.stats.discards += ranges.length;
-      if (!this.wce && !this.dsync) await this.sync();
-    }, 'discard');
+  protected async deallocate(ranges: readonly DiscardRange[]): Promise<boolean> {
+    for (const r of ranges) {
+      await this.deallocateRange(r).catch((err: unknown) => {
+        throw nativeError(err, this.path);
+      });
+    }
+    this.stats.discards += ranges.length;
+    return true;
   }
 
-  private async deallocate(r: DiscardRange): Promise<void> {
+  private async deallocateRange(r: DiscardRange): Promise<void> {
     if (this.queue.discardZeroesData || !this.discardLimits.zeroes) return blkDiscard(this.fh.fd, r.offset, r.length);
     if (this.punchHole) {
       try {
@@ -194,35 +147,10 @@ export class BlockBackstore implements Backstore {
     this.stats.zeroOuts++;
   }
 
-  /**
-   * Online resize: re-read the device's size (BLKGETSIZE64) after it changed underneath, e.g.
-   * lvextend or `losetup -c`; `to.size` is ignored. A device that shrank is refused unless
-   * allowShrink, and then no new I/O goes past the new end before this resolves.
-   */
-  async resize(to: ResizeRequest): Promise<number> {
-    if (this.life.closed) throw new BackstoreError('ECLOSED', `${this.path}: closed`);
+  /** BLKGETSIZE64 now, in whole logical blocks. */
+  private deviceCapacity(): number {
     const bytes = native(() => blockGeometry(this.fh.fd), this.path).size;
-    const next = Math.floor(bytes / this.blockSize) * this.blockSize;
-    checkResize(this.path, this.capacity, next, this.blockSize, to.allowShrink === true);
-    const shrink = next < this.capacity;
-    this.capacity = next;
-    if (shrink) await this.life.idle();
-    return next;
-  }
-
-  close(): Promise<void> {
-    return this.life.close(async () => {
-      if (!this.readOnly) await this.sync();
-    });
-  }
-
-  private async sync(): Promise<void> {
-    try {
-      await this.fh.datasync();
-    } catch (err) {
-      throw fromErrno(err, `${this.path}: fdatasync`, 'flush');
-    }
-    this.stats.syncs++;
+    return Math.floor(bytes / this.blockSize) * this.blockSize;
   }
 
   /**
@@ -234,13 +162,12 @@ export class BlockBackstore implements Backstore {
   private shrunkOr(err: unknown, bio: Bio): unknown {
     const errno = err instanceof BackstoreError ? err.errno : errnoCode(err);
     if (!(err instanceof ShortTransferError) && errno !== 'ENOSPC') return err;
-    let bytes: number;
+    let next: number;
     try {
-      bytes = native(() => blockGeometry(this.fh.fd), this.path).size;
+      next = this.deviceCapacity();
     } catch {
       return err;
     }
-    const next = Math.floor(bytes / this.blockSize) * this.blockSize;
     if (next >= this.capacity || bio.offset + bio.length <= next) return err;
     const was = this.capacity;
     this.capacity = next;
@@ -250,16 +177,27 @@ export class BlockBackstore implements Backstore {
       { fault: 'shrunk', ...(errno !== undefined ? { errno } : {}) },
     );
   }
+}
 
-  private op(body: () => Promise<void>, what: string): Promise<void> {
-    return this.life.op(body, what);
-  }
+/** Geometry (BLK* ioctls) and queue limits (sysfs) of the opened device. */
+async function deviceFacts(path: string, fh: FileHandle): Promise<DeviceFacts> {
+  const st = await fh.stat();
+  if (!st.isBlockDevice()) throw new BackstoreError('EINVAL', `${path}: not a block device`);
+  const g = native(() => blockGeometry(fh.fd), path);
+  const lbs = g.logicalBlockSize;
+  if (!isLogicalBlockSize(lbs)) throw new BackstoreError('EINVAL', `${path}: logical block size ${lbs} unsupported`);
+  const capacity = Math.floor(g.size / lbs) * lbs;
+  if (capacity === 0) throw new BackstoreError('EINVAL', `${path}: device is empty`);
+  const pbs = physicalBlockSizeOf(lbs, g.physicalBlockSize);
+  return {
+    capacity,
+    blockSize: lbs,
+    physicalBlockSize: pbs,
+    lowestAlignedLba: lowestAlignedLba(g.alignmentOffset, lbs, pbs),
+    queue: await readBlockQueueInfo(st.rdev),
+  };
+}
 
-  private checkBio(bio: Bio): void {
-    checkBio(this.path, this.size, bio);
-  }
-
-  private checkRange(offset: number, length: number): void {
-    checkRange(this.path, this.size, offset, length);
-  }
+function newStats(): BlockBackstoreStats {
+  return { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, syncs: 0, discards: 0, punches: 0, zeroOuts: 0 };
 }

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Bio } from '../block/bio.js';
-import { BackstoreError } from './backstore.js';
+import { BackstoreError } from '../block/backstore-error.js';
 import { fromErrno } from './file-io.js';
 
 /**

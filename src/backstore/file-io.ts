@@ -1,8 +1,8 @@
 import { readv as fsReadv, writev as fsWritev } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
-import { BackstoreError, type BackstoreErrorCode } from './backstore.js';
+import { BackstoreError, type BackstoreErrorCode } from '../block/backstore-error.js';
 import type { Bio } from '../block/bio.js';
-import { SyscallError } from './ffi.js';
+import { SyscallError } from '../native/libc.js';
 import type { InlineIo } from './inline-io.js';
 
 /** I/O and errno helpers shared by the fd-backed backstores (file, block). */
@@ -114,31 +114,28 @@ export class ShortTransferError extends BackstoreError {
 }
 
 /**
- * Read the whole bio, looping on short reads; `inline` may do all or part of it first (inline-io.ts).
- * The end of the file before the end of the bio rejects with a ShortTransferError: inside the
- * capacity it is a fault (a truncated file, a shrunk device), never zeros.
+ * Transfer the whole bio, looping on short transfers; `inline` may do all or part of it first
+ * (inline-io.ts). A transfer that makes no progress (the end of the file before the end of the
+ * bio) rejects with a ShortTransferError: inside the capacity it is a fault (a truncated file, a
+ * shrunk device), never zeros.
  */
-export async function readFully(fd: number, bio: Bio, path: string, inline?: InlineIo): Promise<void> {
+async function transferFully(op: 'read' | 'write', fd: number, bio: Bio, path: string, inline: InlineIo | undefined): Promise<void> {
+  const vectored = op === 'read' ? preadv : pwritev;
   let views: readonly Buffer[] = bio.segments;
-  let done = inline ? inline.read(fd, views, bio.offset, bio.length) : 0;
+  let done = inline ? inline[op](fd, views, bio.offset, bio.length) : 0;
   if (done > 0) views = advance(views, done);
   while (done < bio.length) {
-    const n = await preadv(fd, views, bio.offset + done);
-    if (n <= 0) throw new ShortTransferError(path, 'read', bio.offset + done);
+    const n = await vectored(fd, views, bio.offset + done);
+    if (n <= 0) throw new ShortTransferError(path, op, bio.offset + done);
     done += n;
     views = advance(views, n);
   }
 }
 
-/** Write the whole bio, looping on short writes; `inline` may do all or part of it first (inline-io.ts). */
-export async function writeFully(fd: number, bio: Bio, path: string, inline?: InlineIo): Promise<void> {
-  let views: readonly Buffer[] = bio.segments;
-  let done = inline ? inline.write(fd, views, bio.offset, bio.length) : 0;
-  if (done > 0) views = advance(views, done);
-  while (done < bio.length) {
-    const n = await pwritev(fd, views, bio.offset + done);
-    if (n <= 0) throw new ShortTransferError(path, 'write', bio.offset + done);
-    done += n;
-    views = advance(views, n);
-  }
+export function readFully(fd: number, bio: Bio, path: string, inline?: InlineIo): Promise<void> {
+  return transferFully('read', fd, bio, path, inline);
+}
+
+export function writeFully(fd: number, bio: Bio, path: string, inline?: InlineIo): Promise<void> {
+  return transferFully('write', fd, bio, path, inline);
 }

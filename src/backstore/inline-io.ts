@@ -13,41 +13,20 @@
  * Only requests up to INLINE_MAX_BYTES go inline, so the loop is never held for a long copy.
  */
 import { statfsSync } from 'node:fs';
-import koffi from 'koffi';
+import { available, ERRNO, lastErrno } from '../native/libc.js';
+import { IOV_MAX, RWF_NOWAIT, vectoredCalls, type VectoredCalls } from '../native/vectored-io.js';
 
 export type InlineMode = 'nowait' | 'memory' | 'off';
 
 export const INLINE_MAX_BYTES = 128 * 1024;
 
-const RWF_NOWAIT = 0x08;
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
-const IOV_MAX = 1024;
 
-interface Calls {
-  preadv2(fd: number, iov: { base: Buffer; len: number }[], count: number, offset: number, flags: number): number;
-  pwritev2(fd: number, iov: { base: Buffer; len: number }[], count: number, offset: number, flags: number): number;
-}
+let calls: VectoredCalls | null | undefined;
 
-let calls: Calls | null | undefined;
-
-function load(): Calls | null {
-  if (calls === undefined) {
-    try {
-      if (process.platform !== 'linux') throw new Error('not linux');
-      // The process's own symbol scope (RTLD_DEFAULT), as for every other libc call Node makes: an
-      // LD_PRELOAD interposer (fault injection, tracing) sees these calls too. libc is loaded already.
-      const lib = koffi.load(null);
-      const iovec = koffi.struct('scatter_iovec', { base: 'void *', len: 'size_t' });
-      const ptr = koffi.pointer(iovec);
-      calls = {
-        preadv2: lib.func('preadv2', 'int64_t', ['int', ptr, 'int', 'int64_t', 'int']) as Calls['preadv2'],
-        pwritev2: lib.func('pwritev2', 'int64_t', ['int', ptr, 'int', 'int64_t', 'int']) as Calls['pwritev2'],
-      };
-    } catch {
-      calls = null;
-    }
-  }
+function load(): VectoredCalls | null {
+  if (calls === undefined) calls = available(vectoredCalls) ? vectoredCalls() : null;
   return calls;
 }
 
@@ -96,16 +75,16 @@ export class InlineIo {
     return Math.max(n, 0);
   }
 
-  private attempt(call: keyof Calls, mode: InlineMode, fd: number, views: readonly Buffer[], offset: number, length: number): number {
+  private attempt(call: keyof VectoredCalls, mode: InlineMode, fd: number, views: readonly Buffer[], offset: number, length: number): number {
     if (mode === 'off' || length > INLINE_MAX_BYTES || views.length === 0 || views.length > IOV_MAX) return 0;
     const fns = load();
     if (!fns) return 0;
     const iov = views.map((v) => ({ base: v, len: v.length }));
     const n = Number(fns[call](fd, iov, iov.length, offset, mode === 'nowait' ? RWF_NOWAIT : 0));
     if (n >= 0) return n;
-    const errno = koffi.errno();
+    const errno = lastErrno();
     // The flag itself is refused (an old kernel, a file system without NOWAIT for this direction).
-    if (errno === koffi.os.errno.EOPNOTSUPP || errno === koffi.os.errno.EINVAL) return REFUSED;
+    if (errno === ERRNO.EOPNOTSUPP || errno === ERRNO.EINVAL) return REFUSED;
     // EAGAIN and every real error: the thread-pool path retries, and reports a real error properly.
     return 0;
   }

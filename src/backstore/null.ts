@@ -1,17 +1,20 @@
+import type { Backstore, DiscardRange, ResizeRequest } from '../block/backstore.js';
+import { BackstoreError } from '../block/backstore-error.js';
 import type { Bio } from '../block/bio.js';
 import { defaultLimits, type QueueLimits } from '../block/limits.js';
-import { BackstoreError, type Backstore, type DiscardRange, type ResizeRequest } from './backstore.js';
+import { isLogicalBlockSize } from '../shared/block-size.js';
+import { checkRange } from './fd-lifecycle.js';
+import type { NullBackstoreOptions } from './options.js';
 import { checkResize } from './resize.js';
 
-export interface NullBackstoreOptions {
-  readonly size: number;
-  readonly blockSize?: number;
-}
+const NAME = 'null backstore';
 
 /** Accepts writes and drops them, reads zeros: measures the transport and the block layer alone. */
 export class NullBackstore implements Backstore {
   readonly kind = 'null' as const;
   readonly readOnly = false;
+  readonly thin = false;
+  readonly keepsData = false;
   size: number;
   readonly blockSize: number;
   readonly limits: QueueLimits;
@@ -19,11 +22,11 @@ export class NullBackstore implements Backstore {
 
   constructor(opts: NullBackstoreOptions) {
     const { size, blockSize = 512 } = opts;
-    if (!Number.isSafeInteger(blockSize) || blockSize < 512 || (blockSize & (blockSize - 1)) !== 0) {
-      throw new BackstoreError('EINVAL', `null backstore: block size ${blockSize} is not a power of two >= 512`);
+    if (!isLogicalBlockSize(blockSize)) {
+      throw new BackstoreError('EINVAL', `${NAME}: block size ${blockSize} is not a power of two >= 512`);
     }
     if (!Number.isSafeInteger(size) || size <= 0 || size % blockSize !== 0) {
-      throw new BackstoreError('EINVAL', `null backstore: size ${size} is not a positive multiple of ${blockSize}`);
+      throw new BackstoreError('EINVAL', `${NAME}: size ${size} is not a positive multiple of ${blockSize}`);
     }
     this.size = size;
     this.blockSize = blockSize;
@@ -51,7 +54,7 @@ export class NullBackstore implements Backstore {
   async resize(to: ResizeRequest): Promise<number> {
     this.check(0, 0);
     const next = to.size ?? this.size;
-    checkResize('null backstore', this.size, next, this.blockSize, to.allowShrink === true);
+    checkResize(NAME, this.size, next, this.blockSize, to.allowShrink === true);
     this.size = next;
     return next;
   }
@@ -61,9 +64,7 @@ export class NullBackstore implements Backstore {
   }
 
   private check(offset: number, length: number): void {
-    if (this.closed) throw new BackstoreError('ECLOSED', 'null backstore: closed');
-    if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new BackstoreError('EINVAL', `null backstore: range ${offset}+${length} outside 0..${this.size}`);
-    }
+    if (this.closed) throw new BackstoreError('ECLOSED', `${NAME}: closed`);
+    checkRange(NAME, this.size, offset, length);
   }
 }

@@ -1,4 +1,4 @@
-import { BackstoreError } from './backstore.js';
+import { BackstoreError } from '../block/backstore-error.js';
 
 /**
  * The checks every online resize shares: a whole number of blocks, more than nothing, and no

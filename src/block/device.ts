@@ -1,4 +1,4 @@
-import type { AllocationRun, DiscardLimits, DiscardRange, ResizeRequest } from '../backstore/backstore.js';
+import type { AllocationRun, DeviceGeometry, DiscardRange, ResizeRequest } from './backstore.js';
 import type { CancelSignal } from './cancel.js';
 import type { DeviceHealth } from './health.js';
 import type { SgVector } from './sg.js';
@@ -8,15 +8,7 @@ import type { SgVector } from './sg.js';
  * whole SG vectors. Implemented by `BlockQueue` (mapSg + bounce + mempool over a
  * backstore). Every failure rejects with a `BlockError`.
  */
-export interface BlockDevice {
-  readonly size: number;
-  readonly blockSize: number;
-  /** Geometry the device reports (see Backstore): absent = physical block = logical block, aligned at LBA 0. */
-  readonly physicalBlockSize?: number;
-  readonly lowestAlignedLba?: number;
-  readonly minIoSize?: number;
-  readonly discardLimits?: DiscardLimits;
-  readonly readOnly: boolean;
+export interface BlockDevice extends DeviceGeometry {
   /** Faults of the storage below (offline, failed write-back), error counts; absent = never faults. */
   readonly health?: DeviceHealth;
   /**
@@ -24,12 +16,16 @@ export interface BlockDevice {
    * `release()` exactly once when done with them (e.g. after the socket took them).
    */
   read(offset: number, length: number, opts?: { signal?: CancelSignal }): Promise<BlockReadResult>;
-  /** Write `data` at `offset`; `fua` = durable before resolving. */
+  /**
+   * Write `data` at `offset`; `fua` = durable before resolving. The SCSI core sets it for FUA and
+   * for every write while the caching mode page says WCE = 0: the block layer keeps no write-cache
+   * state, it makes durable what it is asked to.
+   */
   write(offset: number, data: SgVector, opts: { fua: boolean; signal?: CancelSignal }): Promise<void>;
   /** SYNCHRONIZE CACHE. */
   flush(): Promise<void>;
-  /** Deallocate byte ranges (UNMAP, WRITE SAME with UNMAP); absent = the device cannot. */
-  discard?(ranges: readonly DiscardRange[]): Promise<void>;
+  /** Deallocate byte ranges (UNMAP, WRITE SAME with UNMAP); `durable` as `fua` for writes. Absent = the device cannot. */
+  discard?(ranges: readonly DiscardRange[], opts?: { durable?: boolean }): Promise<void>;
   /** The allocation run containing `offset` (GET LBA STATUS); absent = everything is mapped. */
   allocationRun?(offset: number): Promise<AllocationRun>;
   /** Online resize; resolves to the new size (rejects with the backstore's error). Absent = fixed size. */

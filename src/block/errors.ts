@@ -1,4 +1,4 @@
-import { BackstoreError, type BackstoreErrorCode } from '../backstore/backstore.js';
+import { BackstoreError, type BackstoreErrorCode } from './backstore-error.js';
 import { BlockError, type BlockErrorCode } from './device.js';
 
 const FROM_BACKSTORE: Record<BackstoreErrorCode, BlockErrorCode> = {

@@ -1,4 +1,5 @@
-import type { BackstoreError } from '../backstore/backstore.js';
+import type { BackstoreError } from './backstore-error.js';
+import { BlockError } from './device.js';
 
 /**
  * Why a backstore operation failed, as a bounded set (the `cause` label of
@@ -127,6 +128,35 @@ export class DeviceHealth {
     const was = this.writebackFault !== undefined;
     this.writebackFault = undefined;
     return was;
+  }
+
+  /**
+   * Count and log a backstore error, and keep the faults that outlast the request: a truncated or
+   * deleted file takes the device offline, a failed fdatasync fails write-back, a shrunk device
+   * tells the capacity listeners.
+   */
+  backstoreFailed(err: BackstoreError, op: string, range?: { readonly offset: number; readonly length: number }): void {
+    const cause = faultCauseOf(err);
+    this.report({ cause, op, ...range, errno: err.errno, message: err.message });
+    if (cause === 'truncated' || cause === 'unlinked') this.takeOffline(cause, err.message);
+    else if (cause === 'flush') this.failWriteback(cause, err.message);
+    else if (cause === 'shrunk') this.capacityChanged();
+  }
+
+  /** Throws OFFLINE while the device is offline. */
+  refuseIfOffline(): void {
+    const f = this.offlineFault;
+    if (f) throw new BlockError('OFFLINE', `offline since ${f.since.toISOString()}: ${f.message}`);
+  }
+
+  /**
+   * Throws IO_ERROR for a durable request after a failed write-back: the kernel may have dropped
+   * the dirty pages, and a later fdatasync that succeeds proves nothing about them, so no
+   * durability is promised until an operator acts.
+   */
+  refuseIfWritebackFailed(): void {
+    const f = this.writebackFault;
+    if (f) throw new BlockError('IO_ERROR', `write-back failed at ${f.since.toISOString()} (${f.message}); durable writes refused until a reload or restart`);
   }
 
   /** `listener` runs when the device's capacity changed underneath (a shrunk block device). Returns the unsubscribe. */

@@ -1,4 +1,4 @@
-import { alignedArrayBuffer, alignedMemoryAvailable } from './aligned.js';
+import { alignedArrayBuffer, alignedMemoryAvailable } from '../native/aligned-memory.js';
 import type { CancelSignal } from './cancel.js';
 import { BlockError } from './device.js';
 
@@ -30,7 +30,7 @@ export interface MempoolOptions {
   /**
    * Source of page memory; must return a fresh ArrayBuffer of exactly `bytes`
    * whose start is aligned to pageSize (e.g. posix_memalign through FFI).
-   * Default: posix_memalign (aligned.ts) where libc is reachable; otherwise
+   * Default: posix_memalign (native/aligned-memory.ts) where libc is reachable; otherwise
    * Buffer.allocUnsafeSlow, whose alignment is unknown, so the pool then claims none.
    */
   readonly allocateRun?: (bytes: number) => ArrayBuffer;

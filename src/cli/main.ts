@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { ConfigReloader } from '../reload/reloader.js';
-import { startScatter } from '../server.js';
+import { startScatter } from '../server/start.js';
 
 // Small Data-In buffers and BHSs come from Node's shared slab: a bigger slab serves
 // 4-32 KiB reads without a separate allocation each (fewer mallocs, less GC work).

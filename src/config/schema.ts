@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { CHAP_ALGORITHMS, type ChapAlgorithm } from '../iscsi/chap-hash.js';
+import { isPhysicalBlockSize } from '../shared/block-size.js';
 import { iscsiNameProblem } from './iscsi-name.js';
 import { SizeError, formatSize, parseSize } from './size.js';
 
@@ -146,8 +147,7 @@ function checkMultipleOfBlockSize(store: { size: number; blockSize: number }, ct
 function checkPhysicalBlockSize(store: { blockSize: number; physicalBlockSize?: number | undefined }, ctx: z.RefinementCtx): void {
   const pbs = store.physicalBlockSize;
   if (pbs === undefined) return;
-  const ratio = pbs / store.blockSize;
-  if (!Number.isInteger(ratio) || ratio < 1 || ratio > 2 ** 15 || (ratio & (ratio - 1)) !== 0) {
+  if (!isPhysicalBlockSize(store.blockSize, pbs)) {
     ctx.addIssue({
       code: 'custom',
       path: ['physicalBlockSize'],

@@ -1,31 +1,26 @@
-import type { BlockQueue } from '../block/queue.js';
 import type { Mempool } from '../block/mempool.js';
 import type { IscsiServer } from '../iscsi/iscsi-server.js';
+import type { LunRegistry } from '../runtime/lun-registry.js';
 import type { LunHealthSource, LunSource, MetricsSources, SessionSource, TargetSource } from './sources.js';
 
 /**
- * Sources over a running server. Each call walks the live registries
- * (`iscsi.targets`, the `queues` map keyed "iqn/lun", `iscsi.sessions`), so
- * targets and LUNs added or removed at runtime show up at the next scrape.
+ * Sources over a running server. Each call walks the live registries (`iscsi.targets`, the LUN
+ * registry, `iscsi.sessions`), so targets and LUNs added or removed at runtime show up at the
+ * next scrape.
  */
-export function serverMetricsSources(iscsi: IscsiServer, queues: ReadonlyMap<string, BlockQueue>, pool: Mempool): MetricsSources {
+export function serverMetricsSources(iscsi: IscsiServer, luns: LunRegistry, pool: Mempool): MetricsSources {
   return {
     *targets(): Iterable<TargetSource> {
       for (const t of iscsi.targets.all()) yield { iqn: t.iqn, stats: t.scsi.stats };
     },
     *luns(): Iterable<LunSource> {
-      for (const [key, queue] of queues) {
-        // An IQN never contains '/', so the last one separates the LUN number.
-        const cut = key.lastIndexOf('/');
-        yield { target: key.slice(0, cut), lun: Number(key.slice(cut + 1)), stats: queue.stats };
-      }
+      // LUNs whose storage could not be opened have no queue (their state is in lunHealth).
+      for (const e of luns.all()) if (e.queue) yield { target: e.target, lun: e.lun, stats: e.queue.stats };
     },
     *lunHealth(): Iterable<LunHealthSource> {
-      for (const t of iscsi.targets.all()) {
-        for (const lun of t.scsi.lunNumbers) {
-          const health = t.scsi.getLogicalUnit(lun)?.device.health;
-          if (health) yield { target: t.iqn, lun, state: health.state, errors: health.errors };
-        }
+      for (const e of luns.all()) {
+        const health = e.unit.device.health;
+        if (health) yield { target: e.target, lun: e.lun, state: health.state, errors: health.errors };
       }
     },
     *pools() {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config, LunConfig } from '../config/schema.js';
-import type { LiveLuns } from '../live-luns.js';
+import type { LiveLuns } from '../runtime/live-luns.js';
 import type { ReloadPlan, ReloadStep } from './plan.js';
 
 /** What applying needs of the running server (LiveLuns). */

@@ -6,6 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, LunConfig, TargetConfig } from '../config/schema.js';
+import type { LunFault } from '../runtime/lun-registry.js';
 
 export type ReloadStep =
   | { readonly kind: 'add'; readonly target: TargetConfig; readonly lun: LunConfig }
@@ -26,12 +27,15 @@ export interface ReloadPlan {
   readonly refused: readonly string[];
 }
 
+/** The fault of a running LUN, undefined while it serves normally (LiveLuns.faultOf). */
+export type FaultLookup = (iqn: string, lun: number) => LunFault | undefined;
+
 /**
- * `faulted`: LUs of the running server not serving normally, by `${iqn}/${lun}` (LiveLuns.faulted).
- * An offline one is opened again from the new file whatever changed in it (it serves nothing that
- * a change could disturb); a failed write-back is acknowledged, and its other changes planned as usual.
+ * `faultOf`: which LUs of the running server are not serving normally. An offline one is opened
+ * again from the new file whatever changed in it (it serves nothing that a change could disturb);
+ * a failed write-back is acknowledged, and its other changes planned as usual.
  */
-export function planReload(running: Config, next: Config, faulted: ReadonlyMap<string, 'offline' | 'writeback_failed'> = new Map()): ReloadPlan {
+export function planReload(running: Config, next: Config, faultOf: FaultLookup = () => undefined): ReloadPlan {
   const removes: ReloadStep[] = [];
   const adds: ReloadStep[] = [];
   const reopens: ReloadStep[] = [];
@@ -57,7 +61,7 @@ export function planReload(running: Config, next: Config, faulted: ReadonlyMap<s
     for (const [lun, was] of oldLuns) {
       const is = newLuns.get(lun);
       if (!is) continue;
-      const fault = faulted.get(`${iqn}/${lun}`);
+      const fault = faultOf(iqn, lun);
       if (fault === 'offline') {
         reopens.push({ kind: 'reopen', target: now, lun: is });
         continue;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import type { LiveLuns } from '../live-luns.js';
+import type { LiveLuns } from '../runtime/live-luns.js';
 import { applyReload } from './apply.js';
 import { planReload } from './plan.js';
 
@@ -46,7 +46,7 @@ export class ConfigReloader {
         return;
       }
       // Offline LUs are opened again, failed write-backs acknowledged (the reload is the operator acting).
-      const plan = planReload(this.running, next, this.luns.faulted());
+      const plan = planReload(this.running, next, (iqn, lun) => this.luns.faultOf(iqn, lun));
       const outcome = await applyReload(plan, this.running, this.luns, this.log);
       this.running = outcome.config;
       this.log.info(

@@ -1,5 +1,5 @@
 /** A BlockDevice over an in-memory Buffer, for unit tests of CDB handling only. */
-import type { AllocationRun, DiscardRange } from '../../src/backstore/backstore.js';
+import type { AllocationRun, DiscardRange } from '../../src/block/backstore.js';
 import { BlockError, type BlockDevice, type BlockReadResult } from '../../src/block/device.js';
 import { SgVector } from '../../src/block/sg.js';
 

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { startScatter, type Scatter } from '../../src/server.js';
+import { startScatter, type Scatter } from '../../src/server/start.js';
 
 export const TEST_IQN = 'iqn.2026-11.io.scatter:test';
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { startScatter } from '../../src/server.js';
+import { startScatter } from '../../src/server/start.js';
 
 function listen(port = 0): Promise<Server> {
   return new Promise((resolve, reject) => {

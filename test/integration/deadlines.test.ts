@@ -149,7 +149,7 @@ describe('deadlines for a stalling peer', () => {
     const reader = await session();
     await reader.command({ lun: 1, cdb: testUnitReady() }); // LUN 1's own power-on unit attention
     const i = await session();
-    const stats = t.scatter.queues.get(`${TEST_IQN}/1`)!.stats;
+    const stats = t.scatter.lunRegistry.get(TEST_IQN, 1)!.queue!.stats;
     const readsBefore = stats.readRequests;
     i.socket.pause(); // never read again
     const reads = Array.from({ length: 32 }, () => i.command({ lun: 1, cdb: read10(0, 16384), read: 8 * 1024 * 1024 }).catch(() => undefined));

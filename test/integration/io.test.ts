@@ -122,7 +122,7 @@ describe('data transfer', () => {
 
   it('answers LBA out of range and unknown opcodes with exact sense', async () => {
     const i = await session([]);
-    const cap = t.scatter.queues.get(`${TEST_IQN}/0`)!.size / 512;
+    const cap = t.scatter.lunRegistry.get(TEST_IQN, 0)!.queue!.size / 512;
     const oor = await i.command({ cdb: read10(cap - 1, 2), read: 1024 });
     expect(oor.status).toBe(CHECK_CONDITION);
     expect(senseCodes(oor.sense)).toEqual([0x05, 0x21, 0x00]);
@@ -136,7 +136,7 @@ describe('data transfer', () => {
 
   it('fails a write past the end without soliciting its data', async () => {
     const i = await session([['ImmediateData', 'No'], ['InitialR2T', 'Yes']]);
-    const cap = t.scatter.queues.get(`${TEST_IQN}/0`)!.size / 512;
+    const cap = t.scatter.lunRegistry.get(TEST_IQN, 0)!.queue!.size / 512;
     const w = await i.command({ cdb: write10(cap - 1, 8), write: Buffer.alloc(4096) });
     expect(w.status).toBe(CHECK_CONDITION);
     expect(w.r2ts).toEqual([]);

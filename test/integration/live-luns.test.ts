@@ -145,7 +145,7 @@ describe('LUNs added and removed at runtime', () => {
     expect((await ordered).status).toBe(TASK_ABORTED);
     // The write still waiting for its data is the initiator's to abort; the session goes on.
     expect(await a.tmf(1, { lun: 2, refItt: heldItt, refCmdSN: a.cmdSN - 2 })).toBe(0);
-    expect(t.scatter.queues.has(`${TEST_IQN}/2`)).toBe(false);
+    expect(t.scatter.lunRegistry.get(TEST_IQN, 2)).toBeUndefined();
 
     for (const i of [a, b]) {
       expect(await lunList(i)).toEqual([0, 1]);
@@ -180,7 +180,7 @@ describe('LUNs added and removed at runtime', () => {
       },
     );
     const r2t = await within(r2tSeen, 5000, 'the R2T for the write');
-    const backing = t.scatter.queues.get(`${TEST_IQN}/0`)!;
+    const backing = t.scatter.lunRegistry.get(TEST_IQN, 0)!.queue!;
     await t.scatter.luns.remove(TEST_IQN, 0);
     a.send(
       P.dataOut({ final: true, lun: 0, itt, ttt: r2t.ttt, expStatSN: a.expStatSN, dataSN: 0, bufferOffset: 0, dataLength: 512 }),

@@ -70,7 +70,7 @@ describe.skipIf(!canLoop)('a block device that shrank underneath its LUN', () =>
     expect(senseCodes((await b.command({ cdb: write10(lba, 8), write: data })).sense)).toEqual(LBA_OUT_OF_RANGE);
     expect((await b.command({ cdb: write10(8, 8), write: data })).status).toBe(GOOD);
     expect((await b.command({ cdb: read10(8, 8), read: 4096 })).data.equals(data)).toBe(true);
-    expect(t.scatter.queues.get(`${TEST_IQN}/0`)!.size).toBe(8 * MiB);
+    expect(t.scatter.lunRegistry.get(TEST_IQN, 0)!.queue!.size).toBe(8 * MiB);
     expect(cap.messages('backstore error')).toEqual([expect.objectContaining({ level: 50, lun: 0, op, cause: 'shrunk', lba, blocks: 8, path: dev })]);
   });
 });

@@ -3,7 +3,7 @@ import { constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScatter, type Scatter } from '../../src/server.js';
+import { startScatter, type Scatter } from '../../src/server/start.js';
 import { testUnitReady } from '../helpers/cdb.js';
 import { parseCunit } from '../helpers/cunit.js';
 import { TestInitiator } from '../helpers/initiator.js';
@@ -81,7 +81,7 @@ describe.skipIf(missing.length > 0 || !canLoop)('block LUNs on loop devices (512
     expect(out.code, out.stderr).toBe(0);
     expect(readFileSync(back).equals(original)).toBe(true);
     // Over iSCSI, Data-Out lands in heap buffers (bounced); reads land in pool pages (direct).
-    const q = t.scatter.queues.get(`${TEST_IQN}/${lun}`)!;
+    const q = t.scatter.lunRegistry.get(TEST_IQN, lun)!.queue!;
     expect(q.stats.bouncedBytes).toBeGreaterThanOrEqual(DEVICE);
     expect(q.stats.directBytes).toBeGreaterThanOrEqual(DEVICE);
   });

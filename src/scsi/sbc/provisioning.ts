@@ -49,7 +49,7 @@ export function maxUnmapBlocks(lu: LogicalUnit): number {
   return Math.max(1, Math.min(ProvisioningLimits.maxUnmapBlocks, deviceBlocks));
 }
 
-/** Deallocate whole-block ranges; with the write cache off the device makes it durable (see FileBackstore.discard). */
+/** Deallocate whole-block ranges; with the write cache off (WCE = 0) durably, like a write (see writeBlocks). */
 export async function deallocate(lu: LogicalUnit, ranges: readonly { lba: number; blocks: number }[]): Promise<Outcome> {
   const discard = lu.device.discard?.bind(lu.device);
   const wanted = ranges.filter((r) => r.blocks > 0);
@@ -60,7 +60,10 @@ export async function deallocate(lu: LogicalUnit, ranges: readonly { lba: number
   const end = Math.max(...wanted.map((r) => r.lba + r.blocks));
   return withRange(lu.rangeLock, first, end - first, false, async (): Promise<Outcome> => {
     try {
-      await discard(wanted.map((r) => ({ offset: r.lba * lu.blockSize, length: r.blocks * lu.blockSize })));
+      await discard(
+        wanted.map((r) => ({ offset: r.lba * lu.blockSize, length: r.blocks * lu.blockSize })),
+        { durable: !lu.writeCacheEnabled },
+      );
       return GOOD;
     } catch (err) {
       return blockFailure(err, 'write', wanted[0]!.lba);

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackstoreError } from '../../../src/backstore/backstore.js';
+import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { BlockBackstore } from '../../../src/backstore/block.js';
 import { lowestAlignedLba, physicalBlockSizeOf } from '../../../src/backstore/block-geometry.js';
 import { sysfsDeviceDir } from '../../../src/backstore/block-sysfs.js';

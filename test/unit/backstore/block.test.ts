@@ -4,11 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackstoreError, type Backstore } from '../../../src/backstore/backstore.js';
+import type { Backstore } from '../../../src/block/backstore.js';
+import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { BlockBackstore } from '../../../src/backstore/block.js';
 import { FileBackstore } from '../../../src/backstore/file.js';
-import { openBackstore } from '../../../src/backstore/open.js';
-import { memoryAddress } from '../../../src/block/aligned.js';
+import { memoryAddress } from '../../../src/native/aligned-memory.js';
 import { isAddressAligned } from '../../../src/block/alignment.js';
 import { Mempool } from '../../../src/block/mempool.js';
 import { BlockQueue } from '../../../src/block/queue.js';
@@ -81,7 +81,7 @@ describe.skipIf(!loopAvailable())('block backstore on loop devices', () => {
       expect(b.limits.alignment).toBe(sector);
       expect(b.limits.logicalBlockSize).toBe(sector);
       // Loop devices discard by punching holes in their file.
-      expect(b.canDiscard).toBe(true);
+      expect(b.thin).toBe(true);
     } finally {
       await b.close();
     }
@@ -89,7 +89,7 @@ describe.skipIf(!loopAvailable())('block backstore on loop devices', () => {
 
   it('the open is exclusive: a second backstore on the same device is refused until the first closes', async () => {
     const l = loop(512);
-    const first = await openBackstore({ type: 'block', path: l.dev });
+    const first = await BlockBackstore.open({ path: l.dev });
     await expect(BlockBackstore.open({ path: l.dev })).rejects.toBeInstanceOf(BackstoreError);
     await first.close();
     const again = await BlockBackstore.open({ path: l.dev });
@@ -251,7 +251,7 @@ describe.skipIf(!loopAvailable())('block backstore on loop devices', () => {
 
   it.each([512, 4096])('file backstore direct: true (%i-byte blocks) bounces unaligned SG and lands byte-exact', async (blockSize) => {
     const path = join(dir, `direct-${blockSize}.img`);
-    const store: Backstore = await openBackstore({ type: 'file', path, size: DEVICE, blockSize, direct: true });
+    const store: Backstore = await FileBackstore.open({ path, size: DEVICE, blockSize, direct: true });
     expect(store.limits.alignment).toBe(blockSize);
     expect(store instanceof FileBackstore && store.direct).toBe(true);
     const source = new Mempool({ pages: 64, pageSize: 64 * 1024 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackstoreError } from '../../../src/backstore/backstore.js';
+import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { BlockBackstore } from '../../../src/backstore/block.js';
 import { FileBackstore } from '../../../src/backstore/file.js';
 import { codeForErrno, describeErrno, fromErrno } from '../../../src/backstore/file-io.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSync, ftruncateSync, openSync } from 'node:fs';
 import { FileBackstore } from '../../../src/backstore/file.js';
-import { fileState } from '../../../src/backstore/file-state.js';
+import { fileState } from '../../../src/native/statx.js';
 import { DeviceHealth } from '../../../src/block/health.js';
 import { Mempool } from '../../../src/block/mempool.js';
 import { BlockQueue } from '../../../src/block/queue.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackstoreError } from '../../../src/backstore/backstore.js';
+import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { FileBackstore } from '../../../src/backstore/file.js';
 
 let dir: string;
@@ -102,19 +102,6 @@ describe('FileBackstore I/O', () => {
     await b.writev(bio, true);
     expect(b.stats.syncs).toBe(1);
     await b.flush();
-    expect(b.stats.syncs).toBe(2);
-    await b.close();
-  });
-
-  it('with the write cache off every write is synced before it resolves', async () => {
-    const b = await FileBackstore.open({ path: fresh(), size: 64 * 1024, writeCache: false });
-    expect(b.writeCache).toBe(false);
-    const bio = { offset: 512, segments: [Buffer.alloc(512, 1)], length: 512 };
-    await b.writev(bio, false);
-    await b.writev(bio, false);
-    expect(b.stats.syncs).toBe(2);
-    b.setWriteCache(true);
-    await b.writev(bio, false);
     expect(b.stats.syncs).toBe(2);
     await b.close();
   });

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackstoreError } from '../../../src/backstore/backstore.js';
+import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { BlockBackstore } from '../../../src/backstore/block.js';
 import { FileBackstore } from '../../../src/backstore/file.js';
 import { NullBackstore } from '../../../src/backstore/null.js';

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileBackstore } from '../../../src/backstore/file.js';
-import { allocationRun, ffiAvailable, punchHole, SyscallError } from '../../../src/backstore/ffi.js';
+import { allocationRun, fileCallsAvailable, punchHole } from '../../../src/native/file-calls.js';
+import { SyscallError } from '../../../src/native/libc.js';
 import { BlockQueue } from '../../../src/block/queue.js';
 import { Mempool } from '../../../src/block/mempool.js';
 import { SgVector } from '../../../src/block/sg.js';
@@ -25,7 +26,7 @@ const CHUNK = 64 * 1024;
 // Linux with libc is what this project runs on; the native calls must load there.
 describe('ffi (fallocate, SEEK_DATA / SEEK_HOLE)', () => {
   it('loads on Linux', () => {
-    expect(process.platform === 'linux' ? ffiAvailable() : true).toBe(true);
+    expect(process.platform === 'linux' ? fileCallsAvailable() : true).toBe(true);
   });
 
   it('reports data and holes, and a punched hole reads as zeros with the size kept', () => {

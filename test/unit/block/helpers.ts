@@ -1,4 +1,5 @@
-import { BackstoreError, type Backstore, type BackstoreErrorCode, type DiscardRange } from '../../../src/backstore/backstore.js';
+import type { Backstore, DiscardRange } from '../../../src/block/backstore.js';
+import { BackstoreError, type BackstoreErrorCode } from '../../../src/block/backstore-error.js';
 import { isAddressAligned } from '../../../src/block/alignment.js';
 import type { Bio } from '../../../src/block/bio.js';
 import type { QueueLimits } from '../../../src/block/limits.js';
@@ -51,6 +52,12 @@ export class RecordingBackstore implements Backstore {
   get readOnly(): boolean {
     return this.inner.readOnly;
   }
+  get thin(): boolean {
+    return this.inner.thin;
+  }
+  get keepsData(): boolean {
+    return this.inner.keepsData;
+  }
 
   readv(bio: Bio): Promise<void> {
     return this.io('read', bio, false, () => this.inner.readv(bio));
@@ -65,8 +72,8 @@ export class RecordingBackstore implements Backstore {
     await this.inner.flush();
   }
 
-  discard(ranges: readonly DiscardRange[]): Promise<void> {
-    return this.inner.discard(ranges);
+  discard(ranges: readonly DiscardRange[], durable?: boolean): Promise<void> {
+    return this.inner.discard(ranges, durable);
   }
 
   close(): Promise<void> {
@@ -116,6 +123,8 @@ export class RecordingBackstore implements Backstore {
 export class RamBackstore implements Backstore {
   readonly kind = 'null' as const;
   readonly readOnly = false;
+  readonly thin = false;
+  readonly keepsData = true;
   readonly data: Buffer;
 
   constructor(

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackstoreError } from '../../../src/backstore/backstore.js';
+import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { FileBackstore } from '../../../src/backstore/file.js';
 import { DeviceHealth } from '../../../src/block/health.js';
 import { Mempool } from '../../../src/block/mempool.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
-import { changedPaths, planReload } from '../../../src/reload/plan.js';
+import { changedPaths, planReload, type FaultLookup } from '../../../src/reload/plan.js';
+import type { LunFault } from '../../../src/runtime/lun-registry.js';
 
 const IQN = 'iqn.2026-11.io.scatter:a';
 const OTHER = 'iqn.2026-11.io.scatter:b';
@@ -19,11 +20,17 @@ const file = (lun: number, size: string, extra: Raw = {}): Raw => ({
 const block = (lun: number, path = '/dev/loop7'): Raw => ({ lun, backstore: { type: 'block', path } });
 const nul = (lun: number, size: string): Raw => ({ lun, backstore: { type: 'null', size } });
 
+/** LUN `lun` of IQN has `fault`; every other LUN serves. */
+const faulted =
+  (lun: number, fault: LunFault): FaultLookup =>
+  (iqn, l) =>
+    iqn === IQN && l === lun ? fault : undefined;
+
 describe('planReload with LUNs not serving', () => {
   it('an offline LUN is opened again with its new config, whatever changed in it (nothing needs a restart)', () => {
     const running = config([file(0, '1GiB'), file(1, '1GiB')]);
     const next = config([file(0, '1GiB', { path: '/srv/restored.img', create: 'always' }), file(1, '1GiB')]);
-    const plan = planReload(running, next, new Map([[`${IQN}/0`, 'offline' as const]]));
+    const plan = planReload(running, next, faulted(0, 'offline'));
     expect(plan.steps).toEqual([{ kind: 'reopen', target: next.targets[0], lun: next.targets[0]!.luns[0] }]);
     expect(plan.needsRestart).toEqual([]);
     // Served normally, the same change would need a restart.
@@ -31,7 +38,7 @@ describe('planReload with LUNs not serving', () => {
   });
 
   it("a failed write-back is acknowledged; the LUN's other changes are planned as usual", () => {
-    const plan = planReload(config([file(0, '1GiB')]), config([file(0, '2GiB')]), new Map([[`${IQN}/0`, 'writeback_failed' as const]]));
+    const plan = planReload(config([file(0, '1GiB')]), config([file(0, '2GiB')]), faulted(0, 'writeback_failed'));
     expect(plan.steps).toEqual([
       { kind: 'recover', iqn: IQN, lun: 0 },
       { kind: 'resize', iqn: IQN, lun: 0, size: 2 * 1024 ** 3 },

@@ -1,6 +1,6 @@
 /** Physical block geometry and device discard limits as READ CAPACITY(16), VPD B0h / B2h, UNMAP and WRITE SAME see them. */
 import { describe, expect, it } from 'vitest';
-import type { DiscardLimits } from '../../../src/backstore/backstore.js';
+import type { DiscardLimits } from '../../../src/block/backstore.js';
 import type { BlockDevice } from '../../../src/block/device.js';
 import { ScsiStatus } from '../../../src/scsi/command.js';
 import type { LogicalUnitConfig } from '../../../src/scsi/logical-unit.js';

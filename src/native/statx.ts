@@ -1,13 +1,12 @@
 /**
  * Size and link count of an open file, checked before every write to a file backstore (a
- * truncated or deleted backing file must not be written to): statx(2) through koffi into a
- * reused buffer costs well under a microsecond, about a third of fs.fstatSync, which builds a
- * Stats object each time. Where statx is missing, fstatSync.
+ * truncated or deleted backing file must not be written to): statx(2) into a reused buffer
+ * costs well under a microsecond, about a third of fs.fstatSync, which builds a Stats object
+ * each time. Where statx is missing, fstatSync.
  */
 import { fstatSync } from 'node:fs';
 import { endianness } from 'node:os';
-import koffi from 'koffi';
-import { SyscallError } from './ffi.js';
+import { available, lastErrno, lazyBinding, SyscallError } from './libc.js';
 
 export interface FileState {
   readonly size: number;
@@ -28,26 +27,16 @@ const ENOSYS = 38;
 const buf = Buffer.alloc(256);
 const EMPTY_PATH = Buffer.alloc(1);
 const little = endianness() === 'LE';
+const binding = lazyBinding('statx', 'libc', (lib) => lib.func('int statx(int dirfd, void *path, int flags, unsigned int mask, void *buf)') as Statx);
+/** null: no statx in libc, or an old kernel without the syscall (ENOSYS): fstat from then on. */
 let statx: Statx | null | undefined;
-
-function load(): Statx | null {
-  if (statx === undefined) {
-    try {
-      if (process.platform !== 'linux') throw new Error('not linux');
-      statx = koffi.load('libc.so.6').func('int statx(int dirfd, void *path, int flags, unsigned int mask, void *buf)') as Statx;
-    } catch {
-      statx = null;
-    }
-  }
-  return statx;
-}
 
 /** Throws a SyscallError (statx) or Node's error (fstat). */
 export function fileState(fd: number): FileState {
-  const call = load();
-  if (call) {
+  if (statx === undefined) statx = available(binding) ? binding() : null;
+  if (statx) {
     const want = STATX_NLINK | STATX_SIZE;
-    if (call(fd, EMPTY_PATH, AT_EMPTY_PATH, want, buf) === 0) {
+    if (statx(fd, EMPTY_PATH, AT_EMPTY_PATH, want, buf) === 0) {
       const mask = little ? buf.readUInt32LE(STX_MASK) : buf.readUInt32BE(STX_MASK);
       if ((mask & want) === want) {
         const nlink = little ? buf.readUInt32LE(STX_NLINK) : buf.readUInt32BE(STX_NLINK);
@@ -55,9 +44,9 @@ export function fileState(fd: number): FileState {
         return { size, nlink };
       }
     } else {
-      const errno = koffi.errno();
+      const errno = lastErrno();
       if (errno !== ENOSYS) throw new SyscallError('statx', errno);
-      statx = null; // an old kernel: fstat from now on
+      statx = null;
     }
   }
   const st = fstatSync(fd);

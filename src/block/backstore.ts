@@ -1,5 +1,10 @@
-import type { Bio } from '../block/bio.js';
-import type { QueueLimits } from '../block/limits.js';
+/**
+ * The device contract of the block layer: what a backstore (a driver: file, block device, null)
+ * implements for BlockQueue, and the ranges it deals in. The block layer defines it; backstore/
+ * implements it, so the arrow only ever points from backstore to block.
+ */
+import type { Bio } from './bio.js';
+import type { QueueLimits } from './limits.js';
 
 export interface DiscardRange {
   readonly offset: number;
@@ -18,13 +23,8 @@ export interface DiscardLimits {
   readonly zeroes: boolean;
 }
 
-/**
- * What every backstore offers the block layer. Every method that does I/O
- * rejects with a `BackstoreError` (never anything else) so that the SCSI core
- * can map it to sense data.
- */
-export interface Backstore {
-  readonly kind: 'file' | 'null' | 'block';
+/** Capacity and geometry of a device, as READ CAPACITY(16) and VPD B0h / B2h report them. */
+export interface DeviceGeometry {
   /** Capacity in bytes (a multiple of blockSize). */
   readonly size: number;
   readonly blockSize: number;
@@ -36,15 +36,32 @@ export interface Backstore {
   readonly minIoSize?: number;
   /** Deallocation limits where the device reports them; absent = a file system's (see provisioning.ts). */
   readonly discardLimits?: DiscardLimits;
-  readonly limits: QueueLimits;
   readonly readOnly: boolean;
+}
+
+/**
+ * What every backstore offers the block layer. Every method that does I/O
+ * rejects with a `BackstoreError` (never anything else) so that the SCSI core
+ * can map it to sense data.
+ *
+ * Durability is asked per request (`durable`): the SCSI core owns the caching mode page and turns
+ * FUA or WCE = 0 into it; a backstore keeps no write-cache state of its own.
+ */
+export interface Backstore extends DeviceGeometry {
+  readonly kind: 'file' | 'null' | 'block';
+  readonly limits: QueueLimits;
+  /** Discard deallocates, so the LU can offer thin provisioning (UNMAP, LBPME); false: the LU does not offer it. */
+  readonly thin: boolean;
+  /** What is written can be read back (false for the null backstore: an overwrite could not be verified). */
+  readonly keepsData: boolean;
   /** Fill the bio's segments from the device. A hole of a sparse file reads as zeros; its end inside the capacity is a fault. */
   readv(bio: Bio): Promise<void>;
   /** Write the bio's segments; `durable` asks for the data to be on stable storage before resolving (FUA / WCE=0). */
   writev(bio: Bio, durable: boolean): Promise<void>;
   /** Make every completed write durable (SYNCHRONIZE CACHE). */
   flush(): Promise<void>;
-  discard(ranges: readonly DiscardRange[]): Promise<void>;
+  /** Deallocate the ranges (where `thin`); `durable`: on stable storage before resolving, like a write (WCE = 0). */
+  discard(ranges: readonly DiscardRange[], durable?: boolean): Promise<void>;
   /** The allocation run containing `offset`: mapped (data) or not (a hole, reads as zeros), and where it ends. */
   allocationRun?(offset: number): Promise<AllocationRun>;
   /** Online resize (see ResizeRequest); resolves to the new size. Absent = the capacity is fixed. */
@@ -64,45 +81,4 @@ export interface AllocationRun {
   readonly mapped: boolean;
   /** Byte offset where the run ends (at most the capacity). */
   readonly end: number;
-}
-
-/**
- * What went wrong, as the SCSI core needs to tell it apart: EIO (the medium failed), ENOSPC (no space),
- * EROFS (read-only), EINVAL (a bad request or configuration), ECLOSED (closed under the caller),
- * ENOENT (the path or device does not exist: ENOENT, ENOTDIR, ENXIO, ENODEV), EACCES (no permission:
- * EACCES, EPERM), EBUSY (in use, e.g. a mounted device), ERANGE (past the device's end).
- */
-export type BackstoreErrorCode = 'EIO' | 'ENOSPC' | 'EROFS' | 'EINVAL' | 'ECLOSED' | 'ENOENT' | 'EACCES' | 'EBUSY' | 'ERANGE';
-
-/**
- * A fault of the medium beyond its errno, for the LU's state, the log and the metrics:
- * - truncated: the backing file is now shorter than the LU's capacity;
- * - unlinked: the backing file was deleted (st_nlink 0): what is written to it is lost at close;
- * - short_io: a read or write ended early without an errno;
- * - flush: fdatasync failed (the kernel may have dropped the dirty pages: see BlockQueue);
- * - shrunk: a block device is now smaller than the LU's capacity.
- */
-export type BackstoreFault = 'truncated' | 'unlinked' | 'short_io' | 'flush' | 'shrunk';
-
-export interface BackstoreErrorOptions {
-  readonly cause?: unknown;
-  /** The errno name of the failed call (EIO, ENOSPC, ENOTDIR ...), when there was one. */
-  readonly errno?: string | undefined;
-  readonly fault?: BackstoreFault | undefined;
-}
-
-export class BackstoreError extends Error {
-  readonly errno: string | undefined;
-  readonly fault: BackstoreFault | undefined;
-
-  constructor(
-    readonly code: BackstoreErrorCode,
-    message: string,
-    options?: BackstoreErrorOptions,
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'BackstoreError';
-    this.errno = options?.errno;
-    this.fault = options?.fault;
-  }
 }

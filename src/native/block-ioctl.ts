@@ -1,10 +1,10 @@
 /**
- * Native calls for raw block devices, reached through koffi: the BLK* ioctls (size,
- * block sizes, discard, zero-out). Loaded lazily; where libc is missing every call
- * fails with an FfiUnavailableError that says why.
+ * Native calls for raw block devices: the BLK* ioctls (size, block sizes, discard, zero-out) and
+ * fallocate(PUNCH_HOLE) on a device. The range calls run on koffi's worker thread.
  */
-import koffi from 'koffi';
-import { FfiUnavailableError, SyscallError } from './ffi.js';
+import { type KoffiFunc } from 'koffi';
+import { fileCalls, PUNCH_HOLE_MODE } from './file-calls.js';
+import { available, lastErrno, lazyBinding, SyscallError } from './libc.js';
 
 // Linux <linux/fs.h>: _IO(0x12, n) and _IOR(0x12, 114, size_t); identical on x86_64 and arm64.
 const BLKSSZGET = 0x1268;
@@ -13,54 +13,21 @@ const BLKALIGNOFF = 0x127a;
 const BLKPBSZGET = 0x127b;
 const BLKZEROOUT = 0x127f;
 const BLKGETSIZE64 = 0x80081272;
-const FALLOC_FL_KEEP_SIZE = 0x01;
-const FALLOC_FL_PUNCH_HOLE = 0x02;
 
 type TypedArg = Uint32Array | Int32Array | BigUint64Array;
 
-type IoctlFn = ((fd: number, request: number, arg: TypedArg) => number) & {
-  async(fd: number, request: number, arg: TypedArg, done: (err: unknown, rc: number) => void): void;
-};
+// ioctl is variadic; every request used here takes one pointer, passed as a typed array koffi shares with C.
+const blockIoctl = lazyBinding('native block calls', 'libc', (lib) => ({
+  ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)') as KoffiFunc<(fd: number, request: number, arg: TypedArg) => number>,
+}));
 
-type FallocateFn = ((fd: number, mode: number, offset: number, length: number) => number) & {
-  async(fd: number, mode: number, offset: number, length: number, done: (err: unknown, rc: number) => void): void;
-};
-
-interface BlockLibc {
-  ioctl: IoctlFn;
-  fallocate: FallocateFn;
-}
-
-let libc: BlockLibc | FfiUnavailableError | undefined;
-
-function load(): BlockLibc {
-  if (libc === undefined) {
-    try {
-      if (process.platform !== 'linux') throw new Error(`platform ${process.platform} has no Linux block ioctls`);
-      const lib = koffi.load('libc.so.6');
-      // ioctl is variadic; every request used here takes one pointer, passed as a typed array koffi shares with C.
-      const ioctl = lib.func('int ioctl(int fd, unsigned long request, void *arg)') as IoctlFn;
-      const fallocate = lib.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)') as FallocateFn;
-      libc = { ioctl, fallocate };
-    } catch (err) {
-      libc = new FfiUnavailableError(`native block calls unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-  }
-  if (libc instanceof FfiUnavailableError) throw libc;
-  return libc;
-}
-
-export function blockFfiAvailable(): boolean {
-  try {
-    load();
-    return true;
-  } catch {
-    return false;
-  }
+/** True when the ioctls and fallocate could be bound. */
+export function blockCallsAvailable(): boolean {
+  return available(blockIoctl) && available(fileCalls);
 }
 
 function ioctl(fd: number, request: number, name: string, arg: TypedArg): void {
-  if (load().ioctl(fd, request, arg) !== 0) throw new SyscallError(`ioctl(${name})`, koffi.errno());
+  if (blockIoctl().ioctl(fd, request, arg) !== 0) throw new SyscallError(`ioctl(${name})`, lastErrno());
 }
 
 export interface BlockGeometry {
@@ -85,27 +52,27 @@ export function blockGeometry(fd: number): BlockGeometry {
   return { size: Number(size[0]), logicalBlockSize: lbs[0]!, physicalBlockSize: pbs[0]!, alignmentOffset: align[0]! };
 }
 
+/** Settle a koffi async call that returns 0 or -1 with errno (koffi hands back the worker's errno). */
+function settle(name: string, resolve: () => void, reject: (err: Error) => void): (err: unknown, rc: number) => void {
+  return (err, rc) => {
+    if (err) reject(err instanceof Error ? err : new Error(String(err)));
+    else if (rc !== 0) reject(new SyscallError(name, lastErrno()));
+    else resolve();
+  };
+}
+
 /**
  * A range ioctl on koffi's worker thread: zeroing a large range on a disk without WRITE ZEROES
- * writes every block, which must not stall the event loop. koffi hands back the worker's errno.
+ * writes every block, which must not stall the event loop.
  */
 function rangeIoctl(fd: number, request: number, name: string, offset: number, length: number): Promise<void> {
   if (length === 0) return Promise.resolve();
-  const { ioctl } = load();
+  const { ioctl } = blockIoctl();
   // Kept referenced by the closure until the call is done.
   const range = new BigUint64Array([BigInt(offset), BigInt(length)]);
   return new Promise((resolve, reject) => {
     ioctl.async(fd, request, range, settle(`ioctl(${name})`, resolve, reject));
   });
-}
-
-/** Settle a koffi async call that returns 0 or -1 with errno. */
-function settle(name: string, resolve: () => void, reject: (err: Error) => void): (err: unknown, rc: number) => void {
-  return (err, rc) => {
-    if (err) reject(err instanceof Error ? err : new Error(String(err)));
-    else if (rc !== 0) reject(new SyscallError(name, koffi.errno()));
-    else resolve();
-  };
 }
 
 /**
@@ -115,9 +82,9 @@ function settle(name: string, resolve: () => void, reject: (err: Error) => void)
  */
 export function blkPunchHole(fd: number, offset: number, length: number): Promise<void> {
   if (length === 0) return Promise.resolve();
-  const { fallocate } = load();
+  const { fallocate } = fileCalls();
   return new Promise((resolve, reject) => {
-    fallocate.async(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length, settle('fallocate(PUNCH_HOLE)', resolve, reject));
+    fallocate.async(fd, PUNCH_HOLE_MODE, offset, length, settle('fallocate(PUNCH_HOLE)', resolve, reject));
   });
 }
 

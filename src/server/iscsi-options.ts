@@ -1,0 +1,54 @@
+import type { Config } from '../config/schema.js';
+import { chapConfigFromAuth } from '../iscsi/chap.js';
+import type { IscsiServerOptions } from '../iscsi/iscsi-server.js';
+import type { TargetNegotiationConfig } from '../iscsi/session-params.js';
+
+export function negotiationFromConfig(c: Config['iscsi']): TargetNegotiationConfig {
+  return {
+    maxRecvDataSegmentLength: c.maxRecvDataSegmentLength,
+    maxBurstLength: c.maxBurstLength,
+    firstBurstLength: c.firstBurstLength,
+    maxOutstandingR2T: c.maxOutstandingR2T,
+    immediateData: c.immediateData,
+    initialR2T: c.initialR2T,
+    headerDigests: c.headerDigest,
+    dataDigests: c.dataDigest,
+    defaultTime2Wait: 2,
+    defaultTime2Retain: 0,
+  };
+}
+
+/** The iSCSI server's options from a validated config (seconds become milliseconds). */
+export function iscsiServerOptions(config: Config): IscsiServerOptions {
+  const c = config.iscsi;
+  return {
+    portals: c.portals,
+    negotiation: negotiationFromConfig(c),
+    connection: {
+      nopInInterval: c.nopInInterval,
+      nopInTimeout: c.nopInTimeout,
+      // Stop reading a connection's new PDUs while this much of ours waits for the initiator.
+      sendHighWater: Math.min(4 * 1024 * 1024, c.maxQueuedBytesPerConnection),
+      deadlines: {
+        firstPduMs: c.firstPduTimeout * 1000,
+        pduMs: c.pduTimeout * 1000,
+        sendStallMs: c.sendStallTimeout * 1000,
+      },
+    },
+    discoveryChap: chapConfigFromAuth(config.discoveryAuth) ?? undefined,
+    maxCmdWindow: c.maxCmdWindow,
+    maxBufferedWriteBytes: c.maxBufferedWriteBytes,
+    maxBufferedWriteBytesPerSession: c.maxBufferedWriteBytesPerSession,
+    maxBufferedReadBytes: c.maxBufferedReadBytes,
+    maxQueuedBytesPerConnection: c.maxQueuedBytesPerConnection,
+    maxImmediateCommands: c.maxImmediateCommands,
+    dataOutTimeoutMs: c.dataOutTimeout * 1000,
+    admission: {
+      maxConnections: c.maxConnections,
+      maxPreLogin: c.maxPreLoginConnections,
+      maxPreLoginPerAddress: c.maxPreLoginPerAddress,
+    },
+    loginTimeoutMs: c.loginTimeout * 1000,
+    authThrottle: c.authThrottle,
+  };
+}
