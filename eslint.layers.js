@@ -1,0 +1,49 @@
+/**
+ * The layers of src/ and which may import which (docs/architecture.md, "Layers"):
+ *   cli -> server -> {admin, metrics, reload} -> runtime -> iscsi -> scsi -> block <- backstore,
+ * with config, shared helpers and native (FFI) at the bottom. Each folder lists what it may import;
+ * everything else is forbidden by import-x/no-restricted-paths.
+ */
+export const LAYERS = {
+  shared: [],
+  native: ['shared'],
+  config: ['shared'],
+  block: ['shared', 'native', 'config'],
+  backstore: ['block', 'shared', 'native', 'config'],
+  scsi: ['block', 'shared', 'native', 'config'],
+  iscsi: ['scsi', 'block', 'shared', 'native', 'config'],
+  runtime: ['iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
+  metrics: ['runtime', 'iscsi', 'scsi', 'block', 'shared', 'config'],
+  admin: ['metrics', 'runtime', 'shared', 'config'],
+  reload: ['runtime', 'shared', 'config'],
+  server: ['admin', 'metrics', 'reload', 'runtime', 'iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
+  cli: ['server', 'shared', 'config'],
+};
+
+/** Inside the SCSI core: disk (SBC) and primary (SPC) command code never import each other. */
+const SIBLINGS = [
+  ['scsi/spc', 'scsi/sbc'],
+  ['scsi/sbc', 'scsi/spc'],
+];
+
+export function layerZones() {
+  const names = Object.keys(LAYERS);
+  const zones = [];
+  for (const [layer, allowed] of Object.entries(LAYERS)) {
+    const from = names.filter((n) => n !== layer && !allowed.includes(n)).map((n) => `./src/${n}`);
+    zones.push({ target: `./src/${layer}`, from, message: `src/${layer} may import only ${allowed.join(', ') || 'nothing else in src'} (docs/architecture.md)` });
+  }
+  for (const [target, from] of SIBLINGS) {
+    zones.push({ target: `./src/${target}`, from: `./src/${from}`, message: `${target} must not import ${from}: share through a neutral scsi module` });
+  }
+  return zones;
+}
+
+/** Only the planes talk to the outside world's libraries. */
+export function restrictedPackages() {
+  const rule = (names) => ['error', { paths: names.map((name) => ({ name, message: `${name} belongs to the admin or metrics plane` })) }];
+  return [
+    { files: ['src/**/*.ts'], ignores: ['src/metrics/**', 'src/admin/**', 'src/server/**'], rules: { 'no-restricted-imports': rule(['prom-client', 'fastify']) } },
+    { files: ['src/metrics/**/*.ts'], rules: { 'no-restricted-imports': rule(['fastify']) } },
+  ];
+}
