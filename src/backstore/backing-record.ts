@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../config/atomic-write.js';
+import { writeFileAtomic } from '../shared/atomic-write.js';
 import { BackstoreError } from '../block/backstore-error.js';
 import { errnoCode, fromErrno } from './file-io.js';
 

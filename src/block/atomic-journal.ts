@@ -1,3 +1,4 @@
+import { syncDirectory } from '../shared/atomic-write.js';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
@@ -89,7 +90,7 @@ export class AtomicJournal {
       },
     );
     // The file's directory entry must survive a crash, or so would not the records in it.
-    if (created) await syncDir(dirname(path));
+    if (created) await syncDirectory(dirname(path));
     return new AtomicJournal(path, slots, onError);
   }
 
@@ -298,13 +299,4 @@ async function invalidateRetrying(fh: FileHandle, slot: number): Promise<void> {
 async function invalidate(fh: FileHandle, slot: number): Promise<void> {
   await writeAll(fh, [Buffer.alloc(HEADER_FIELD_BYTES)], slot * SLOT_BYTES);
   await fh.datasync();
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -2,7 +2,6 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { ConfigReloader } from '../reload/reloader.js';
 import { startScatter } from '../server/start.js';
 
 // Small Data-In buffers and BHSs come from Node's shared slab: a bigger slab serves
@@ -32,16 +31,16 @@ async function serve(args: string[]): Promise<number> {
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
   let scatter;
   try {
-    scatter = await startScatter(config, log);
+    scatter = await startScatter(config, log, { configPath: path });
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
     return 1;
   }
   // SIGHUP: re-read the config file and apply what can change live (LUNs added / removed / resized).
-  const reloader = new ConfigReloader(path, config, scatter.luns, log);
+  const running = scatter;
   const reload = () => {
     log.info({ signal: 'SIGHUP', config: path }, 'reloading the configuration');
-    reloader.reload().catch((err: unknown) => log.error({ err }, 'config reload failed'));
+    running.reload().catch((err: unknown) => log.error({ err }, 'config reload failed'));
   };
   process.on('SIGHUP', reload);
   log.info({ config: path, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');
@@ -56,8 +55,7 @@ async function serve(args: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   process.off('SIGHUP', reload);
-  // A reload under way finishes before the LUNs are closed.
-  await reloader.idle();
+  // stop() lets a reload under way finish before the LUNs are closed.
   await scatter.stop();
   log.info('stopped');
   return 0;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument, stringify, type YAMLError } from 'yaml';
 import type { z } from 'zod';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../shared/atomic-write.js';
 import { ConfigError, formatIssuePath, type ConfigIssue } from './error.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { formatSize } from './size.js';

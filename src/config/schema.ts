@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { CHAP_ALGORITHMS, type ChapAlgorithm } from '../iscsi/chap-hash.js';
+import { CHAP_ALGORITHMS, type ChapAlgorithm } from '../shared/chap-algorithms.js';
 import { isPhysicalBlockSize } from '../shared/block-size.js';
 import { iscsiNameProblem } from './iscsi-name.js';
 import { SizeError, formatSize, parseSize } from './size.js';

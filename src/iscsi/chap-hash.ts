@@ -1,13 +1,7 @@
 import { createHash } from 'node:crypto';
+import { CHAP_ALGORITHMS, type ChapAlgorithm } from '../shared/chap-algorithms.js';
 
-/**
- * CHAP digest algorithms by their number in the IANA "PPP Authentication
- * Algorithms" registry, the values carried by the iSCSI CHAP_A key.
- */
-export type ChapAlgorithm = 5 | 6 | 7 | 8;
-
-/** Every algorithm Scatter knows, strongest first (also the default allow-list). */
-export const CHAP_ALGORITHMS: readonly ChapAlgorithm[] = [7, 8, 6, 5];
+export { CHAP_ALGORITHMS, type ChapAlgorithm };
 
 interface AlgorithmInfo {
   readonly name: string;

@@ -1,5 +1,6 @@
 /** Start-up wiring: a validated config in, a running Scatter out. */
 import type { Logger } from 'pino';
+import { ConfigReloader } from '../reload/reloader.js';
 import { startAdminListener, type AdminListener } from '../admin/listener.js';
 import { Mempool } from '../block/mempool.js';
 import type { Config, TargetConfig } from '../config/schema.js';
@@ -25,8 +26,18 @@ export interface Scatter {
   readonly ports: readonly number[];
   /** Port of the admin listener (GET /metrics, /healthz); undefined when `admin.enabled` is false. */
   readonly adminPort: number | undefined;
-  /** Ask initiators to log out, wait up to `graceMs`, close everything. */
+  /**
+   * Re-read the config file Scatter started from and apply what can change live (reload/): one
+   * reload at a time. Rejects when Scatter was started without a file.
+   */
+  reload(): Promise<void>;
+  /** Ask initiators to log out, wait up to `graceMs`, close everything (a reload under way finishes first). */
   stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  /** The file `config` was read from: reload() reads it again. */
+  readonly configPath?: string;
 }
 
 /** Opens every LUN of `target` into `registry`: one that cannot be opened does not stop the others, it is served as failed (NOT READY). */
@@ -47,7 +58,7 @@ async function openTarget(target: TargetConfig, registry: LunRegistry, ctx: LunO
 }
 
 /** Open every backstore, build the SCSI and iSCSI layers from a validated config, and listen. */
-export async function startScatter(config: Config, log: Logger): Promise<Scatter> {
+export async function startScatter(config: Config, log: Logger, opts: StartOptions = {}): Promise<Scatter> {
   const pool = new Mempool({ pages: config.memory.poolPages, pageSize: config.memory.pageSize });
   const context: LunOpenContext = { pool, poolWaitMs: config.memory.poolWaitMs, stateDir: config.stateDir, log };
   const lunRegistry = new LunRegistry();
@@ -81,15 +92,19 @@ export async function startScatter(config: Config, log: Logger): Promise<Scatter
     throw err;
   }
   let stopping: Promise<void> | undefined;
+  const luns = new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context });
+  const reloader = opts.configPath === undefined ? undefined : new ConfigReloader(opts.configPath, config, luns, log);
   return {
     iscsi,
     pool,
     lunRegistry,
-    luns: new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context }),
+    luns,
     ports,
     adminPort: admin?.port,
+    reload: () => (reloader ? reloader.reload() : Promise.reject(new Error('started without a config file: nothing to reload'))),
     stop: (graceMs = 2000) =>
       (stopping ??= (async () => {
+        await reloader?.idle();
         await admin?.close();
         await iscsi.stop(graceMs);
         await lunRegistry.closeAll();

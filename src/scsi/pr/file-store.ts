@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../config/atomic-write.js';
+import { writeFileAtomic } from '../../shared/atomic-write.js';
 import { ScsiError } from '../errors.js';
 import { isPrType, type PrSnapshot, type ReservationStore } from './types.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../../src/config/atomic-write.js';
+import { writeFileAtomic } from '../../../src/shared/atomic-write.js';
 import { ConfigError, loadConfig, parseConfig, saveConfig, stringifyConfig, type Config } from '../../../src/config/load.js';
 
 const DEFAULT_CONFIG = fileURLToPath(new URL('../../../config/scatter.yaml', import.meta.url));

@@ -38,7 +38,8 @@ export async function writeFileAtomic(file: string, data: string | Buffer, defau
   await syncDirectory(dir);
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+/** fsync a directory, so that an entry created or renamed in it survives a crash. */
+export async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
