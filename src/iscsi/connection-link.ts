@@ -9,6 +9,8 @@ export interface PduHandler {
   onDataDigestError?(bhs: Buffer): void;
   /** The connection is gone (socket closed, fatal protocol error, NOP timeout). */
   onConnectionClosed(reason: string): void;
+  /** A PDU longer than the receive limit arrived; true if the handler answered it (the login does). */
+  onOversizedPdu?(bhs: Buffer, length: number, max: number): boolean;
   /** The connection's watchdog ticked (`now` in ms): time out what waits for the initiator. */
   onTick?(now: number): void;
 }

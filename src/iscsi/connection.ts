@@ -258,7 +258,7 @@ export class Connection implements ConnectionLink {
         return;
       case 'dataSegmentTooLong':
         this.warn({ length: fault.length, max: fault.max }, 'data segment longer than negotiated');
-        this.reject(RejectReason.PROTOCOL_ERROR, fault.bhs);
+        if (!this.handler?.onOversizedPdu?.(fault.bhs, fault.length, fault.max)) this.reject(RejectReason.PROTOCOL_ERROR, fault.bhs);
         this.close('data segment too long');
         return;
     }

@@ -8,6 +8,8 @@ export interface LoginReply {
   readonly transit: boolean;
   readonly cont: boolean;
   readonly nsg: number;
+  /** The stage answered in; default the request's CSG (a refusal names the stage the login is really in). */
+  readonly csg?: number;
   readonly data: Buffer;
   readonly status?: LoginStatusCode;
   /** The session's TSIH, on the response that ends the login (else the request's). */
@@ -49,7 +51,7 @@ export class LoginReplies {
       encodeLoginResponse({
         transit: r.transit,
         cont: r.cont,
-        csg: req.csg,
+        csg: r.csg ?? req.csg,
         nsg: r.nsg,
         versionMax: ISCSI_VERSION,
         versionActive: ISCSI_VERSION,

@@ -55,6 +55,22 @@ export class LoginHandler implements PduHandler {
     this.finished = true;
   }
 
+  /**
+   * A PDU longer than the 8192 bytes a login may carry: only Login Responses may be sent during
+   * login (RFC 7143 §6.1), so it is refused with one (initiator error), not a Reject.
+   */
+  onOversizedPdu(bhs: Buffer, length: number, max: number): boolean {
+    if (this.finished) return true;
+    const req = parseLoginRequest(bhs);
+    const failure =
+      opcodeOf(bhs) === Op.LOGIN_REQ
+        ? new LoginFailure(LoginStatus.INITIATOR_ERROR, 'initiator_error', `login data segment of ${length} bytes, at most ${max} allowed`)
+        : new LoginFailure(LoginStatus.INVALID_DURING_LOGIN, 'non_login_pdu', `PDU with opcode 0x${opcodeOf(bhs).toString(16)} during login`);
+    if (this.first === undefined) this.replies.start(req.expStatSN);
+    this.fail(req, failure);
+    return true;
+  }
+
   handlePdu(pdu: InPdu): void {
     if (this.finished) return;
     const req = parseLoginRequest(pdu.bhs);
@@ -289,7 +305,8 @@ export class LoginHandler implements PduHandler {
     );
     const answer = (): void => {
       this.held = undefined;
-      this.send(req, { transit: false, cont: false, nsg: 0, status: failure.status, data: Buffer.alloc(0) });
+      // CSG: the stage the login is in, not what the request claimed (it may be 2 or 3, which no response may carry).
+      this.send(req, { transit: false, cont: false, csg: this.stage, nsg: 0, status: failure.status, data: Buffer.alloc(0) });
       this.conn.close(`login failed: ${failure.reason}`);
     };
     if (delayMs > 0) this.held = this.timers.setTimeout(answer, delayMs);

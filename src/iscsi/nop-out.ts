@@ -10,6 +10,9 @@ import type { SessionHost } from './session-host.js';
 export function answerNopOut(s: SessionHost, pdu: InPdu): void {
   const req = parseNopOut(pdu.bhs);
   if (req.itt === RESERVED_TAG) return;
+  // The echo is limited to what the initiator declared it can receive (RFC 7143 §11.19.5): its
+  // ping data may be longer than our answer may be.
+  const echo = pdu.data.slice(0, Math.min(pdu.data.length, s.params.maxXmitDataSegmentLength));
   s.ordered(req.cmdSN, req.immediate, () =>
     s.conn.send(
       encodeNopIn({
@@ -19,9 +22,9 @@ export function answerNopOut(s: SessionHost, pdu: InPdu): void {
         statSN: s.conn.takeStatSN(),
         expCmdSN: s.window.expCmdSN,
         maxCmdSN: s.window.maxCmdSN,
-        dataLength: pdu.data.length,
+        dataLength: echo.length,
       }),
-      pdu.data,
+      echo,
     ),
   );
 }

@@ -251,3 +251,39 @@ function withCont(bhs: Buffer): Buffer {
   bhs[1] = bhs[1]! | 0x40;
   return bhs;
 }
+
+describe('answers within what the initiator can take (found by the fuzzer)', () => {
+  it('a NOP-In echoes at most the initiator\'s MaxRecvDataSegmentLength of the ping data', async () => {
+    const i = await TestInitiator.connect(t.port);
+    expect((await i.login({ targetName: TEST_IQN, keys: [['MaxRecvDataSegmentLength', '1024']] })).status).toEqual([0, 0]);
+    const ping = randomBytes(32768);
+    const answer = await i.nop(ping);
+    expect(answer.data.length).toBe(1024);
+    expect(answer.data.toBuffer().equals(ping.subarray(0, 1024))).toBe(true);
+    i.close();
+  });
+
+  it('a Login Request with more than 8192 bytes of data gets a Login Response (initiator error), not a Reject', async () => {
+    const i = await TestInitiator.connect(t.port);
+    const text = Buffer.from(`InitiatorName=iqn.2026-11.io.scatter.test:big\0TargetName=${TEST_IQN}\0X-pad=${'a'.repeat(9000)}\0`);
+    const rsp = await i.request(1, () =>
+      i.sendRaw(P.concatPdu(P.loginRequest({ transit: true, csg: 0, nsg: 1, isid: i.isid, tsih: 0, itt: 1, cid: 0, cmdSN: 1, expStatSN: 0, dataLength: text.length }), undefined, text)),
+    );
+    expect(opcodeOf(rsp.bhs)).toBe(Op.LOGIN_RSP);
+    expect([rsp.bhs[36], rsp.bhs[37]]).toEqual([0x02, 0x00]);
+    await i.waitClosed();
+    expect(i.unsolicited.filter(isReject)).toEqual([]);
+  });
+
+  it('a refusal of a Login Request naming CSG 3 answers in the security stage, never with CSG 3', async () => {
+    const i = await TestInitiator.connect(t.port);
+    const text = Buffer.from(`InitiatorName=iqn.2026-11.io.scatter.test:csg\0TargetName=${TEST_IQN}\0`);
+    const rsp = await i.request(1, () =>
+      i.sendRaw(P.concatPdu(P.loginRequest({ transit: false, csg: 3, nsg: 0, isid: i.isid, tsih: 0, itt: 1, cid: 0, cmdSN: 1, expStatSN: 0, dataLength: text.length }), undefined, text)),
+    );
+    expect([rsp.bhs[36], rsp.bhs[37]]).toEqual([0x02, 0x00]);
+    expect((rsp.bhs[1]! >> 2) & 3).toBe(0);
+    await i.waitClosed();
+  });
+});
+
