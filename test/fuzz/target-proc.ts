@@ -22,7 +22,7 @@ export const BUDGET = {
   maxBurstLength: 262144,
   maxOutstandingR2T: 4,
   maxCmdWindow: 32,
-  maxBufferedWriteBytes: 4 * MiB,
+  maxBufferedWriteBytes: 16 * MiB,
   maxBufferedReadBytes: 24 * MiB,
   maxQueuedBytesPerConnection: 2 * MiB,
   /** Seconds a write waits for Data-Out it is owed: short, so hostile cases give their budget back. */
