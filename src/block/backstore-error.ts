@@ -1,3 +1,4 @@
+import { ScatterError } from '../shared/errors.js';
 /**
  * What went wrong, as the SCSI core needs to tell it apart: EIO (the medium failed), ENOSPC (no space),
  * EROFS (read-only), EINVAL (a bad request or configuration), ECLOSED (closed under the caller),
@@ -23,17 +24,12 @@ export interface BackstoreErrorOptions {
   readonly fault?: BackstoreFault | undefined;
 }
 
-export class BackstoreError extends Error {
+export class BackstoreError extends ScatterError<BackstoreErrorCode> {
   readonly errno: string | undefined;
   readonly fault: BackstoreFault | undefined;
 
-  constructor(
-    readonly code: BackstoreErrorCode,
-    message: string,
-    options?: BackstoreErrorOptions,
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'BackstoreError';
+  constructor(code: BackstoreErrorCode, message: string, options?: BackstoreErrorOptions) {
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.errno = options?.errno;
     this.fault = options?.fault;
   }

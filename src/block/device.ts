@@ -2,6 +2,7 @@ import type { AllocationRun, DeviceGeometry, DiscardRange, ResizeRequest } from 
 import type { CancelSignal } from './cancel.js';
 import type { DeviceHealth } from './health.js';
 import type { SgVector } from './sg.js';
+import { ScatterError } from '../shared/errors.js';
 
 /**
  * The block layer as the SCSI core sees it: byte-addressed reads and writes of
@@ -48,13 +49,4 @@ export interface BlockReadResult {
  */
 export type BlockErrorCode = 'POOL_EXHAUSTED' | 'IO_ERROR' | 'NO_SPACE' | 'READ_ONLY' | 'OUT_OF_RANGE' | 'ABORTED' | 'OFFLINE';
 
-export class BlockError extends Error {
-  constructor(
-    readonly code: BlockErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'BlockError';
-  }
-}
+export class BlockError extends ScatterError<BlockErrorCode> {}

@@ -1,3 +1,4 @@
+import { ScatterError } from '../shared/errors.js';
 /** One problem in a config: the field (or YAML position) and what is wrong with it. */
 export interface ConfigIssue {
   /** Field path like `targets[0].luns[1].backstore.size`; `(root)` for the document itself. */
@@ -13,14 +14,13 @@ export interface ConfigIssue {
  * starting with the source (usually the file path), e.g.
  * `config/scatter.yaml: targets[0].luns[1].backstore.size: must be a multiple of blockSize (512)`.
  */
-export class ConfigError extends Error {
+export class ConfigError extends ScatterError<'CONFIG_INVALID'> {
   constructor(
     readonly source: string,
     readonly issues: readonly ConfigIssue[],
     options?: { cause?: unknown },
   ) {
-    super(issues.map((issue) => formatIssue(source, issue)).join('\n'), options);
-    this.name = 'ConfigError';
+    super('CONFIG_INVALID', issues.map((issue) => formatIssue(source, issue)).join('\n'), options);
   }
 }
 

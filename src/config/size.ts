@@ -1,3 +1,4 @@
+import { ScatterError } from '../shared/errors.js';
 /**
  * Byte sizes in the config file: a plain integer (bytes) or an integer with a
  * unit. Every unit is a power of 1024, whether written K/M/G/T or KiB/MiB/GiB/TiB
@@ -6,10 +7,9 @@
  * many people, and a silently wrong disk size is worse than an error.
  */
 
-export class SizeError extends Error {
+export class SizeError extends ScatterError<'SIZE_INVALID'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'SizeError';
+    super('SIZE_INVALID', message);
   }
 }
 

@@ -11,18 +11,38 @@ import { TaskState, type IscsiTask } from './task.js';
 export class Completion {
   constructor(private readonly s: SessionHost) {}
 
-  /** All the Data-Out it needs is here: execute, once Data-In has room in the read budget. */
+  /** All the Data-Out it needs is here: execute (Data-In waits for room in the read budget). */
   execute(task: IscsiTask): void {
     task.startExecution();
-    const dataIn = task.command.expectedDataInLength;
-    if (dataIn > 0) {
-      // Data-In waits its turn in the read budget: a connection whose initiator does not read what
-      // it asked for cannot make the process hold more than its share (maxQueuedBytesPerConnection).
-      const r = this.s.limits.readBudget.reserve(dataIn, () => this.run(task), this.s.conn);
-      task.readReservation = r;
-      if (!r.granted) return;
-    }
     this.run(task);
+  }
+
+  /**
+   * Data-In waits its turn in the read budget, once the task set lets the command start: a
+   * connection whose initiator does not read what it asked for cannot make the process hold more
+   * than its share (maxQueuedBytesPerConnection), and a command waiting behind others holds none.
+   */
+  private admitDataIn(task: IscsiTask): (() => Promise<boolean>) | undefined {
+    const dataIn = task.command.expectedDataInLength;
+    if (dataIn === 0) return undefined;
+    return () =>
+      new Promise<boolean>((resolve) => {
+        if (task.command.signal.aborted) return resolve(false);
+        const off = task.command.signal.onAbort(() => resolve(false));
+        const r = this.s.limits.readBudget.reserve(
+          dataIn,
+          () => {
+            off();
+            resolve(true);
+          },
+          this.s.conn,
+        );
+        task.readReservation = r;
+        if (r.granted) {
+          off();
+          resolve(true);
+        }
+      });
   }
 
   /** Answer now, or once the initiator has stopped sending unsolicited data for it. */
@@ -36,7 +56,7 @@ export class Completion {
     if (task.state !== TaskState.Executing) return;
     const dataOut = task.needed > 0 ? task.data.data.slice(0, task.needed) : undefined;
     const scsi = this.s.scsi!;
-    task.execution = scsi.execute(task.command, dataOut).then(
+    task.execution = scsi.execute(task.command, dataOut, { admit: this.admitDataIn(task) }).then(
       (response) => {
         if (task.state === TaskState.Aborted) {
           response.release?.();

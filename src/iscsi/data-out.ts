@@ -36,7 +36,10 @@ export class DataOutAssembly {
         task.solicitedReservation = this.s.limits.writeBudget.reserve(bytes, () => this.advance(task), this.s, task.writeReservations);
         task.writeReservations.push(task.solicitedReservation);
       }
-      if (!task.solicitedReservation.granted) return;
+      if (!task.solicitedReservation.granted) {
+        task.budgetWaitSince ??= this.s.conn.now();
+        return;
+      }
       if (task.r2ts.size === 0) task.lastDataAt = this.s.conn.now(); // the deadline runs from the first R2T
     }
     this.sendR2ts(task);
@@ -137,6 +140,7 @@ export class DataOutAssembly {
   onTick(now: number): void {
     const limit = this.s.limits.dataOutTimeoutMs;
     for (const task of [...this.s.tasks.values()]) {
+      if (this.waitedTooLongForBudget(task, now, limit)) continue;
       if (!task.awaitingData || now - task.lastDataAt < limit) continue;
       this.s.conn.warn({ itt: task.itt, received: task.received, waitedMs: now - task.lastDataAt }, 'Data-Out did not come in time; failing the command');
       // The initiator is not sending: answer now rather than wait for the end of an unsolicited burst.
@@ -181,6 +185,21 @@ export class DataOutAssembly {
    * CHECK CONDITION, and let go of its data at once. The sense is in the LU's format (D_SENSE).
    * `offending` is the Data-Out that ended it, if any: its F bit may close the unsolicited burst.
    */
+  /**
+   * A write that has waited dataOutTimeoutMs for room in the write budget ends TASK SET FULL (BUSY
+   * when nothing else runs), like a command the bounce pool cannot serve in time: the wait is
+   * bounded, and an older write queued for room can never be left waiting on newer ones that hold
+   * room but wait behind it in the task set. The initiator retries it.
+   */
+  private waitedTooLongForBudget(task: IscsiTask, now: number, limit: number): boolean {
+    if (!task.receiving || task.solicitedReservation?.granted !== false || task.budgetWaitSince === undefined) return false;
+    if (now - task.budgetWaitSince < limit) return false;
+    this.s.conn.warn({ itt: task.itt, needed: task.needed, waitedMs: now - task.budgetWaitSince }, 'no room in the write budget in time; TASK SET FULL');
+    task.fail();
+    this.completion.respondAfterUnsolicited(task, { status: ScsiStatus.TASK_SET_FULL });
+    return true;
+  }
+
   private fail(task: IscsiTask, reason: SenseReason, offending?: Buffer): void {
     if (!task.receiving) return;
     if (offending) {

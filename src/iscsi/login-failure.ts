@@ -1,5 +1,6 @@
 import type { ChapFailureCode } from './chap.js';
 import type { LoginStatusCode } from './opcodes.js';
+import { ScatterError } from '../shared/errors.js';
 
 /**
  * Why a login failed, as a bounded label set (metric `scatter_iscsi_login_failures_total{reason}`).
@@ -31,7 +32,7 @@ export const LOGIN_FAILURE_REASONS = [
 
 export type LoginFailureReason = (typeof LOGIN_FAILURE_REASONS)[number];
 
-export class LoginFailure extends Error {
+export class LoginFailure extends ScatterError<'LOGIN_FAILED'> {
   constructor(
     readonly status: LoginStatusCode,
     readonly reason: LoginFailureReason,
@@ -39,7 +40,7 @@ export class LoginFailure extends Error {
     /** A failed answer to a CHAP challenge: counts against the brute-force throttle. */
     readonly authAttempt = false,
   ) {
-    super(message);
+    super('LOGIN_FAILED', message);
   }
 }
 

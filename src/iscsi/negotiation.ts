@@ -27,6 +27,7 @@ import {
   type TargetNegotiationConfig,
 } from './session-params.js';
 import type { TextPair } from './text.js';
+import { ScatterError } from '../shared/errors.js';
 
 export {
   defaultTargetNegotiationConfig,
@@ -46,14 +47,13 @@ export type SessionType = 'Discovery' | 'Normal';
  */
 export type NegotiationErrorCode = 'DUPLICATE_KEY' | 'NO_COMMON_VALUE' | 'MISSING_KEY';
 
-export class NegotiationError extends Error {
+export class NegotiationError extends ScatterError<NegotiationErrorCode> {
   constructor(
-    readonly code: NegotiationErrorCode,
+    code: NegotiationErrorCode,
     readonly key: string,
     message: string,
   ) {
-    super(message);
-    this.name = 'NegotiationError';
+    super(code, message);
   }
 }
 

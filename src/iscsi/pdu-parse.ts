@@ -1,6 +1,7 @@
 /** Decoding of the PDUs an initiator sends (RFC 7143 §11): BHS (and AHS) into plain fields. */
 import { decodeLun } from './lun.js';
 import { isFinal, isImmediate, ittOf } from './pdu-header.js';
+import { ScatterError } from '../shared/errors.js';
 
 export interface ScsiCommandPdu {
   immediate: boolean;
@@ -18,7 +19,11 @@ export interface ScsiCommandPdu {
   bidiReadLength?: number;
 }
 
-export class AhsError extends Error {}
+export class AhsError extends ScatterError<'AHS_INVALID'> {
+  constructor(message: string) {
+    super('AHS_INVALID', message);
+  }
+}
 
 export function parseScsiCommand(bhs: Buffer, ahs: Buffer): ScsiCommandPdu {
   let cdb = bhs.subarray(32, 48);

@@ -68,6 +68,8 @@ export class IscsiTask {
   countedInWindow = false;
   /** Status sent: a task gets exactly one response. */
   responded = false;
+  /** When (connection clock, ms) it began waiting for room in the write budget (undefined: not waiting). */
+  budgetWaitSince: number | undefined;
   /** When (connection clock, ms) the last Data-Out came or the first R2T went: the Data-Out deadline runs from it. */
   lastDataAt = 0;
   /** Data-In / R2T PDUs sent, for ExpDataSN in the SCSI Response. */

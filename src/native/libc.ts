@@ -8,14 +8,14 @@
  * NativeUnavailableError that says why; callers that have a fallback ask `available` first.
  */
 import koffi, { type LibraryHandle } from 'koffi';
+import { ScatterError } from '../shared/errors.js';
 
 export type { LibraryHandle };
 export type LibcScope = 'libc' | 'process';
 
-export class NativeUnavailableError extends Error {
+export class NativeUnavailableError extends ScatterError<'NATIVE_UNAVAILABLE'> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'NativeUnavailableError';
+    super('NATIVE_UNAVAILABLE', message, options);
   }
 }
 

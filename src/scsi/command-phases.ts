@@ -78,13 +78,14 @@ export class CommandPhases {
   }
 
   /** Once the task set enables the task (and its Data-Out is in): the handler's outcome as a response. */
-  async run(task: Task, dataOut: SgVector | undefined): Promise<ScsiResponse> {
+  async run(task: Task, dataOut: SgVector | undefined, admit?: () => Promise<boolean>): Promise<ScsiResponse> {
     const lu = task.lu;
     task.state = 'queued';
     task.queuedAt = performance.now();
     let outcome: Outcome = TASK_ABORTED;
     const enabled = !task.aborted && (lu ? await lu.taskSet.whenEnabled(task, task.signal) : true);
-    if (enabled && !task.aborted) {
+    const admitted = enabled && !task.aborted && (admit ? await admit() : true);
+    if (admitted && !task.aborted) {
       task.state = 'executing';
       task.executingAt = performance.now();
       // Queued before a sanitize began or the storage went offline: it must not touch the medium now.

@@ -1,3 +1,5 @@
+import { ScatterError } from '../shared/errors.js';
+
 /**
  * Stable codes of the errors the SCSI core throws (failures of commands are sense reasons, never
  * errors: see sense-reasons.ts). For logs, metrics and the admin API to name a cause.
@@ -22,16 +24,7 @@ export type ScsiErrorCode =
   | 'PR_STATE_INVALID'
   | 'INTERNAL';
 
-export class ScsiError extends Error {
-  constructor(
-    readonly code: ScsiErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'ScsiError';
-  }
-}
+export class ScsiError extends ScatterError<ScsiErrorCode> {}
 
 /** The errno (`EIO`, `ENOSPC` ...) behind a failure: its cause's code when it wraps one, else its own; for fault reports. */
 export function errnoOf(err: unknown): string | undefined {

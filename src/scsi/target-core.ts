@@ -17,6 +17,16 @@ import { NexusAborts, type NexusAbortHook } from './nexus-aborts.js';
 
 export type { ScsiLogger } from './command-phases.js';
 
+export interface ExecuteOptions {
+  /**
+   * Resources the transport must hold before the command touches the medium (the read budget for
+   * its Data-In), asked for once the task set has enabled it: a task still waiting for its turn
+   * holds nothing, so budgets and task attributes never wait on each other in a circle. Resolves
+   * false when the command was aborted meanwhile.
+   */
+  readonly admit?: () => Promise<boolean>;
+}
+
 export interface ScsiTargetCoreOptions {
   targetName: string;
   luns: LogicalUnit[];
@@ -163,7 +173,7 @@ export class ScsiTargetCore {
   }
 
   /** Second phase, once the Data-Out (if any) is complete. Never rejects. */
-  async execute(cmd: ScsiCommand, dataOut?: SgVector): Promise<ScsiResponse> {
+  async execute(cmd: ScsiCommand, dataOut?: SgVector, opts: ExecuteOptions = {}): Promise<ScsiResponse> {
     let task = this.prepared.get(cmd);
     try {
       if (!task) {
@@ -173,7 +183,7 @@ export class ScsiTargetCore {
         if (!task) throw new ScsiError('INTERNAL', 'prepared command has no task');
       }
       this.prepared.delete(cmd);
-      return await this.phases.run(task, dataOut);
+      return await this.phases.run(task, dataOut, opts.admit);
     } catch (err) {
       this.logger?.error({ err, lun: cmd.lun, opcode: cmd.cdb[0] }, 'SCSI execute failed');
       task?.finish();

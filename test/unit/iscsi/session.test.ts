@@ -232,6 +232,26 @@ describe('Session over a fake connection', () => {
     expect(w.ctx.writeBudget.inUse).toBe(0);
   });
 
+  it('a write that waits dataOutTimeout for room in the write budget ends TASK SET FULL (BUSY alone) and leaves the queue', async () => {
+    const w = world();
+    const peer = await w.open(SOLICITED);
+    const hog = w.ctx.writeBudget.reserve(1 << 24, () => undefined, {}); // all of it, held elsewhere
+    expect(hog.granted).toBe(true);
+    peer.conn.clock = 10_000;
+    const itt = peer.send(write10(0, 8), { write: 4096 });
+    expect(w.ctx.writeBudget.waiting).toBe(1);
+    expect(peer.r2ts(itt)).toEqual([]);
+    peer.session.onTick(10_999);
+    expect(peer.session.tasks.size).toBe(1);
+    peer.session.onTick(11_000);
+    const rsp = await peer.status(itt);
+    expect(rsp.bhs[3]).toBe(ScsiStatus.BUSY); // TASK SET FULL, and nothing else of this session runs
+    expect(w.ctx.writeBudget.waiting).toBe(0);
+    expect(peer.session.tasks.size).toBe(0);
+    hog.release();
+    expect(w.ctx.writeBudget.inUse).toBe(0);
+  });
+
   it('session-level sense follows the LU’s D_SENSE: a Data-Out sequence error after MODE SELECT is descriptor format', async () => {
     const w = world();
     const peer = await w.open(SOLICITED);
