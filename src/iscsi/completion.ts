@@ -22,27 +22,24 @@ export class Completion {
    * connection whose initiator does not read what it asked for cannot make the process hold more
    * than its share (maxQueuedBytesPerConnection), and a command waiting behind others holds none.
    */
-  private admitDataIn(task: IscsiTask): (() => Promise<boolean>) | undefined {
+  private admitDataIn(task: IscsiTask): (() => boolean | Promise<boolean>) | undefined {
     const dataIn = task.command.expectedDataInLength;
     if (dataIn === 0) return undefined;
-    return () =>
-      new Promise<boolean>((resolve) => {
-        if (task.command.signal.aborted) return resolve(false);
-        const off = task.command.signal.onAbort(() => resolve(false));
-        const r = this.s.limits.readBudget.reserve(
-          dataIn,
-          () => {
-            off();
-            resolve(true);
-          },
-          this.s.conn,
-        );
-        task.readReservation = r;
-        if (r.granted) {
+    return () => {
+      const signal = task.command.signal;
+      if (signal.aborted) return false;
+      let granted: (() => void) | undefined;
+      const r = this.s.limits.readBudget.reserve(dataIn, () => granted?.(), this.s.conn);
+      task.readReservation = r;
+      if (r.granted) return true;
+      return new Promise<boolean>((resolve) => {
+        const off = signal.onAbort(() => resolve(false));
+        granted = () => {
           off();
           resolve(true);
-        }
+        };
       });
+    };
   }
 
   /** Answer now, or once the initiator has stopped sending unsolicited data for it. */

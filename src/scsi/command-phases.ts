@@ -78,13 +78,17 @@ export class CommandPhases {
   }
 
   /** Once the task set enables the task (and its Data-Out is in): the handler's outcome as a response. */
-  async run(task: Task, dataOut: SgVector | undefined, admit?: () => Promise<boolean>): Promise<ScsiResponse> {
+  async run(task: Task, dataOut: SgVector | undefined, admit?: () => boolean | Promise<boolean>): Promise<ScsiResponse> {
     const lu = task.lu;
     task.state = 'queued';
     task.queuedAt = performance.now();
     let outcome: Outcome = TASK_ABORTED;
     const enabled = !task.aborted && (lu ? await lu.taskSet.whenEnabled(task, task.signal) : true);
-    const admitted = enabled && !task.aborted && (admit ? await admit() : true);
+    let admitted = enabled && !task.aborted;
+    if (admitted && admit) {
+      const verdict = admit(); // usually granted at once: no promise to wait on then
+      admitted = verdict === true || (verdict !== false && (await verdict));
+    }
     if (admitted && !task.aborted) {
       task.state = 'executing';
       task.executingAt = performance.now();

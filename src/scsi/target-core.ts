@@ -21,10 +21,10 @@ export interface ExecuteOptions {
   /**
    * Resources the transport must hold before the command touches the medium (the read budget for
    * its Data-In), asked for once the task set has enabled it: a task still waiting for its turn
-   * holds nothing, so budgets and task attributes never wait on each other in a circle. Resolves
-   * false when the command was aborted meanwhile.
+   * holds nothing, so budgets and task attributes never wait on each other in a circle. True when
+   * granted at once; a promise (resolving false if the command was aborted meanwhile) otherwise.
    */
-  readonly admit?: () => Promise<boolean>;
+  readonly admit?: () => boolean | Promise<boolean>;
 }
 
 export interface ScsiTargetCoreOptions {
