@@ -1,0 +1,63 @@
+/** Targets and their LUNs. */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { AuthSchema } from './auth.js';
+import { BackstoreSchema } from './backstore.js';
+import { IscsiNameSchema, byteSize, hasControlCharacters, integer, reportDuplicates } from './fields.js';
+
+/** TargetAlias (RFC 7143 §13.6): human-readable text of at most 255 bytes. */
+const AliasSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((alias) => Buffer.byteLength(alias, 'utf8') <= 255, 'must be at most 255 bytes')
+  .refine((alias) => !hasControlCharacters(alias), 'must not contain control characters');
+
+/** Unit serial number (VPD page 80h): printable ASCII, no surrounding spaces. */
+const SerialSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(32, 'must be at most 32 characters')
+  .regex(/^[!-~](?:[ -~]*[!-~])?$/, 'must be printable ASCII without leading or trailing spaces');
+
+const LunSchema = z.strictObject({
+  lun: integer(0, 16383),
+  backstore: BackstoreSchema,
+  readOnly: z.boolean().default(false),
+  /** Removable medium (INQUIRY RMB = 1): START STOP UNIT can eject / load it, PREVENT ALLOW is honoured. */
+  removable: z.boolean().default(false),
+  /** Defaults to a stable value derived from the target name and LUN (see defaultLunSerial). */
+  serial: SerialSchema.optional(),
+  /**
+   * SANITIZE OVERWRITE pace in bytes per second (e.g. 50MiB), so that sanitizing one LU does not
+   * starve others on the same disk; 0 = as fast as the backstore writes.
+   */
+  sanitizeRate: byteSize(0, Number.MAX_SAFE_INTEGER).default(0),
+});
+
+/**
+ * A serial that stays the same across restarts, so that udev names and
+ * multipath maps on the initiators stay put: 32 hex digits of SHA-256 over
+ * the target name and the LUN.
+ */
+export function defaultLunSerial(iqn: string, lun: number): string {
+  return createHash('sha256').update(`${iqn}\0${lun}`).digest('hex').slice(0, 32);
+}
+
+export const TargetSchema = z
+  .strictObject({
+    iqn: IscsiNameSchema,
+    alias: AliasSchema.optional(),
+    auth: AuthSchema.default({ method: 'none' }),
+    luns: z.array(LunSchema).default([]),
+  })
+  .superRefine((target, ctx) => {
+    reportDuplicates(
+      target.luns.map((lun) => lun.lun),
+      (index, lun) => ctx.addIssue({ code: 'custom', path: ['luns', index, 'lun'], message: `duplicate LUN ${lun}` }),
+    );
+  })
+  .transform((target) => ({
+    ...target,
+    luns: target.luns.map((lun) => ({ ...lun, serial: lun.serial ?? defaultLunSerial(target.iqn, lun.lun) })),
+  }));
+
