@@ -1,6 +1,6 @@
 /**
  * The layers of src/ and which may import which (docs/architecture.md, "Layers"):
- *   cli -> server -> {admin, metrics, reload} -> runtime -> iscsi -> scsi -> block <- backstore,
+ *   cli -> server -> admin -> {control, metrics} -> runtime -> iscsi -> scsi -> block <- backstore,
  * with config, shared helpers and native (FFI) at the bottom. Each folder lists what it may import;
  * everything else is forbidden by import-x/no-restricted-paths.
  */
@@ -14,9 +14,9 @@ export const LAYERS = {
   iscsi: ['scsi', 'block', 'shared', 'native', 'config'],
   runtime: ['iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   metrics: ['runtime', 'iscsi', 'scsi', 'block', 'shared', 'config'],
-  admin: ['metrics', 'runtime', 'shared', 'config'],
-  reload: ['runtime', 'shared', 'config'],
-  server: ['admin', 'metrics', 'reload', 'runtime', 'iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
+  control: ['runtime', 'shared', 'config'],
+  admin: ['control', 'metrics', 'runtime', 'iscsi', 'shared', 'config'],
+  server: ['admin', 'metrics', 'control', 'runtime', 'iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   cli: ['server', 'shared', 'config'],
 };
 

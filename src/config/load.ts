@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../shared/atomic-write.js';
 import { ConfigError, formatIssuePath, type ConfigIssue } from './error.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { formatSize } from './size.js';
+import { toFileForm } from './file-form.js';
 
 export { ConfigError, type ConfigIssue } from './error.js';
 export type { Config } from './schema.js';
@@ -49,14 +50,17 @@ export function validateConfig(value: unknown, sourceName: string): Config {
 
 /** The config as YAML, sizes spelled with units where exact. Comments of the original file are not kept. */
 export function stringifyConfig(config: Config): string {
+  const form = toFileForm(config);
   const readable = {
-    ...config,
+    ...form,
     memory: { ...config.memory, pageSize: formatSize(config.memory.pageSize) },
+    backstores: config.backstores.map((store) => ('size' in store ? { ...store, size: formatSize(store.size) } : store)),
     targets: config.targets.map((target) => ({
       ...target,
-      luns: target.luns.map((lun) => ({
+      luns: target.luns.map(({ backstoreName, ...lun }) => ({
         ...lun,
-        backstore: 'size' in lun.backstore ? { ...lun.backstore, size: formatSize(lun.backstore.size) } : lun.backstore,
+        backstore:
+          backstoreName ?? ('size' in lun.backstore ? { ...lun.backstore, size: formatSize(lun.backstore.size) } : lun.backstore),
       })),
     })),
   };

@@ -6,13 +6,14 @@
  */
 import { z } from 'zod';
 import { AuthSchema } from './schema/auth.js';
+import { NamedBackstoreSchema, type BackstoreConfig } from './schema/backstore.js';
 import { HostSchema, PathSchema, byteSize, integer, reportDuplicates } from './schema/fields.js';
 import { IscsiSchema } from './schema/iscsi.js';
 import { TargetSchema } from './schema/target.js';
 
 export { defaultLunSerial } from './schema/target.js';
 export type { AuthConfig } from './schema/auth.js';
-export type { BackstoreConfig } from './schema/backstore.js';
+export type { BackstoreConfig, NamedBackstoreConfig } from './schema/backstore.js';
 
 const MemorySchema = z.strictObject({
   /** Bounce pool page size. */
@@ -59,6 +60,8 @@ export const ConfigSchema = z
     iscsi: IscsiSchema.prefault({}),
     memory: MemorySchema.prefault({}),
     admin: AdminSchema.prefault({}),
+    /** Backstores with a name, that LUNs refer to by it (`backstore: <name>`); each serves at most one LUN. */
+    backstores: z.array(NamedBackstoreSchema).default([]),
     targets: z.array(TargetSchema).default([]),
     /** Authentication for SendTargets discovery sessions. */
     discoveryAuth: AuthSchema.default({ method: 'none' }),
@@ -72,7 +75,45 @@ export const ConfigSchema = z
       (index, iqn) =>
         ctx.addIssue({ code: 'custom', path: ['targets', index, 'iqn'], message: `duplicate target ${iqn}` }),
     );
+    checkBackstoreNames(config, ctx);
+  })
+  .transform(({ backstores, targets, ...rest }) => {
+    const byName = new Map(backstores.map(({ name, ...store }) => [name, store as BackstoreConfig]));
+    return {
+      ...rest,
+      backstores,
+      targets: targets.map((target) => ({
+        ...target,
+        luns: target.luns.map(({ backstore, ...lun }): typeof lun & { backstore: BackstoreConfig; backstoreName?: string } =>
+          typeof backstore === 'string' ? { ...lun, backstore: byName.get(backstore)!, backstoreName: backstore } : { ...lun, backstore },
+        ),
+      })),
+    };
   });
+
+/** Names unique; every name a LUN uses exists; a named backstore serves one LUN at most (its data would be torn between two). */
+function checkBackstoreNames(
+  config: { backstores: { name: string }[]; targets: { luns: { backstore: unknown }[] }[] },
+  ctx: z.RefinementCtx,
+): void {
+  reportDuplicates(
+    config.backstores.map((b) => b.name),
+    (index, name) => ctx.addIssue({ code: 'custom', path: ['backstores', index, 'name'], message: `duplicate backstore ${name}` }),
+  );
+  const names = new Set(config.backstores.map((b) => b.name));
+  const usedBy = new Map<string, string>();
+  config.targets.forEach((target, t) =>
+    target.luns.forEach((lun, l) => {
+      if (typeof lun.backstore !== 'string') return;
+      const path = ['targets', t, 'luns', l, 'backstore'];
+      const where = `targets[${t}].luns[${l}]`;
+      if (!names.has(lun.backstore)) ctx.addIssue({ code: 'custom', path, message: `no backstore named ${lun.backstore}` });
+      const other = usedBy.get(lun.backstore);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path, message: `backstore ${lun.backstore} already serves ${other}` });
+      else usedBy.set(lun.backstore, where);
+    }),
+  );
+}
 
 /** A validated config with every default filled in. */
 export type Config = z.output<typeof ConfigSchema>;

@@ -62,6 +62,9 @@ export class IscsiServer {
   readonly admission: ConnectionAdmission<Connection>;
   private readonly warnings: PeerWarnings;
   private readonly connectionOptions: ConnectionOptions;
+  /** What new logins negotiate and how discovery authenticates: replaced live (setNegotiation, setDiscoveryChap). */
+  private negotiation: TargetNegotiationConfig;
+  private discoveryChap: ChapTargetConfig | undefined;
 
   constructor(
     private readonly opts: IscsiServerOptions,
@@ -79,6 +82,18 @@ export class IscsiServer {
       deadlines: opts.connection.deadlines && { ...opts.connection.deadlines, handlerMs: opts.dataOutTimeoutMs },
     };
     this.authThrottle = new AuthThrottle(opts.authThrottle);
+    this.negotiation = opts.negotiation;
+    this.discoveryChap = opts.discoveryChap;
+  }
+
+  /** The next logins negotiate with these; sessions logged in keep what they have. */
+  setNegotiation(negotiation: TargetNegotiationConfig): void {
+    this.negotiation = negotiation;
+  }
+
+  /** CHAP for the next discovery logins (undefined: none). */
+  setDiscoveryChap(chap: ChapTargetConfig | undefined): void {
+    this.discoveryChap = chap;
   }
 
   /** Listen on every portal; returns the ports bound (port 0 picks a free one). */
@@ -91,6 +106,45 @@ export class IscsiServer {
       this.log.info({ host: address.host, port: portal.boundPort }, 'portal listening');
     }
     return ports;
+  }
+
+  /**
+   * Listen on one more portal (a live change). Rejects, having changed nothing, when the address
+   * cannot be bound (in use, not local) or is served already.
+   */
+  async addPortal(address: PortalAddress): Promise<number> {
+    if (this.findPortal(address)) throw new Error(`portal ${address.host}:${address.port} is served already`);
+    const portal = new Portal(address, this.log, this.connectionOptions, (c) => this.onConnection(c));
+    let port: number;
+    try {
+      port = await portal.listen();
+    } catch (err) {
+      await portal.close();
+      throw new Error(`portal ${address.host}:${address.port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    this.portals.push(portal);
+    this.log.info({ host: address.host, port }, 'portal listening');
+    return port;
+  }
+
+  /**
+   * Stop serving a portal: its listener closes and the connections that came in through it are
+   * dropped (the operator no longer wants storage reachable there; initiators fail over or retry).
+   */
+  async removePortal(address: PortalAddress): Promise<void> {
+    const portal = this.findPortal(address);
+    if (!portal) throw new Error(`portal ${address.host}:${address.port} is not served`);
+    this.portals.splice(this.portals.indexOf(portal), 1);
+    const closed = portal.close();
+    portal.destroyConnections();
+    await closed;
+    this.log.info({ host: address.host, port: address.port }, 'portal closed');
+  }
+
+  /** The portal configured as `address` (host compared case-insensitively, port as configured). */
+  private findPortal(address: PortalAddress): Portal | undefined {
+    const host = address.host.toLowerCase();
+    return this.portals.find((p) => p.address.host.toLowerCase() === host && p.address.port === address.port);
   }
 
   /** Portals as the initiators reach them (with the port actually bound). */
@@ -117,8 +171,8 @@ export class IscsiServer {
         conn,
         {
           targets: this.targets,
-          negotiation: this.opts.negotiation,
-          discoveryChap: this.opts.discoveryChap,
+          negotiation: this.negotiation,
+          discoveryChap: this.discoveryChap,
           challengeCache: this.challengeCache,
           loginTimeoutMs: this.opts.loginTimeoutMs,
           authThrottle: this.authThrottle,
@@ -191,13 +245,10 @@ export class IscsiServer {
   }
 
   /**
-   * Shut down: ask every initiator to log out (Async Message, event 1), give them
-   * `graceMs` to do so, then close what is left.
+   * Ask the initiators of `sessions` to log out (Async Message, event 1, RFC 7143 §11.9.1), give
+   * them `graceMs` to do so, then close what is left. Resolves once every one of them has ended.
    */
-  async stop(graceMs = 2000): Promise<void> {
-    // net.Server.close() resolves only once every connection is gone, so await it last.
-    const listenersClosed = Promise.all(this.portals.map((p) => p.close()));
-    const sessions = this.sessions.all();
+  async logoutSessions(sessions: readonly Session[], reason: string, graceMs: number): Promise<void> {
     for (const s of sessions) {
       if (s.conn.isClosed) continue;
       s.conn.send(
@@ -215,9 +266,21 @@ export class IscsiServer {
         }),
       );
     }
-    const deadline = Date.now() + graceMs;
-    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await Promise.all(this.sessions.all().map((s) => s.close('target shutting down')));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(sessions.map((s) => s.whenClosed)), graceOver]);
+    clearTimeout(timer);
+    await Promise.all(sessions.map((s) => s.close(reason)));
+  }
+
+  /**
+   * Shut down: ask every initiator to log out (Async Message, event 1), give them
+   * `graceMs` to do so, then close what is left.
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    // net.Server.close() resolves only once every connection is gone, so await it last.
+    const listenersClosed = Promise.all(this.portals.map((p) => p.close()));
+    await this.logoutSessions(this.sessions.all(), 'target shutting down', graceMs);
     for (const p of this.portals) p.destroyConnections();
     await listenersClosed;
   }

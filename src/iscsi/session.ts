@@ -56,6 +56,9 @@ export class Session implements PduHandler, SessionLike, SessionHost {
   private readonly text: SessionText;
   private readonly logout: Logout;
   private closing: Promise<void> | undefined;
+  private markClosed!: () => void;
+  /** Resolves once the session has ended, whoever ended it (logout, the initiator's close, the target). */
+  readonly whenClosed = new Promise<void>((resolve) => (this.markClosed = resolve));
 
   constructor(
     readonly tsih: number,
@@ -196,6 +199,7 @@ export class Session implements PduHandler, SessionLike, SessionHost {
       this.scsi?.removeNexus(this.nexus);
       if (!this.conn.isClosed) this.conn.destroy(reason);
       this.ctx.onClosed(this);
+      this.markClosed();
     })();
     return this.closing;
   }

@@ -9,11 +9,12 @@ export interface PortalAddress {
 /** An iSCSI target node: a name, its portals (one portal group, tag 1), auth, and the SCSI device server behind it. */
 export interface IscsiTarget {
   readonly iqn: string;
-  readonly alias?: string;
+  /** Changed live (runtime/live-targets.ts); new logins and discovery see the new value. */
+  alias?: string;
   readonly portalGroupTag: number;
   readonly portals: readonly PortalAddress[];
-  /** undefined = AuthMethod None. */
-  readonly chap?: ChapTargetConfig;
+  /** undefined = AuthMethod None. Changed live: applies to the next login. */
+  chap?: ChapTargetConfig;
   readonly scsi: ScsiTargetCore;
 }
 

@@ -1,22 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { chapConfigFromAuth } from '../iscsi/chap.js';
 import type { IscsiServerOptions } from '../iscsi/iscsi-server.js';
-import type { TargetNegotiationConfig } from '../iscsi/session-params.js';
-
-export function negotiationFromConfig(c: Config['iscsi']): TargetNegotiationConfig {
-  return {
-    maxRecvDataSegmentLength: c.maxRecvDataSegmentLength,
-    maxBurstLength: c.maxBurstLength,
-    firstBurstLength: c.firstBurstLength,
-    maxOutstandingR2T: c.maxOutstandingR2T,
-    immediateData: c.immediateData,
-    initialR2T: c.initialR2T,
-    headerDigests: c.headerDigest,
-    dataDigests: c.dataDigest,
-    defaultTime2Wait: 2,
-    defaultTime2Retain: 0,
-  };
-}
+import { negotiationFromConfig } from '../runtime/live-settings.js';
 
 /** The iSCSI server's options from a validated config (seconds become milliseconds). */
 export function iscsiServerOptions(config: Config): IscsiServerOptions {

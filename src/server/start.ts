@@ -1,18 +1,21 @@
 /** Start-up wiring: a validated config in, a running Scatter out. */
 import type { Logger } from 'pino';
-import { ConfigReloader } from '../reload/reloader.js';
+import { ControlPlane } from '../control/control-plane.js';
+import { loadConfig, saveConfig } from '../config/load.js';
 import { startAdminListener, type AdminListener } from '../admin/listener.js';
 import { Mempool } from '../block/mempool.js';
-import type { Config, TargetConfig } from '../config/schema.js';
-import { chapConfigFromAuth } from '../iscsi/chap.js';
+import type { Config } from '../config/schema.js';
 import { IscsiServer } from '../iscsi/iscsi-server.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { serverMetricsSources } from '../metrics/server-sources.js';
 import { LiveLuns } from '../runtime/live-luns.js';
-import { LunRegistry, type LunEntry } from '../runtime/lun-registry.js';
-import { failedLun, openLun, type LunOpenContext } from '../runtime/open-lun.js';
-import { ScsiTargetCore } from '../scsi/target-core.js';
+import { LiveSettings } from '../runtime/live-settings.js';
+import { LiveTargets } from '../runtime/live-targets.js';
+import { LunRegistry } from '../runtime/lun-registry.js';
+import type { LunOpenContext } from '../runtime/open-lun.js';
+import { buildIscsiTarget, openTargetLuns } from '../runtime/open-target.js';
 import { iscsiServerOptions } from './iscsi-options.js';
+import { reloadFromFile } from './reload.js';
 
 /** A running Scatter: the iSCSI server and everything behind it. */
 export interface Scatter {
@@ -26,9 +29,11 @@ export interface Scatter {
   readonly ports: readonly number[];
   /** Port of the admin listener (GET /metrics, /healthz); undefined when `admin.enabled` is false. */
   readonly adminPort: number | undefined;
+  /** The running model and the one way to change it (admin API, SIGHUP). */
+  readonly control: ControlPlane;
   /**
-   * Re-read the config file Scatter started from and apply what can change live (reload/): one
-   * reload at a time. Rejects when Scatter was started without a file.
+   * Re-read the config file Scatter started from and apply it (control/), logging the outcome;
+   * never rejects. One change at a time.
    */
   reload(): Promise<void>;
   /** Ask initiators to log out, wait up to `graceMs`, close everything (a reload under way finishes first). */
@@ -40,23 +45,6 @@ export interface StartOptions {
   readonly configPath?: string;
 }
 
-/** Opens every LUN of `target` into `registry`: one that cannot be opened does not stop the others, it is served as failed (NOT READY). */
-async function openTarget(target: TargetConfig, registry: LunRegistry, ctx: LunOpenContext): Promise<LunEntry[]> {
-  const entries: LunEntry[] = [];
-  for (const lun of target.luns) {
-    let entry: LunEntry;
-    try {
-      entry = await openLun(target, lun, ctx);
-      ctx.log.info({ target: target.iqn, lun: lun.lun, backstore: lun.backstore.type, size: entry.unit.device.size }, 'LUN ready');
-    } catch (err) {
-      entry = failedLun(target, lun, err, ctx);
-    }
-    registry.set(entry);
-    entries.push(entry);
-  }
-  return entries;
-}
-
 /** Open every backstore, build the SCSI and iSCSI layers from a validated config, and listen. */
 export async function startScatter(config: Config, log: Logger, opts: StartOptions = {}): Promise<Scatter> {
   const pool = new Mempool({ pages: config.memory.poolPages, pageSize: config.memory.pageSize });
@@ -65,15 +53,8 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
   const iscsi = new IscsiServer(iscsiServerOptions(config), log);
   try {
     for (const t of config.targets) {
-      const units = (await openTarget(t, lunRegistry, context)).map((e) => e.unit);
-      iscsi.targets.add({
-        iqn: t.iqn,
-        alias: t.alias,
-        portalGroupTag: 1,
-        portals: config.iscsi.portals,
-        chap: chapConfigFromAuth(t.auth) ?? undefined,
-        scsi: new ScsiTargetCore({ targetName: t.iqn, luns: units, logger: log }),
-      });
+      const entries = await openTargetLuns(t, lunRegistry, context);
+      iscsi.targets.add(buildIscsiTarget(t, config.iscsi.portals, entries, context));
     }
   } catch (err) {
     await lunRegistry.closeAll();
@@ -93,7 +74,19 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
   }
   let stopping: Promise<void> | undefined;
   const luns = new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context });
-  const reloader = opts.configPath === undefined ? undefined : new ConfigReloader(opts.configPath, config, luns, log);
+  const path = opts.configPath;
+  const control = new ControlPlane({
+    config,
+    runtime: {
+      luns,
+      targets: new LiveTargets({ iscsi, registry: lunRegistry, context }),
+      settings: new LiveSettings(iscsi),
+      logoutGraceMs: 2000,
+    },
+    faultOf: (iqn, lun) => luns.faultOf(iqn, lun),
+    persistence: path === undefined ? undefined : { reread: () => loadConfig(path), commit: (_was, next) => saveConfig(path, next) },
+    log,
+  });
   return {
     iscsi,
     pool,
@@ -101,10 +94,11 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     luns,
     ports,
     adminPort: admin?.port,
-    reload: () => (reloader ? reloader.reload() : Promise.reject(new Error('started without a config file: nothing to reload'))),
+    control,
+    reload: () => reloadFromFile(control, path ?? '(none)', log),
     stop: (graceMs = 2000) =>
       (stopping ??= (async () => {
-        await reloader?.idle();
+        await control.idle();
         await admin?.close();
         await iscsi.stop(graceMs);
         await lunRegistry.closeAll();

@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   NO_COMMON_VALUE: 'no value of a key both sides accept',
   MISSING_KEY: 'a key that must be negotiated was not',
   AHS_INVALID: "a SCSI Command's additional header segments are malformed",
+  // control/ (changes to the running target)
+  CONFIG_APPLY: 'a step of a config change failed; what was applied before it was undone',
+  CONFIG_REFUSED: 'a config change would lose data (a shrink) and is refused whole',
+  CONFIG_PERSIST: 'a config change could not be written to the config file; it was undone',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -16,9 +16,10 @@ const IQN = 'iqn.2026-11.io.scatter:reload';
 const MiB = 1024 * 1024;
 const missing = missingTools(['iscsi-readcapacity16']);
 
-function configText(port: number, luns: string[], extra = ''): string {
+function configText(port: number, luns: string[], extra = '', top = ''): string {
   return [
     'logLevel: info',
+    top,
     // Everything in the test's temp dir, and no admin listener to collide with a real target's.
     `stateDir: ${dir}/state`,
     'admin: { enabled: false }',
@@ -59,7 +60,7 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
     dir = undefined;
   });
 
-  it('grows a file LUN and adds a LUN live; an invalid config or a restart-only change leaves it serving', async () => {
+  it('grows a file LUN and adds a LUN live; an invalid or shrinking config changes nothing; alias and LUN removal apply live, memory waits for a restart', async () => {
     dir = mkdtempSync(join(tmpdir(), 'scatter-reload-'));
     const port = await freePort();
     const cfg = join(dir, 'scatter.yaml');
@@ -72,7 +73,7 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
     writeFileSync(cfg, configText(port, [fileLun(dir, 0, '256MiB'), fileLun(dir, 1, '16MiB')]));
     proc.child.kill('SIGHUP');
     await waitUntil(() => logged(proc!, 'config reloaded').length === 1, '"config reloaded" logged once');
-    expect(logged(proc, 'config reloaded')[0]).toMatchObject({ applied: 2, failed: 0, needsRestart: 0, refused: 0 });
+    expect(logged(proc, 'config reloaded')[0]).toMatchObject({ applied: 2, needsRestart: [], warnings: [] });
     expect(await totalSize(port, 0)).toBe(256 * MiB);
     expect(await totalSize(port, 1)).toBe(16 * MiB);
     expect(statSync(join(dir, 'lun0.img')).size).toBe(256 * MiB);
@@ -87,21 +88,26 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
     expect(await totalSize(port, 0)).toBe(256 * MiB);
     expect(await totalSize(port, 1)).toBe(16 * MiB);
 
-    // A shrink is refused, an alias change needs a restart: both logged, the LUNs stay as they are.
+    // A shrink is refused, and with it the whole reload: the alias change in the same file is not applied.
     writeFileSync(cfg, configText(port, [fileLun(dir, 0, '128MiB'), fileLun(dir, 1, '16MiB')], '    alias: renamed'));
     proc.child.kill('SIGHUP');
-    await waitUntil(() => logged(proc!, 'config reloaded').length === 2, '"config reloaded" logged 2 times');
-    expect(logged(proc, 'config reloaded')[1]).toMatchObject({ applied: 0, needsRestart: 1, refused: 1 });
-    const warn = logged(proc, 'config change needs a restart; left alone')[0]!;
-    expect(warn).toMatchObject({ level: 40, change: `target ${IQN} alias changed` });
-    expect(logged(proc, 'config change refused')[0]).toMatchObject({ level: 50 });
+    await waitUntil(() => logged(proc!, 'config reload refused; nothing changed').length === 1, '"config reload refused" logged once');
+    const refused = logged(proc, 'config reload refused; nothing changed')[0]!;
+    expect(refused.level).toBe(50); // error
+    expect(JSON.stringify(refused.refused)).toContain(`target ${IQN} LUN 0: shrink from ${256 * MiB} to ${128 * MiB} bytes refused`);
+    expect(logged(proc, 'config reloaded')).toHaveLength(1);
     expect(await totalSize(port, 0)).toBe(256 * MiB);
 
-    // LUN 1 removed; the alias change is still pending and warned about again.
-    writeFileSync(cfg, configText(port, [fileLun(dir, 0, '256MiB')], '    alias: renamed'));
+    // LUN 1 removed and the alias changed, both live; a memory change is written but waits for a restart.
+    writeFileSync(cfg, configText(port, [fileLun(dir, 0, '256MiB')], '    alias: renamed', 'memory: { poolPages: 64 }'));
     proc.child.kill('SIGHUP');
-    await waitUntil(() => logged(proc!, 'config reloaded').length === 3, '"config reloaded" logged 3 times');
-    expect(logged(proc, 'config reloaded')[2]).toMatchObject({ applied: 1, failed: 0, needsRestart: 1, refused: 0 });
+    await waitUntil(() => logged(proc!, 'config reloaded').length === 2, '"config reloaded" logged 2 times');
+    expect(logged(proc, 'config reloaded')[1]).toMatchObject({
+      applied: 2,
+      steps: [`change target ${IQN}: alias`, `remove ${IQN} LUN 1`],
+      needsRestart: ['memory.poolPages changed'],
+    });
+    expect(logged(proc, 'config change needs a restart')[0]).toMatchObject({ level: 40, change: 'memory.poolPages changed' });
     const gone = await run('iscsi-readcapacity16', [`iscsi://127.0.0.1:${port}/${IQN}/1`]);
     expect(gone.code).not.toBe(0);
     expect(await totalSize(port, 0)).toBe(256 * MiB);

@@ -26,49 +26,66 @@ function checkPhysicalBlockSize(store: { blockSize: number; physicalBlockSize?: 
   }
 }
 
-const FileBackstoreSchema = z
-  .strictObject({
-    type: z.literal('file'),
-    path: PathSchema,
-    /** Created sparse at this size when the file does not exist. */
-    size: CapacitySchema,
-    blockSize: BlockSizeSchema,
-    /** Initial WCE bit of the caching mode page: false makes every write durable before status. */
-    writeCache: z.boolean().default(true),
-    /** O_DIRECT: bypass the page cache (unaligned segments are bounced). */
-    direct: z.boolean().default(false),
-    /** Thin provisioning: UNMAP / WRITE SAME(UNMAP) punch holes, GET LBA STATUS reports them (LBPME, LBPRZ). */
-    thin: z.boolean().default(false),
-    /**
-     * Physical block size reported to initiators (READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL
-     * BLOCK EXPONENT, VPD B0h granularity): a power-of-two multiple of blockSize. Default: blockSize.
-     */
-    physicalBlockSize: z.number({ error: 'must be a number of bytes' }).int('must be a whole number').optional(),
-    /**
-     * When the file is created: once (the first time only: a file Scatter served before that is
-     * now missing or shorter is refused, the LU stays NOT READY), always (create or grow it back
-     * anyway, accepting the loss), never (it must exist).
-     */
-    create: z.enum(['once', 'always', 'never'], { error: 'must be once, always or never' }).default('once'),
-  })
-  .superRefine(checkMultipleOfBlockSize)
-  .superRefine(checkPhysicalBlockSize);
+const FileBackstoreShape = {
+  type: z.literal('file'),
+  path: PathSchema,
+  /** Created sparse at this size when the file does not exist. */
+  size: CapacitySchema,
+  blockSize: BlockSizeSchema,
+  /** Initial WCE bit of the caching mode page: false makes every write durable before status. */
+  writeCache: z.boolean().default(true),
+  /** O_DIRECT: bypass the page cache (unaligned segments are bounced). */
+  direct: z.boolean().default(false),
+  /** Thin provisioning: UNMAP / WRITE SAME(UNMAP) punch holes, GET LBA STATUS reports them (LBPME, LBPRZ). */
+  thin: z.boolean().default(false),
+  /**
+   * Physical block size reported to initiators (READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL
+   * BLOCK EXPONENT, VPD B0h granularity): a power-of-two multiple of blockSize. Default: blockSize.
+   */
+  physicalBlockSize: z.number({ error: 'must be a number of bytes' }).int('must be a whole number').optional(),
+  /**
+   * When the file is created: once (the first time only: a file Scatter served before that is
+   * now missing or shorter is refused, the LU stays NOT READY), always (create or grow it back
+   * anyway, accepting the loss), never (it must exist).
+   */
+  create: z.enum(['once', 'always', 'never'], { error: 'must be once, always or never' }).default('once'),
+};
 
-const NullBackstoreSchema = z
-  .strictObject({
-    type: z.literal('null'),
-    size: CapacitySchema,
-    blockSize: BlockSizeSchema,
-  })
-  .superRefine(checkMultipleOfBlockSize);
+const NullBackstoreShape = {
+  type: z.literal('null'),
+  size: CapacitySchema,
+  blockSize: BlockSizeSchema,
+};
 
 /** A raw block device; its size and logical block size come from the device. */
-const BlockBackstoreSchema = z.strictObject({
+const BlockBackstoreShape = {
   type: z.literal('block'),
   path: PathSchema,
   /** Initial WCE bit of the caching mode page: false opens the device O_DSYNC (every write durable before status). */
   writeCache: z.boolean().default(true),
-});
+};
+
+/** A named backstore (top-level `backstores`): letters, digits, dot, dash, underscore; at most 64. */
+export const BackstoreNameSchema = z
+  .string({ error: 'must be a backstore name' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "-" or "_", starting with a letter or digit');
+
+const NameShape = { name: BackstoreNameSchema };
+
+/** The three kinds with their checks (two lists, because zod cannot add keys to a refined object). */
+const KINDS = [
+  z.strictObject(FileBackstoreShape).superRefine(checkMultipleOfBlockSize).superRefine(checkPhysicalBlockSize),
+  z.strictObject(NullBackstoreShape).superRefine(checkMultipleOfBlockSize),
+  z.strictObject(BlockBackstoreShape),
+] as const;
+const NAMED_KINDS = [
+  z
+    .strictObject({ ...NameShape, ...FileBackstoreShape })
+    .superRefine(checkMultipleOfBlockSize)
+    .superRefine(checkPhysicalBlockSize),
+  z.strictObject({ ...NameShape, ...NullBackstoreShape }).superRefine(checkMultipleOfBlockSize),
+  z.strictObject({ ...NameShape, ...BlockBackstoreShape }),
+] as const;
 
 /** YAML reads an unquoted `type: null` as the null value; it can only mean the null backstore. */
 function nullTypeAsString(value: unknown): unknown {
@@ -80,7 +97,14 @@ function nullTypeAsString(value: unknown): unknown {
 
 export const BackstoreSchema = z.preprocess(
   nullTypeAsString,
-  z.discriminatedUnion('type', [FileBackstoreSchema, NullBackstoreSchema, BlockBackstoreSchema]),
+  z.discriminatedUnion('type', KINDS),
+);
+
+/** An entry of the top-level `backstores` list: a backstore with a name that LUNs refer to. */
+export const NamedBackstoreSchema = z.preprocess(
+  nullTypeAsString,
+  z.discriminatedUnion('type', NAMED_KINDS),
 );
 
 export type BackstoreConfig = z.output<typeof BackstoreSchema>;
+export type NamedBackstoreConfig = z.output<typeof NamedBackstoreSchema>;

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { AuthSchema } from './auth.js';
-import { BackstoreSchema } from './backstore.js';
+import { BackstoreNameSchema, BackstoreSchema } from './backstore.js';
 import { IscsiNameSchema, byteSize, hasControlCharacters, integer, reportDuplicates } from './fields.js';
 
 /** TargetAlias (RFC 7143 §13.6): human-readable text of at most 255 bytes. */
@@ -21,7 +21,10 @@ const SerialSchema = z
 
 const LunSchema = z.strictObject({
   lun: integer(0, 16383),
-  backstore: BackstoreSchema,
+  /** Inline, or the name of an entry of the top-level `backstores` list (resolved by ConfigSchema). */
+  backstore: z.union([BackstoreNameSchema, BackstoreSchema], {
+    error: 'must be a backstore (an object with a type) or the name of one in backstores',
+  }),
   readOnly: z.boolean().default(false),
   /** Removable medium (INQUIRY RMB = 1): START STOP UNIT can eject / load it, PREVENT ALLOW is honoured. */
   removable: z.boolean().default(false),

@@ -1,0 +1,155 @@
+/**
+ * The running target as one typed model, and the one way to change it: validate (the caller hands
+ * a validated Config) → plan (a diff against what runs) → apply (all or nothing) → persist. The
+ * admin API, `PUT /v1/config` and SIGHUP all come through here, one change at a time.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import { toFileForm } from '../config/file-form.js';
+import { configRevision } from '../config/revision.js';
+import type { Config } from '../config/schema.js';
+import { ScatterError } from '../shared/errors.js';
+import { applyPlan, type LiveRuntime } from './apply.js';
+import { describeStep, inEffect, planChange, type FaultLookup } from './plan.js';
+
+/** Where the desired config lives between restarts: the file Scatter started from. */
+export interface ConfigPersistence {
+  /** Reads the file again (SIGHUP). Rejects with a ConfigError naming every bad field. */
+  reread(): Promise<Config>;
+  /** Writes `next` over `previous` (comments kept), atomically. Rejects having written nothing. */
+  commit(previous: Config, next: Config): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  /** The config Scatter started with: desired and running at first. */
+  readonly config: Config;
+  readonly runtime: LiveRuntime;
+  /** Which running LUNs are not serving normally (a re-applied config retries them). */
+  readonly faultOf: FaultLookup;
+  /** Undefined: started without a file, changes live in memory only. */
+  readonly persistence?: ConfigPersistence;
+  readonly log: Logger;
+}
+
+export interface ChangeOptions {
+  /** Plan only: nothing is applied or written. */
+  readonly dryRun?: boolean;
+  /** The whole config is re-applied by the operator (see PlanOptions.reapply). */
+  readonly reapply?: boolean;
+}
+
+export interface ChangeResult {
+  /** Revision of the desired config after the change (before it, for a dry run). */
+  readonly revision: string;
+  /** Whether the desired config differs from the one before. */
+  readonly changed: boolean;
+  readonly dryRun: boolean;
+  /** What was (or, for a dry run, would be) done to the running target, in order. */
+  readonly steps: readonly string[];
+  /** Written to the config, in effect after a restart. */
+  readonly needsRestart: readonly string[];
+  /** Best-effort steps that did not succeed (an LU still offline). */
+  readonly warnings: readonly string[];
+}
+
+/** The change would lose data (a shrink); nothing was applied or written. */
+export class RefusedChangeError extends ScatterError<'CONFIG_REFUSED'> {
+  constructor(readonly refused: readonly string[]) {
+    super('CONFIG_REFUSED', refused.join('; '));
+  }
+}
+
+/** The change was applied but could not be written; it was undone. */
+export class PersistError extends ScatterError<'CONFIG_PERSIST'> {
+  constructor(reason: string, options?: ErrorOptions) {
+    super('CONFIG_PERSIST', `the config file could not be written (${reason}); the change was undone`, options);
+  }
+}
+
+export class ControlPlane {
+  private desiredConfig: Config;
+  private runningConfig: Config;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: ControlPlaneOptions) {
+    this.desiredConfig = opts.config;
+    this.runningConfig = opts.config;
+  }
+
+  /** The config as configured (the file's content): what the API shows and edits. */
+  get desired(): Config {
+    return this.desiredConfig;
+  }
+
+  /** What runs: `desired` except what waits for a restart. */
+  get running(): Config {
+    return this.runningConfig;
+  }
+
+  /** A stable hash of the desired config (its ETag). */
+  get revision(): string {
+    return configRevision(toFileForm(this.desiredConfig));
+  }
+
+  /** Changes configured that only a restart applies. */
+  get pendingRestart(): readonly string[] {
+    return planChange(this.runningConfig, this.desiredConfig).needsRestart;
+  }
+
+  /**
+   * Change the desired config to what `edit` makes of it (a validated Config; `edit` may throw,
+   * e.g. on a stale revision, and runs when earlier changes are done, so it sees the latest).
+   */
+  change(edit: (desired: Config) => Config | Promise<Config>, opts: ChangeOptions = {}): Promise<ChangeResult> {
+    return this.serialised(async () => this.changeTo(await edit(this.desiredConfig), opts));
+  }
+
+  /** SIGHUP: the file is the desired config; apply it as the operator re-applying everything. */
+  reload(): Promise<ChangeResult> {
+    return this.serialised(async () => {
+      const persistence = this.opts.persistence;
+      if (!persistence) throw new Error('started without a config file: nothing to reload');
+      const next = await persistence.reread();
+      return this.changeTo(next, { reapply: true }, false);
+    });
+  }
+
+  /** Resolves when no change is under way. */
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work, work);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async changeTo(next: Config, opts: ChangeOptions, persist = true): Promise<ChangeResult> {
+    const { log, runtime, persistence, faultOf } = this.opts;
+    const plan = planChange(this.runningConfig, next, opts.reapply ? { reapply: faultOf } : {});
+    const changed = !isDeepStrictEqual(next, this.desiredConfig);
+    if (plan.refused.length > 0) throw new RefusedChangeError(plan.refused);
+    const steps = plan.steps.map(describeStep);
+    if (opts.dryRun) {
+      return { revision: this.revision, changed, dryRun: true, steps, needsRestart: plan.needsRestart, warnings: [] };
+    }
+    const applied = await applyPlan(plan, runtime, log);
+    if (changed && persist && persistence) {
+      try {
+        await persistence.commit(this.desiredConfig, next);
+      } catch (err) {
+        const undoFailures = await applied.rollback();
+        log.error({ err, undoFailures }, 'config change not written; undone');
+        throw new PersistError(err instanceof Error ? err.message : String(err), { cause: err });
+      }
+    }
+    this.desiredConfig = next;
+    this.runningConfig = inEffect(this.runningConfig, next);
+    for (const change of plan.needsRestart) log.warn({ change }, 'config change needs a restart');
+    if (steps.length > 0 || changed) {
+      log.info({ revision: this.revision, steps, needsRestart: plan.needsRestart, warnings: applied.warnings }, 'config changed');
+    }
+    return { revision: this.revision, changed, dryRun: false, steps: applied.done, needsRestart: plan.needsRestart, warnings: applied.warnings };
+  }
+}
