@@ -76,7 +76,7 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
   const luns = new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context });
   const path = opts.configPath;
   const control = new ControlPlane({
-    config,
+    config: withBoundPorts(config, ports, admin?.port),
     runtime: {
       luns,
       targets: new LiveTargets({ iscsi, registry: lunRegistry, context }),
@@ -103,5 +103,14 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
         await iscsi.stop(graceMs);
         await lunRegistry.closeAll();
       })()),
+  };
+}
+
+/** The model holds the ports really bound where the config asked for any free one (port 0, in tests). */
+function withBoundPorts(config: Config, ports: readonly number[], adminPort: number | undefined): Config {
+  return {
+    ...config,
+    iscsi: { ...config.iscsi, portals: config.iscsi.portals.map((p, i) => (p.port === 0 ? { ...p, port: ports[i] ?? 0 } : p)) },
+    admin: config.admin.port === 0 && adminPort !== undefined ? { ...config.admin, port: adminPort } : config.admin,
   };
 }
