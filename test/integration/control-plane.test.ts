@@ -31,8 +31,11 @@ beforeAll(() => {
 });
 
 /** `edit` works on the file form of the desired config (what the API edits); returns the validated result. */
-function edited(desired: Config, edit: (raw: Record<string, any>) => void): Config {
-  const raw = structuredClone(toFileForm(desired)) as Record<string, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test edits the raw file form freely
+type Raw = Record<string, any>;
+
+function edited(desired: Config, edit: (raw: Raw) => void): Config {
+  const raw = structuredClone(toFileForm(desired)) as Raw;
   edit(raw);
   return validateConfig(raw, 'test');
 }
