@@ -6,10 +6,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { toFileForm } from '../config/file-form.js';
-import { configRevision } from '../config/revision.js';
 import type { Config } from '../config/schema.js';
 import { ScatterError } from '../shared/errors.js';
 import { applyPlan, type LiveRuntime } from './apply.js';
+import { Revisions } from './revisions.js';
 import { describeStep, inEffect, planChange, type FaultLookup } from './plan.js';
 
 /** Where the desired config lives between restarts: the file Scatter started from. */
@@ -70,6 +70,8 @@ export class ControlPlane {
   private desiredConfig: Config;
   private runningConfig: Config;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Tags of the config and of resources in it (ETags). */
+  readonly revisions = new Revisions();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.desiredConfig = opts.config;
@@ -86,9 +88,9 @@ export class ControlPlane {
     return this.runningConfig;
   }
 
-  /** A stable hash of the desired config (its ETag). */
+  /** The desired config's revision (its ETag); the same content has the same revision while Scatter runs. */
   get revision(): string {
-    return configRevision(toFileForm(this.desiredConfig));
+    return this.revisions.of(toFileForm(this.desiredConfig));
   }
 
   /** Changes configured that only a restart applies. */

@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   CONFIG_APPLY: 'a step of a config change failed; what was applied before it was undone',
   CONFIG_REFUSED: 'a config change would lose data (a shrink) and is refused whole',
   CONFIG_PERSIST: 'a config change could not be written to the config file; it was undone',
+  // admin/
+  API_RESOURCE: 'an admin API request names a missing resource, conflicts with one, or carries a stale revision',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { HostSchema, MAX_ISCSI_LENGTH, byteSize, integer, reportDuplicates, seconds } from './fields.js';
 
-const PortalSchema = z.strictObject({
+export const PortalSchema = z.strictObject({
   /** Loopback by default: exposing storage on the network must be a decision. */
   host: HostSchema.default('127.0.0.1'),
   port: integer(1, 65535).default(3260),

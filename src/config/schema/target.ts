@@ -19,7 +19,7 @@ const SerialSchema = z
   .max(32, 'must be at most 32 characters')
   .regex(/^[!-~](?:[ -~]*[!-~])?$/, 'must be printable ASCII without leading or trailing spaces');
 
-const LunSchema = z.strictObject({
+export const LunSchema = z.strictObject({
   lun: integer(0, 16383),
   /** Inline, or the name of an entry of the top-level `backstores` list (resolved by ConfigSchema). */
   backstore: z.union([BackstoreNameSchema, BackstoreSchema], {
