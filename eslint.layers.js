@@ -1,6 +1,7 @@
 /**
  * The layers of src/ and which may import which (docs/architecture.md, "Layers"):
  *   cli -> server -> {admin, metrics, reload} -> runtime -> iscsi -> scsi -> block <- backstore,
+ * admin and metrics also reading iscsi directly (sessions, login attempts, counters),
  * with config, shared helpers and native (FFI) at the bottom. Each folder lists what it may import;
  * everything else is forbidden by import-x/no-restricted-paths.
  */
@@ -14,7 +15,8 @@ export const LAYERS = {
   iscsi: ['scsi', 'block', 'shared', 'native', 'config'],
   runtime: ['iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   metrics: ['runtime', 'iscsi', 'scsi', 'block', 'shared', 'config'],
-  admin: ['metrics', 'runtime', 'shared', 'config'],
+  // admin reads live iSCSI state (sessions, login attempts) and manages the runtime's LUNs.
+  admin: ['metrics', 'runtime', 'iscsi', 'shared', 'config'],
   reload: ['runtime', 'shared', 'config'],
   server: ['admin', 'metrics', 'reload', 'runtime', 'iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   cli: ['server', 'shared', 'config'],

@@ -1,9 +1,9 @@
 /** Start-up wiring: a validated config in, a running Scatter out. */
 import type { Logger } from 'pino';
 import { ConfigReloader } from '../reload/reloader.js';
-import { startAdminListener, type AdminListener } from '../admin/listener.js';
+import { startAdminListener, type AdminListener, type AdminListenerOptions } from '../admin/listener.js';
 import { Mempool } from '../block/mempool.js';
-import type { Config, TargetConfig } from '../config/schema.js';
+import { adminTokenPath, type Config, type TargetConfig } from '../config/schema.js';
 import { chapConfigFromAuth } from '../iscsi/chap.js';
 import { IscsiServer } from '../iscsi/iscsi-server.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
@@ -24,7 +24,7 @@ export interface Scatter {
   readonly luns: LiveLuns;
   /** Ports bound, in the order of config.iscsi.portals. */
   readonly ports: readonly number[];
-  /** Port of the admin listener (GET /metrics, /healthz); undefined when `admin.enabled` is false. */
+  /** Port of the admin listener (GET /metrics, /healthz, /v1); undefined when `admin.enabled` is false. */
   readonly adminPort: number | undefined;
   /**
    * Re-read the config file Scatter started from and apply what can change live (reload/): one
@@ -38,6 +38,8 @@ export interface Scatter {
 export interface StartOptions {
   /** The file `config` was read from: reload() reads it again. */
   readonly configPath?: string;
+  /** Admin listener settings the config file does not hold (tests: shorter auth limits, extra routes). */
+  readonly admin?: Pick<AdminListenerOptions, 'authLimits' | 'routes'>;
 }
 
 /** Opens every LUN of `target` into `registry`: one that cannot be opened does not stop the others, it is served as failed (NOT READY). */
@@ -80,11 +82,16 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     throw err;
   }
   const ports = await iscsi.start();
+  const luns = new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context });
   let admin: AdminListener | undefined;
   try {
     if (config.admin.enabled) {
       const registry = createMetricsRegistry(serverMetricsSources(iscsi, lunRegistry, pool));
-      admin = await startAdminListener(config.admin, registry, log);
+      admin = await startAdminListener(
+        { host: config.admin.host, port: config.admin.port, tokenFile: adminTokenPath(config), ...opts.admin },
+        { iscsi, lunRegistry, luns, config, log },
+        registry,
+      );
     }
   } catch (err) {
     await iscsi.stop(0);
@@ -92,7 +99,6 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     throw err;
   }
   let stopping: Promise<void> | undefined;
-  const luns = new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context });
   const reloader = opts.configPath === undefined ? undefined : new ConfigReloader(opts.configPath, config, luns, log);
   return {
     iscsi,

@@ -43,6 +43,18 @@ export const ERROR_CODES = {
   NO_COMMON_VALUE: 'no value of a key both sides accept',
   MISSING_KEY: 'a key that must be negotiated was not',
   AHS_INVALID: "a SCSI Command's additional header segments are malformed",
+  // admin/ (ApiProblem: each is one problem type of the REST API, docs/admin.md)
+  API_VALIDATION: 'a request does not match its schema (the problem lists each field and rule)',
+  API_MALFORMED: 'a request body cannot be parsed (bad JSON, bad length)',
+  API_UNAUTHORIZED: 'no bearer token, or a wrong one',
+  API_NOT_FOUND: 'no route, or no object, by that name',
+  API_CONFLICT: 'the request conflicts with the current state',
+  API_PRECONDITION_FAILED: 'a precondition of the request (If-Match) does not hold',
+  API_PAYLOAD_TOO_LARGE: 'a request body over the size limit',
+  API_UNSUPPORTED_MEDIA_TYPE: 'a request body in a content type the route does not take',
+  API_RATE_LIMITED: 'too many failed authentications from one address',
+  API_INTERNAL: 'an unexpected error answering a request (logged with its stack)',
+  ADMIN_TOKEN_INVALID: 'the admin token file cannot be used (too open, not a file, too short)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
