@@ -1,6 +1,7 @@
 /**
  * The layers of src/ and which may import which (docs/architecture.md, "Layers"):
  *   cli -> server -> admin -> {control, metrics} -> runtime -> iscsi -> scsi -> block <- backstore,
+ * admin and metrics also reading iscsi directly (sessions, login attempts, counters),
  * with config, shared helpers and native (FFI) at the bottom. Each folder lists what it may import;
  * everything else is forbidden by import-x/no-restricted-paths.
  */
@@ -15,6 +16,7 @@ export const LAYERS = {
   runtime: ['iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   metrics: ['runtime', 'iscsi', 'scsi', 'block', 'shared', 'config'],
   control: ['runtime', 'shared', 'config'],
+  // admin reads live iSCSI state (sessions, login attempts) and changes the target through control.
   admin: ['control', 'metrics', 'runtime', 'iscsi', 'shared', 'config'],
   server: ['admin', 'metrics', 'control', 'runtime', 'iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   cli: ['server', 'shared', 'config'],

@@ -4,6 +4,7 @@
  * key is a typo until proven otherwise, and a typo in a storage config should
  * stop the target rather than be ignored. The parts live in schema/.
  */
+import { join } from 'node:path';
 import { z } from 'zod';
 import { AuthSchema } from './schema/auth.js';
 import { NamedBackstoreSchema, type BackstoreConfig } from './schema/backstore.js';
@@ -26,17 +27,28 @@ const MemorySchema = z.strictObject({
 });
 
 /**
- * HTTP admin listener (GET /metrics, /healthz). Loopback by default: metrics
- * name targets and initiators, so exposing them must be a decision.
+ * HTTP admin listener (GET /metrics, /healthz, the /v1 REST API). Loopback by
+ * default: metrics name targets and initiators, so exposing them must be a decision.
  */
 const AdminSchema = z.strictObject(
   {
     enabled: z.boolean().default(true),
     host: HostSchema.default('127.0.0.1'),
     port: integer(1, 65535).default(9470),
+    /**
+     * The /v1 API's bearer token, one line in a file of mode 0600 (made on first
+     * start if missing; a file others may read stops the start). Default
+     * `<stateDir>/admin-token` (adminTokenPath). Delete it and restart to rotate.
+     */
+    tokenFile: PathSchema.optional(),
   },
   { error: 'must be an object like { host: 127.0.0.1, port: 9470 } (enabled: false turns it off)' },
 );
+
+/** Where the admin API's token lives: admin.tokenFile, or admin-token in stateDir. */
+export function adminTokenPath(config: { stateDir: string; admin: { tokenFile?: string | undefined } }): string {
+  return config.admin.tokenFile ?? join(config.stateDir, 'admin-token');
+}
 
 /** Whether two listeners on (host, port) would fight over the same socket. */
 function sameSocket(a: { host: string; port: number }, b: { host: string; port: number }): boolean {

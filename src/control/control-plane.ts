@@ -93,6 +93,12 @@ export class ControlPlane {
     return this.revisions.of(toFileForm(this.desiredConfig));
   }
 
+  /** At start-up, with `admin.port: 0` (tests): the model records the port the kernel picked. */
+  adoptBoundAdminPort(port: number): void {
+    this.desiredConfig = { ...this.desiredConfig, admin: { ...this.desiredConfig.admin, port } };
+    this.runningConfig = { ...this.runningConfig, admin: { ...this.runningConfig.admin, port } };
+  }
+
   /** Changes configured that only a restart applies. */
   get pendingRestart(): readonly string[] {
     return planChange(this.runningConfig, this.desiredConfig).needsRestart;

@@ -83,6 +83,8 @@ export class Completion {
     }
     task.responded = true;
     s.tasks.forget(task);
+    s.counters.commands++;
+    if (task.pdu.write) s.counters.writtenBytes += task.received;
     // The write data has been used (or dropped); the read share goes back once the socket has the data.
     const readReservation = task.readReservation;
     task.readReservation = undefined;
@@ -103,6 +105,7 @@ export class Completion {
       return;
     }
     if (task.pdu.read && r.dataIn && r.dataIn.length > 0 && task.command.expectedDataInLength > 0) {
+      s.counters.readBytes += Math.min(r.dataIn.length, task.command.expectedDataInLength);
       sendDataIn(s.conn, s.window, s.params, task, r);
       return;
     }

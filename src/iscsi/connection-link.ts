@@ -57,4 +57,6 @@ export interface ConnectionLink {
   readonly remoteAddress: string;
   /** The local address the peer connected to (SendTargets on a wildcard portal). */
   readonly localAddress: string;
+  readonly localPort: number;
+  readonly remotePort: number;
 }

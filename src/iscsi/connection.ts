@@ -130,6 +130,10 @@ export class Connection implements ConnectionLink {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
   }
 
+  get remotePort(): number {
+    return this.socket.remotePort ?? 0;
+  }
+
   get remoteAddress(): string {
     return this.socket.remoteAddress ?? '';
   }

@@ -5,6 +5,7 @@ import type { Connection, ConnectionOptions } from './connection.js';
 import type { ConnectionLink } from './connection-link.js';
 import { LoginHandler, type LoginOutcome, type SessionAttachment } from './login.js';
 import { LoginFailureCounts } from './login-failure.js';
+import { LoginLog } from './login-log.js';
 import type { TargetNegotiationConfig } from './session-params.js';
 import { AsyncEvent, encodeAsyncMessage } from './pdu.js';
 import { LoginStatus, type LoginStatusCode } from './opcodes.js';
@@ -53,6 +54,8 @@ export class IscsiServer {
   readonly authThrottle: AuthThrottle;
   /** Failed logins by reason (metric scatter_iscsi_login_failures_total). */
   readonly loginFailures = new LoginFailureCounts();
+  /** The last login attempts per initiator (GET /v1/logins). */
+  readonly loginLog = new LoginLog();
   private nexusCounter = 0;
   private readonly nexusIds = { next: () => ++this.nexusCounter };
   /** Write data held for commands, with a per-session share (see byte-budget.ts). */
@@ -177,6 +180,7 @@ export class IscsiServer {
           loginTimeoutMs: this.opts.loginTimeoutMs,
           authThrottle: this.authThrottle,
           failures: this.loginFailures,
+          loginLog: this.loginLog,
           attach: (outcome) => this.attach(conn, outcome),
         },
         conn.log,
@@ -245,32 +249,48 @@ export class IscsiServer {
   }
 
   /**
+   * Ask the initiator to log out of one session (Async Message, event 1: "logout within
+   * Parameter3 seconds") and close it after `graceMs` if it is still there (admin API).
+   * False when no session has that TSIH.
+   */
+  logoutSession(tsih: number, graceMs: number): boolean {
+    const session = this.sessions.get(tsih);
+    if (session === undefined) return false;
+    this.logoutSessions([session], 'logout requested by the administrator', graceMs).catch((err: unknown) =>
+      this.log.error({ err, tsih }, 'closing a session failed'),
+    );
+    return true;
+  }
+
+  /**
    * Ask the initiators of `sessions` to log out (Async Message, event 1, RFC 7143 §11.9.1), give
    * them `graceMs` to do so, then close what is left. Resolves once every one of them has ended.
    */
   async logoutSessions(sessions: readonly Session[], reason: string, graceMs: number): Promise<void> {
-    for (const s of sessions) {
-      if (s.conn.isClosed) continue;
-      s.conn.send(
-        encodeAsyncMessage({
-          lun: 0,
-          event: AsyncEvent.LOGOUT_REQUEST,
-          vcode: 0,
-          parameter1: 0,
-          parameter2: 0,
-          parameter3: Math.max(1, Math.ceil(graceMs / 1000)),
-          statSN: s.conn.takeStatSN(),
-          expCmdSN: s.window.expCmdSN,
-          maxCmdSN: s.window.maxCmdSN,
-          dataLength: 0,
-        }),
-      );
-    }
+    for (const s of sessions) this.requestLogout(s, graceMs);
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([Promise.all(sessions.map((s) => s.whenClosed)), graceOver]);
     clearTimeout(timer);
     await Promise.all(sessions.map((s) => s.close(reason)));
+  }
+
+  private requestLogout(s: Session, graceMs: number): void {
+    if (s.conn.isClosed) return;
+    s.conn.send(
+      encodeAsyncMessage({
+        lun: 0,
+        event: AsyncEvent.LOGOUT_REQUEST,
+        vcode: 0,
+        parameter1: 0,
+        parameter2: 0,
+        parameter3: Math.max(1, Math.ceil(graceMs / 1000)),
+        statSN: s.conn.takeStatSN(),
+        expCmdSN: s.window.expCmdSN,
+        maxCmdSN: s.window.maxCmdSN,
+        dataLength: 0,
+      }),
+    );
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { LoginLog } from './login-log.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import type { ChallengeCache, ChapTargetConfig } from './chap.js';
 import type { PduHandler } from './connection-link.js';
@@ -46,6 +47,8 @@ export interface LoginContext {
   readonly authThrottle: AuthThrottle;
   /** Failed logins by reason, for the metrics. */
   readonly failures: LoginFailureCounts;
+  /** The last attempts per initiator (admin API); absent = not kept. */
+  readonly loginLog?: LoginLog;
   /** Timer functions; tests inject fake ones. */
   readonly timers?: LoginTimers;
   /** Create (or reinstate) the session for this connection; a status code refuses the login. */

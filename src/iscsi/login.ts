@@ -26,8 +26,10 @@ export class LoginHandler implements PduHandler {
   private readonly replies: LoginReplies;
   private stage = STAGE_SECURITY;
   private identity: LoginIdentity | undefined;
-  /** InitiatorName as sent, for the log of a login that fails before identification. */
+  /** InitiatorName, TargetName and SessionType as sent, for the log of a login that fails before identification. */
   private claimedInitiator: string | undefined;
+  private claimedTarget: string | undefined;
+  private claimedType: string | undefined;
   private security: SecurityNegotiation | undefined;
   private sentTpgt = false;
   private continued: ContinuedLoginResponse | undefined;
@@ -118,6 +120,8 @@ export class LoginHandler implements PduHandler {
     let security = this.security;
     if (identity === undefined || security === undefined) {
       this.claimedInitiator = keys.get('InitiatorName');
+      this.claimedTarget = keys.get('TargetName');
+      this.claimedType = keys.get('SessionType');
       identity = identifyLogin(keys, this.stage, this.ctx);
       security = new SecurityNegotiation(identity, this.ctx, this.remoteAddress);
       this.identity = identity;
@@ -245,6 +249,7 @@ export class LoginHandler implements PduHandler {
       { headerDigest: outcome.params.headerDigest, dataDigest: outcome.params.dataDigest },
       outcome.params.maxRecvDataSegmentLength,
     );
+    this.record('success', { tsih: attached.tsih });
     this.log.info(
       {
         initiator: identity.initiatorName,
@@ -267,6 +272,7 @@ export class LoginHandler implements PduHandler {
     if (this.finished) return;
     this.finished = true;
     this.ctx.failures.add('timeout');
+    this.record('failure', { reason: 'timeout', detail: `no complete login within ${this.ctx.loginTimeoutMs} ms` });
     this.log.warn(
       { remote: this.conn.remote, initiator: this.loggedInitiator(), reason: 'timeout', why: `no complete login within ${this.ctx.loginTimeoutMs} ms` },
       'login failed',
@@ -291,6 +297,7 @@ export class LoginHandler implements PduHandler {
       throttle = { failures: verdict.failures, lockedOut: verdict.lockedOut };
     }
     this.ctx.failures.add(failure.reason);
+    this.record('failure', { reason: failure.reason, detail: failure.message });
     this.log.warn(
       {
         remote: this.conn.remote,
@@ -311,6 +318,23 @@ export class LoginHandler implements PduHandler {
     };
     if (delayMs > 0) this.held = this.timers.setTimeout(answer, delayMs);
     else answer();
+  }
+
+  /** One attempt into the login log (GET /v1/logins): the same reason and detail as the log line. */
+  private record(outcome: 'success' | 'failure', more: { reason?: string; detail?: string; tsih?: number }): void {
+    const log = this.ctx.loginLog;
+    if (log === undefined) return;
+    const type = this.identity?.sessionType ?? this.claimedType;
+    log.record({
+      at: Date.now(),
+      initiatorName: this.identity?.initiatorName ?? this.claimedInitiator,
+      sourceAddress: this.conn.remoteAddress,
+      sourcePort: this.conn.remotePort,
+      target: this.identity?.target?.iqn ?? (type === 'Discovery' ? undefined : this.claimedTarget),
+      sessionType: type === 'Discovery' || type === 'Normal' ? type : this.claimedTarget === undefined ? undefined : 'Normal',
+      outcome,
+      ...more,
+    });
   }
 
   private loggedInitiator(): string | undefined {

@@ -19,6 +19,16 @@ export interface SessionLimits {
   readonly dataOutTimeoutMs: number;
 }
 
+/** Plain per-session counters, bumped on the hot path (no allocation); the admin API reads them. */
+export class SessionCounters {
+  /** SCSI commands answered (one response each). */
+  commands = 0;
+  /** Data-In payload bytes sent. */
+  readBytes = 0;
+  /** Write payload bytes received (immediate data and Data-Out) for answered commands. */
+  writtenBytes = 0;
+}
+
 /** What the session's PDU handlers (command intake, Data-Out, completion, TMF, logout) share. */
 export interface SessionHost {
   readonly conn: ConnectionLink;
@@ -29,6 +39,7 @@ export interface SessionHost {
   /** The target's SCSI core; absent in a discovery session, which carries no SCSI commands. */
   readonly scsi: ScsiTargetCore | undefined;
   readonly limits: SessionLimits;
+  readonly counters: SessionCounters;
   readonly log: Logger;
   /** Run `deliver` in CmdSN order (immediate: at once); false, logged, when the CmdSN is outside the window. */
   ordered(cmdSN: number, immediate: boolean, deliver: () => void): boolean;

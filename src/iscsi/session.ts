@@ -11,7 +11,7 @@ import { Logout } from './logout.js';
 import { answerNopOut } from './nop-out.js';
 import { Op, RESERVED_TAG, RejectReason } from './opcodes.js';
 import { ittOf, opcodeOf, parseTmfRequest, type InPdu } from './pdu.js';
-import type { SessionHost, SessionLimits } from './session-host.js';
+import { SessionCounters, type SessionHost, type SessionLimits } from './session-host.js';
 import type { SessionParams } from './session-params.js';
 import { sessionKey, type SessionLike } from './session-table.js';
 import { SessionText } from './session-text.js';
@@ -49,6 +49,7 @@ export class Session implements PduHandler, SessionLike, SessionHost {
   readonly tasks: TaskTable;
   readonly log: Logger;
   readonly createdAt = Date.now();
+  readonly counters = new SessionCounters();
   private readonly completion: Completion;
   private readonly dataOut: DataOutAssembly;
   private readonly intake: CommandIntake;

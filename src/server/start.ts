@@ -2,9 +2,9 @@
 import type { Logger } from 'pino';
 import { ControlPlane } from '../control/control-plane.js';
 import { loadConfig, saveConfig } from '../config/load.js';
-import { startAdminListener, type AdminListener } from '../admin/listener.js';
+import { startAdminListener, type AdminListener, type AdminListenerOptions } from '../admin/listener.js';
 import { Mempool } from '../block/mempool.js';
-import type { Config } from '../config/schema.js';
+import { adminTokenPath, type Config } from '../config/schema.js';
 import { IscsiServer } from '../iscsi/iscsi-server.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { serverMetricsSources } from '../metrics/server-sources.js';
@@ -27,7 +27,7 @@ export interface Scatter {
   readonly luns: LiveLuns;
   /** Ports bound, in the order of config.iscsi.portals. */
   readonly ports: readonly number[];
-  /** Port of the admin listener (GET /metrics, /healthz); undefined when `admin.enabled` is false. */
+  /** Port of the admin listener (GET /metrics, /healthz, /v1); undefined when `admin.enabled` is false. */
   readonly adminPort: number | undefined;
   /** The running model and the one way to change it (admin API, SIGHUP). */
   readonly control: ControlPlane;
@@ -43,6 +43,8 @@ export interface Scatter {
 export interface StartOptions {
   /** The file `config` was read from: reload() reads it again. */
   readonly configPath?: string;
+  /** Admin listener settings the config file does not hold (tests: shorter auth limits, extra routes). */
+  readonly admin?: Pick<AdminListenerOptions, 'authLimits' | 'routes'>;
 }
 
 /** Open every backstore, build the SCSI and iSCSI layers from a validated config, and listen. */
@@ -61,22 +63,10 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     throw err;
   }
   const ports = await iscsi.start();
-  let admin: AdminListener | undefined;
-  try {
-    if (config.admin.enabled) {
-      const registry = createMetricsRegistry(serverMetricsSources(iscsi, lunRegistry, pool));
-      admin = await startAdminListener(config.admin, registry, log);
-    }
-  } catch (err) {
-    await iscsi.stop(0);
-    await lunRegistry.closeAll();
-    throw err;
-  }
-  let stopping: Promise<void> | undefined;
   const luns = new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context });
   const path = opts.configPath;
   const control = new ControlPlane({
-    config: withBoundPorts(config, ports, admin?.port),
+    config: withBoundPorts(config, ports),
     runtime: {
       luns,
       targets: new LiveTargets({ iscsi, registry: lunRegistry, context }),
@@ -87,6 +77,23 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     persistence: path === undefined ? undefined : { reread: () => loadConfig(path), commit: (_was, next) => saveConfig(path, next) },
     log,
   });
+  let admin: AdminListener | undefined;
+  try {
+    if (config.admin.enabled) {
+      const registry = createMetricsRegistry(serverMetricsSources(iscsi, lunRegistry, pool));
+      admin = await startAdminListener(
+        { host: config.admin.host, port: config.admin.port, tokenFile: adminTokenPath(config), ...opts.admin },
+        { iscsi, lunRegistry, luns, config, control, log },
+        registry,
+      );
+    }
+  } catch (err) {
+    await iscsi.stop(0);
+    await lunRegistry.closeAll();
+    throw err;
+  }
+  if (admin && config.admin.port === 0) control.adoptBoundAdminPort(admin.port);
+  let stopping: Promise<void> | undefined;
   return {
     iscsi,
     pool,
@@ -107,10 +114,9 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
 }
 
 /** The model holds the ports really bound where the config asked for any free one (port 0, in tests). */
-function withBoundPorts(config: Config, ports: readonly number[], adminPort: number | undefined): Config {
+function withBoundPorts(config: Config, ports: readonly number[]): Config {
   return {
     ...config,
     iscsi: { ...config.iscsi, portals: config.iscsi.portals.map((p, i) => (p.port === 0 ? { ...p, port: ports[i] ?? 0 } : p)) },
-    admin: config.admin.port === 0 && adminPort !== undefined ? { ...config.admin, port: adminPort } : config.admin,
   };
 }

@@ -47,8 +47,22 @@ export const ERROR_CODES = {
   CONFIG_APPLY: 'a step of a config change failed; what was applied before it was undone',
   CONFIG_REFUSED: 'a config change would lose data (a shrink) and is refused whole',
   CONFIG_PERSIST: 'a config change could not be written to the config file; it was undone',
-  // admin/
-  API_RESOURCE: 'an admin API request names a missing resource, conflicts with one, or carries a stale revision',
+  // admin/ (ApiProblem: each is one problem type of the REST API, docs/admin.md)
+  API_VALIDATION: 'a request does not match its schema (the problem lists each field and rule)',
+  API_MALFORMED: 'a request body cannot be parsed (bad JSON, bad length)',
+  API_UNAUTHORIZED: 'no bearer token, or a wrong one',
+  API_NOT_FOUND: 'no route, or no object, by that name',
+  API_CONFLICT: 'the request conflicts with the current state',
+  API_REFUSED: 'a change that would lose data (a shrink), refused whole',
+  API_APPLY_FAILED: 'a step of a change failed on the running target; what was applied was undone',
+  API_CONFIG_FILE_CHANGED: 'the config file changed on disk since Scatter read it; reload (SIGHUP) before changing it through the API',
+  API_PERSIST_FAILED: 'a change could not be written to the config file; it was undone',
+  API_PRECONDITION_FAILED: 'a precondition of the request (If-Match) does not hold',
+  API_PAYLOAD_TOO_LARGE: 'a request body over the size limit',
+  API_UNSUPPORTED_MEDIA_TYPE: 'a request body in a content type the route does not take',
+  API_RATE_LIMITED: 'too many failed authentications from one address',
+  API_INTERNAL: 'an unexpected error answering a request (logged with its stack)',
+  ADMIN_TOKEN_INVALID: 'the admin token file cannot be used (too open, not a file, too short)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -25,6 +25,8 @@ export interface LoginOptions {
   targetName?: string;
   sessionType?: 'Normal' | 'Discovery';
   initiatorName?: string;
+  /** Sent with InitiatorName in the first Login Request. */
+  initiatorAlias?: string;
   isid?: Buffer;
   tsih?: number;
   /** Operational keys to offer (in addition to the digests). */
@@ -346,6 +348,7 @@ export class TestInitiator {
       ['InitiatorName', opts.initiatorName ?? DEFAULT_INITIATOR],
       ['SessionType', type],
     ];
+    if (opts.initiatorAlias !== undefined) first.push(['InitiatorAlias', opts.initiatorAlias]);
     if (type === 'Normal' && opts.targetName) first.push(['TargetName', opts.targetName]);
     first.push(['AuthMethod', opts.authMethod ?? (opts.chap ? 'CHAP,None' : 'None')]);
 

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { startScatter, type Scatter } from '../../src/server/start.js';
+import { startScatter, type Scatter, type StartOptions } from '../../src/server/start.js';
 
 export const TEST_IQN = 'iqn.2026-11.io.scatter:test';
 
@@ -26,7 +26,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]
  */
 export async function startTestTarget(
   customize?: (raw: Record<string, unknown>, dir: string) => void,
-  opts: { log?: Logger; dir?: string } = {},
+  opts: { log?: Logger; dir?: string; start?: StartOptions } = {},
 ): Promise<TestTarget> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'scatter-test-'));
   const raw: Record<string, unknown> = {
@@ -52,7 +52,7 @@ export async function startTestTarget(
   // Same for the admin listener: a real target may hold 9470.
   config.admin = { ...config.admin, port: 0 };
   const log = opts.log ?? pino({ level: config.logLevel });
-  const scatter = await startScatter(config, log);
+  const scatter = await startScatter(config, log, opts.start);
   return {
     scatter,
     port: scatter.ports[0]!,

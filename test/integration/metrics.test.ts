@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
+import { AdminClient } from '../helpers/admin-client.js';
 import { read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { scrape, type Exposition } from '../helpers/metrics.js';
@@ -70,7 +71,10 @@ describe('admin listener', () => {
     // Process metrics from collectDefaultMetrics on the same registry.
     expect(exposition.select('process_cpu_user_seconds_total')).toHaveLength(1);
     expect(exposition.select('nodejs_heap_size_used_bytes')).toHaveLength(1);
-    expect((await fetch(`http://127.0.0.1:${adminPort()}/nope`)).status).toBe(404);
+    // Unknown paths are 404 (problem+json) to a client with the admin token; without it, 401 (docs/admin.md).
+    const nope = await AdminClient.of(t).get('/nope');
+    expect([nope.status, nope.headers.get('content-type')]).toEqual([404, 'application/problem+json; charset=utf-8']);
+    expect((await fetch(`http://127.0.0.1:${adminPort()}/nope`)).status).toBe(401);
   });
 });
 

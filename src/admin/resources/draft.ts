@@ -3,9 +3,9 @@
  * them), validated whole when done: a resource edit gets exactly the checks a config file gets.
  */
 import { toFileForm } from '../../config/file-form.js';
-import { validateConfig } from '../../config/load.js';
+import { ConfigError, validateConfig } from '../../config/load.js';
 import type { Config, ConfigInput } from '../../config/schema.js';
-import { ResourceError } from './resource-error.js';
+import { ApiProblem } from '../problem.js';
 
 type Input<T> = T extends readonly (infer E)[] ? E : never;
 export type TargetInput = Input<NonNullable<ConfigInput['targets']>>;
@@ -49,10 +49,9 @@ export class Draft {
     try {
       return validateConfig({ ...this.rest, targets: this.targets, backstores: this.backstores, iscsi: this.iscsi }, 'request');
     } catch (err) {
-      if (err instanceof Error && err.name === 'ConfigError') {
-        const problem = new ResourceError('validation', err.message.replace(/^request: /, ''));
-        problem.cause = err;
-        throw problem;
+      if (err instanceof ConfigError) {
+        const errors = err.issues.map((issue) => ({ path: issue.path, rule: 'config', message: issue.message }));
+        throw new ApiProblem('validation', `the resulting config does not validate: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors, cause: err });
       }
       throw err;
     }

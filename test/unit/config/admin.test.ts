@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../../../src/config/load.js';
+import { adminTokenPath } from '../../../src/config/schema.js';
 
 function errorOf(text: string): ConfigError {
   try {
@@ -20,6 +22,11 @@ describe('admin listener config', () => {
     expect(parseConfig('admin: { host: 0.0.0.0, port: 9100 }', 't').admin).toEqual({ enabled: true, host: '0.0.0.0', port: 9100 });
     expect(parseConfig('admin: { host: "::1" }', 't').admin).toEqual({ enabled: true, host: '::1', port: 9470 });
     expect(parseConfig('admin: { enabled: false }', 't').admin).toEqual({ enabled: false, host: '127.0.0.1', port: 9470 });
+  });
+
+  it('keeps the API token in <stateDir>/admin-token unless admin.tokenFile names another file', () => {
+    expect(adminTokenPath(parseConfig('stateDir: /var/lib/scatter', 't'))).toBe('/var/lib/scatter/admin-token');
+    expect(adminTokenPath(parseConfig('admin: { tokenFile: secrets/token }', 't'))).toBe(resolve('secrets/token'));
   });
 
   it.each([

@@ -33,8 +33,11 @@ export class FakeConnection implements ConnectionLink {
     readonly localAddress = '192.0.2.1',
   ) {}
 
+  readonly remotePort = 40000;
+  readonly localPort = 3260;
+
   get remote(): string {
-    return `${this.remoteAddress}:40000`;
+    return `${this.remoteAddress}:${this.remotePort}`;
   }
 
   get isClosed(): boolean {

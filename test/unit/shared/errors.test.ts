@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ApiProblem } from '../../../src/admin/problem.js';
+import { AdminTokenError } from '../../../src/admin/token.js';
 import { BackstoreError } from '../../../src/block/backstore-error.js';
 import { BlockError } from '../../../src/block/device.js';
 import { ConfigError } from '../../../src/config/error.js';
@@ -30,6 +32,8 @@ describe('error codes in one place', () => {
       [new LoginFailure(LoginStatus.AUTH_FAILURE, 'chap_wrong_secret', 'x'), 'LoginFailure', 'LOGIN_FAILED'],
       [thrown(() => parseSize('12 parsecs')), 'SizeError', 'SIZE_INVALID'],
       [thrown(() => parseScsiCommand(bhs, ahs)), 'AhsError', 'AHS_INVALID'],
+      [new ApiProblem('not-found', 'x'), 'ApiProblem', 'API_NOT_FOUND'],
+      [new AdminTokenError('x'), 'AdminTokenError', 'ADMIN_TOKEN_INVALID'],
     ];
     for (const [err, name, code] of errors) {
       expect(err).toBeInstanceOf(ScatterError);
