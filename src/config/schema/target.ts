@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { AuthSchema } from './auth.js';
-import { BackstoreNameSchema, BackstoreSchema } from './backstore.js';
+import { BackstoreNameSchema, BackstoreSchema, type BackstoreConfig } from './backstore.js';
 import { IscsiNameSchema, byteSize, hasControlCharacters, integer, reportDuplicates } from './fields.js';
 
 /** TargetAlias (RFC 7143 §13.6): human-readable text of at most 255 bytes. */
@@ -19,12 +19,21 @@ const SerialSchema = z
   .max(32, 'must be at most 32 characters')
   .regex(/^[!-~](?:[ -~]*[!-~])?$/, 'must be printable ASCII without leading or trailing spaces');
 
+/**
+ * A string is a backstore's name, anything else an inline backstore: checked as one or the other
+ * (not as a union), so that a mistake in an inline backstore is reported field by field.
+ */
+const LunBackstoreSchema = z.unknown().transform((value, ctx): string | BackstoreConfig => {
+  const result = typeof value === 'string' ? BackstoreNameSchema.safeParse(value) : BackstoreSchema.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ ...issue });
+  return z.NEVER;
+});
+
 export const LunSchema = z.strictObject({
   lun: integer(0, 16383),
   /** Inline, or the name of an entry of the top-level `backstores` list (resolved by ConfigSchema). */
-  backstore: z.union([BackstoreNameSchema, BackstoreSchema], {
-    error: 'must be a backstore (an object with a type) or the name of one in backstores',
-  }),
+  backstore: LunBackstoreSchema,
   readOnly: z.boolean().default(false),
   /** Removable medium (INQUIRY RMB = 1): START STOP UNIT can eject / load it, PREVENT ALLOW is honoured. */
   removable: z.boolean().default(false),

@@ -70,6 +70,7 @@ describe('defaults', () => {
       },
       memory: { pageSize: 65536, poolPages: 512, poolWaitMs: 2000 },
       admin: { enabled: true, host: '127.0.0.1', port: 9470 },
+      backstores: [],
       targets: [],
       discoveryAuth: { method: 'none' },
     });
