@@ -11,6 +11,7 @@ import { serverMetricsSources } from '../metrics/server-sources.js';
 import { LiveLuns } from '../runtime/live-luns.js';
 import { LunRegistry, type LunEntry } from '../runtime/lun-registry.js';
 import { failedLun, openLun, type LunOpenContext } from '../runtime/open-lun.js';
+import { targetAccessFromConfig } from '../runtime/target-access.js';
 import { ScsiTargetCore } from '../scsi/target-core.js';
 import { iscsiServerOptions } from './iscsi-options.js';
 
@@ -73,6 +74,7 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
         portals: config.iscsi.portals,
         chap: chapConfigFromAuth(t.auth) ?? undefined,
         scsi: new ScsiTargetCore({ targetName: t.iqn, luns: units, logger: log }),
+        access: targetAccessFromConfig(t),
       });
     }
   } catch (err) {

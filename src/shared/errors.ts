@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   NO_COMMON_VALUE: 'no value of a key both sides accept',
   MISSING_KEY: 'a key that must be negotiated was not',
   AHS_INVALID: "a SCSI Command's additional header segments are malformed",
+  TARGET_NOT_FOUND: 'no target has that name (a run-time change named one that is not running)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
