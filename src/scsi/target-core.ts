@@ -112,9 +112,14 @@ export class ScsiTargetCore {
    * numbers, that nexus gets REPORTED LUNS DATA HAS CHANGED on every LU it may now address (SPC-4).
    */
   setNexusView(nexus: Nexus, view: NexusLunView | undefined): void {
+    const before = new Set(this.visibleUnits(nexus.id));
     const changed = this.views.set(nexus.id, view);
     if (!changed || !this.inventory.hasNexus(nexus.id)) return;
-    for (const lu of this.visibleUnits(nexus.id)) this.inventory.attention(lu, nexus.id, Asc.REPORTED_LUNS_DATA_HAS_CHANGED);
+    for (const lu of this.visibleUnits(nexus.id)) {
+      // What an LU owed the nexus while it was masked (its power-on at login) was never reportable: the news now is this.
+      if (!before.has(lu)) lu.unitAttentions.forget(nexus.id);
+      this.inventory.attention(lu, nexus.id, Asc.REPORTED_LUNS_DATA_HAS_CHANGED);
+    }
   }
 
   /** The view installed for `nexus`, if any. */
