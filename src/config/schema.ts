@@ -13,6 +13,7 @@ import { IscsiSchema } from './schema/iscsi.js';
 import { TargetSchema } from './schema/target.js';
 
 export { defaultLunSerial } from './schema/target.js';
+export type { AclConfig, AclLunConfig } from './schema/acl.js';
 export type { AuthConfig } from './schema/auth.js';
 export type { BackstoreConfig, NamedBackstoreConfig } from './schema/backstore.js';
 

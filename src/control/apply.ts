@@ -22,7 +22,7 @@ export interface LiveRuntime {
   readonly targets: {
     add(target: TargetConfig): Promise<void>;
     remove(iqn: string, graceMs: number): Promise<void>;
-    update(target: TargetConfig): void;
+    update(target: TargetConfig, graceMs: number): Promise<void>;
   };
   readonly settings: {
     addPortal(portal: PortalConfig): Promise<unknown>;
@@ -115,8 +115,8 @@ async function applyStep(step: PlanStep, rt: LiveRuntime): Promise<Undo | undefi
       await rt.targets.add(step.target);
       return () => rt.targets.remove(step.target.iqn, 0);
     case 'updateTarget':
-      rt.targets.update(step.to);
-      return async () => rt.targets.update(step.from);
+      await rt.targets.update(step.to, rt.logoutGraceMs);
+      return () => rt.targets.update(step.from, 0);
     case 'addLun':
       await rt.luns.add(step.target, step.lun);
       return () => rt.luns.remove(step.target.iqn, step.lun.lun);

@@ -207,7 +207,7 @@ export class DataOutAssembly {
       if (d.final && d.ttt === RESERVED_TAG) task.unsolicitedOpen = false;
     }
     task.fail();
-    const sense = this.s.scsi?.senseFor(task.lun, reason);
+    const sense = this.s.scsi?.senseFor(task.lun, reason, this.s.nexus);
     this.completion.respondAfterUnsolicited(task, { status: ScsiStatus.CHECK_CONDITION, sense });
   }
 }

@@ -16,6 +16,8 @@ import { TargetRegistry, type IscsiTarget, type PortalAddress } from './target.j
 import { ConnectionAdmission, type AdmissionLimits } from './admission.js';
 import { ByteBudget } from './byte-budget.js';
 import { PeerWarnings } from './peer-warnings.js';
+import { ScatterError } from '../shared/errors.js';
+import { OPEN_ACCESS, lunViewFor, permits, type TargetAccess } from './target-access.js';
 
 export interface IscsiServerOptions {
   readonly portals: readonly PortalAddress[];
@@ -189,6 +191,8 @@ export class IscsiServer {
   }
 
   private attach(conn: Connection, outcome: LoginOutcome): SessionAttachment | LoginStatusCode {
+    // The ACL may have changed while this login ran.
+    if (outcome.target && !permits(outcome.target.access ?? OPEN_ACCESS, outcome.initiatorName)) return LoginStatus.AUTHORIZATION_FAILURE;
     const key = sessionKey(outcome.initiatorName, outcome.isid, outcome.target?.iqn ?? '');
     if (outcome.requestedTsih !== 0) {
       // A connection for an existing session: with MaxConnections=1 and ERL 0 that is the
@@ -225,7 +229,10 @@ export class IscsiServer {
     session.close(reason).catch((err: unknown) => this.log.error({ err, tsih: session.tsih }, 'closing a session failed'));
   }
 
-  /** SendTargets (RFC 7143 Appendix C): every target (All), one by name, or the session's own (empty). */
+  /**
+   * SendTargets (RFC 7143 Appendix C): every target (All), one by name, or the session's own (empty);
+   * a target whose ACL does not admit this initiator is not shown to it.
+   */
   private sendTargets(value: string, session: Session, conn: ConnectionLink): [string, string][] {
     let targets: IscsiTarget[];
     if (value === 'All') targets = this.targets.all();
@@ -234,8 +241,9 @@ export class IscsiServer {
       const t = this.targets.get(value);
       targets = t ? [t] : [];
     }
+    const initiator = session.outcome.initiatorName;
     const out: [string, string][] = [];
-    for (const t of targets) {
+    for (const t of targets.filter((target) => permits(target.access ?? OPEN_ACCESS, initiator))) {
       out.push(['TargetName', t.iqn]);
       for (const p of this.boundPortals) {
         const wildcard = p.host === '0.0.0.0' || p.host === '::';
@@ -247,6 +255,36 @@ export class IscsiServer {
     }
     return out;
   }
+
+  /**
+   * Replace who may log in to target `iqn` and which LUNs each initiator sees, at run time:
+   * - the next login and SendTargets use `access` (an ACL's CHAP included);
+   * - each live session whose initiator is still admitted gets its LUN view replaced; where the LUNs
+   *   it addresses (or their numbers) changed, the SCSI core raises REPORTED LUNS DATA HAS CHANGED;
+   * - each live session whose initiator is no longer admitted is asked to log out (Async Message,
+   *   event 1) and closed after `graceMs` if it is still there.
+   * Resolves once those sessions have ended. Throws (changing nothing) when there is no such target.
+   */
+  async setTargetAccess(iqn: string, access: TargetAccess, graceMs = 2000): Promise<{ updated: number; ended: number }> {
+    const target = this.targets.get(iqn);
+    if (!target) throw new ScatterError('TARGET_NOT_FOUND', `no target ${iqn}`);
+    target.access = access;
+    const revoked: Session[] = [];
+    let updated = 0;
+    for (const s of this.sessions.all()) {
+      if (s.target !== target) continue;
+      if (permits(access, s.outcome.initiatorName)) {
+        target.scsi.setNexusView(s.nexus, lunViewFor(access, s.outcome.initiatorName));
+        updated++;
+      } else {
+        s.log.info({ target: target.iqn }, 'initiator no longer in the ACL; asking it to log out');
+        revoked.push(s);
+      }
+    }
+    await this.logoutSessions(revoked, 'access revoked', graceMs);
+    return { updated, ended: revoked.length };
+  }
+
 
   /**
    * Ask the initiator to log out of one session (Async Message, event 1: "logout within

@@ -18,6 +18,7 @@ export const LOGIN_FAILURE_REASONS = [
   'auth_required', // the target requires CHAP, the initiator did not offer or skipped it
   'auth_method_rejected', // no AuthMethod both sides accept
   'target_not_found',
+  'not_in_acl', // the target admits initiators by ACL and this one is not listed (0202)
   'invalid_initiator_name',
   'missing_parameter',
   'unsupported_version',

@@ -10,6 +10,7 @@ import { OperationalNegotiator } from './negotiation.js';
 import { LoginStatus } from './opcodes.js';
 import type { TargetNegotiationConfig } from './session-params.js';
 import type { IscsiTarget, TargetRegistry } from './target.js';
+import { OPEN_ACCESS, chapFor, permits } from './target-access.js';
 
 export type SessionType = 'Normal' | 'Discovery';
 
@@ -68,7 +69,17 @@ export function identifyLogin(keys: ReadonlyMap<string, string>, stage: number, 
     if (!target) {
       throw new LoginFailure(LoginStatus.TARGET_NOT_FOUND, 'target_not_found', `no target ${JSON.stringify(boundForLog(targetName))}`);
     }
-    authRequired = target.chap;
+    // Checked before any authentication, as the target's own answer (RFC 7143 §11.13.5: 0202, the
+    // initiator is not allowed access to the target).
+    const access = target.access ?? OPEN_ACCESS;
+    if (!permits(access, name)) {
+      throw new LoginFailure(
+        LoginStatus.AUTHORIZATION_FAILURE,
+        'not_in_acl',
+        `initiator ${JSON.stringify(boundForLog(name))} is not in the ACL of ${target.iqn}`,
+      );
+    }
+    authRequired = chapFor(access, name, target.chap);
   } else {
     authRequired = ctx.discoveryChap;
   }

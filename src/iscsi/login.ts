@@ -231,7 +231,12 @@ export class LoginHandler implements PduHandler {
     };
     const attached = this.ctx.attach(outcome);
     if (!('handler' in attached)) {
-      const reason = attached === LoginStatus.SESSION_DOES_NOT_EXIST ? 'session_does_not_exist' : 'out_of_resources';
+      const reason =
+        attached === LoginStatus.SESSION_DOES_NOT_EXIST
+          ? 'session_does_not_exist'
+          : attached === LoginStatus.AUTHORIZATION_FAILURE
+            ? 'not_in_acl'
+            : 'out_of_resources';
       throw new LoginFailure(attached, reason, 'session could not be created');
     }
     this.finished = true;

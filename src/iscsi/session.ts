@@ -18,6 +18,7 @@ import { SessionText } from './session-text.js';
 import type { IscsiTarget } from './target.js';
 import { TaskManagement, abortOwnTasks } from './task-management.js';
 import { TaskTable } from './task-table.js';
+import { OPEN_ACCESS, lunViewFor } from './target-access.js';
 
 export interface SessionContext extends SessionLimits {
   readonly log: Logger;
@@ -86,6 +87,10 @@ export class Session implements PduHandler, SessionLike, SessionHost {
     this.text = new SessionText(this, this.isDiscovery, (value) => ctx.sendTargets(value, this, this.conn));
     this.logout = new Logout(this, outcome.cid);
     this.bindConnection(conn);
+    // The LUNs this initiator may address, as its ACL maps them (installed before the nexus is known,
+    // so the first thing it sees is already the masked inventory).
+    const target = outcome.target;
+    if (target) target.scsi.setNexusView(this.nexus, lunViewFor(target.access ?? OPEN_ACCESS, outcome.initiatorName));
     // CLEAR TASK SET and the resets, from any session of the target, reach this one's tasks here.
     this.scsi?.addNexus(this.nexus, (lun) => abortOwnTasks(this, this.tasks.onLun(lun)));
   }
@@ -191,7 +196,7 @@ export class Session implements PduHandler, SessionLike, SessionHost {
     this.close(reason).catch((err: unknown) => this.log.error({ err }, 'closing the session failed'));
   }
 
-  /** End the session: abort its tasks (ErrorRecoveryLevel 0 keeps nothing), release the nexus. */
+  /** End the session: abort its tasks (ErrorRecoveryLevel 0 keeps nothing), release the nexus and its LUN view. */
   close(reason: string): Promise<void> {
     this.closing ??= (async () => {
       this.log.info({ reason }, 'session closed');

@@ -1,4 +1,5 @@
 import type { ChapTargetConfig } from './chap.js';
+import type { TargetAccess } from './target-access.js';
 import type { ScsiTargetCore } from '../scsi/target-core.js';
 
 export interface PortalAddress {
@@ -16,6 +17,12 @@ export interface IscsiTarget {
   /** undefined = AuthMethod None. Changed live: applies to the next login. */
   chap?: ChapTargetConfig;
   readonly scsi: ScsiTargetCore;
+  /**
+   * Who may log in and which LUNs each initiator sees (undefined = anyone, every LUN). Read at each
+   * login and SendTargets; replace it only through IscsiServer.setTargetAccess, which also brings
+   * the live sessions in line.
+   */
+  access?: TargetAccess;
 }
 
 export class TargetRegistry {

@@ -52,7 +52,7 @@ export class TaskManagement {
         return TmfResponse.COMPLETE;
       }
       case TmfFunction.ABORT_TASK_SET: {
-        if (!scsi.lunNumbers.includes(req.lun)) return TmfResponse.LUN_DOES_NOT_EXIST;
+        if (!scsi.lunNumbersFor(nexus).includes(req.lun)) return TmfResponse.LUN_DOES_NOT_EXIST;
         await abortOwnTasks(this.s, tasks.onLun(req.lun));
         scsi.abortTaskSet(nexus, req.lun);
         return TmfResponse.COMPLETE;

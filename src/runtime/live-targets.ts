@@ -4,6 +4,7 @@ import type { IscsiServer } from '../iscsi/iscsi-server.js';
 import type { LunRegistry } from './lun-registry.js';
 import type { LunOpenContext } from './open-lun.js';
 import { buildIscsiTarget, openTargetLuns } from './open-target.js';
+import { targetAccessFromConfig } from './target-access.js';
 
 export interface LiveTargetsOptions {
   readonly iscsi: IscsiServer;
@@ -47,12 +48,17 @@ export class LiveTargets {
     this.opts.context.log.info({ target: iqn, sessions: sessions.length }, 'target removed');
   }
 
-  /** Alias and authentication: what the next login and discovery see (sessions logged in stay). */
-  update(target: TargetConfig): void {
+  /**
+   * Alias, authentication and access: the next login and discovery see them; sessions logged in
+   * keep theirs, except that an initiator's changed LUN mapping is applied at once (REPORTED LUNS
+   * DATA HAS CHANGED) and an initiator that lost access is logged out (IscsiServer.setTargetAccess).
+   */
+  async update(target: TargetConfig, graceMs: number): Promise<void> {
     const node = this.opts.iscsi.targets.get(target.iqn);
     if (!node) throw new Error(`no target ${target.iqn}`);
     node.alias = target.alias;
     node.chap = chapConfigFromAuth(target.auth) ?? undefined;
+    await this.opts.iscsi.setTargetAccess(target.iqn, targetAccessFromConfig(target), graceMs);
   }
 
   /** Sessions logged in to the target now. */

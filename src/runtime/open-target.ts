@@ -4,6 +4,7 @@ import { chapConfigFromAuth } from '../iscsi/chap.js';
 import type { IscsiTarget, PortalAddress } from '../iscsi/target.js';
 import { ScsiTargetCore } from '../scsi/target-core.js';
 import type { LunEntry, LunRegistry } from './lun-registry.js';
+import { targetAccessFromConfig } from './target-access.js';
 import { failedLun, openLun, type LunOpenContext } from './open-lun.js';
 
 /**
@@ -40,5 +41,6 @@ export function buildIscsiTarget(
     portals,
     chap: chapConfigFromAuth(target.auth) ?? undefined,
     scsi: new ScsiTargetCore({ targetName: target.iqn, luns: entries.map((e) => e.unit), logger: ctx.log }),
+    access: targetAccessFromConfig(target),
   };
 }

@@ -4,6 +4,7 @@ import type { DeviceType } from './device-type.js';
 import type { CommandHandler, ParsedCommand, TargetInfo } from './handler.js';
 import type { LogicalUnit } from './logical-unit.js';
 import type { LuInventory } from './lu-inventory.js';
+import type { NexusViews } from './nexus-view.js';
 import { offlineRefusal } from './offline-gate.js';
 import { CommandTable } from './command-table.js';
 import { RESERVATION_CONFLICT, TASK_ABORTED, type Outcome } from './outcome.js';
@@ -35,9 +36,12 @@ export class CommandPhases {
   constructor(
     private readonly inventory: LuInventory,
     private readonly deviceType: DeviceType,
-    private readonly info: TargetInfo,
+    /** The target as nexus `id` sees it (its LUN view applied). */
+    private readonly infoFor: (nexusId: number) => TargetInfo,
     private readonly stats: ScsiStats,
     private readonly logger: ScsiLogger | undefined,
+    /** LUN masking and mapping per nexus: the LUN of a command is the one its initiator uses. */
+    private readonly views: NexusViews,
   ) {
     this.table = new CommandTable(deviceType.handlers);
   }
@@ -45,7 +49,9 @@ export class CommandPhases {
   /** A task to run, or the answer now. */
   decide(cmd: ScsiCommand, receivedAt: number): Task | PrepareResult {
     if (!this.inventory.hasNexus(cmd.nexus.id)) this.inventory.addNexus(cmd.nexus);
-    const lu = this.inventory.get(cmd.lun);
+    // A LUN masked from this nexus is, to it, a LUN without an LU.
+    const mapping = this.views.resolve(cmd.nexus.id, cmd.lun);
+    const lu = mapping ? this.inventory.get(mapping.lun) : undefined;
     const format = senseFormatOf(lu);
     const refuse = (handler: CommandHandler | undefined, outcome: Outcome, spdtl?: number): PrepareResult =>
       this.refuse(cmd, handler, outcome, format, receivedAt, spdtl);
@@ -130,7 +136,7 @@ export class CommandPhases {
   }
 
   private parse(handler: CommandHandler, cmd: ScsiCommand, lu: LogicalUnit | undefined): ReturnType<CommandHandler['parse']> {
-    const base = { cdb: cmd.cdb, nexus: cmd.nexus, target: this.info };
+    const base = { cdb: cmd.cdb, nexus: cmd.nexus, target: this.infoFor(cmd.nexus.id) };
     if (handler.anyLun) return handler.parse({ ...base, lu });
     if (!lu) return Sense.logicalUnitNotSupported;
     return handler.parse({ ...base, lu });

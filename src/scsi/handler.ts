@@ -18,6 +18,13 @@ export interface TargetInfo {
   readonly deviceType: DeviceType;
   /** Every LU of the target, for EXTENDED COPY between them (spc/xcopy*.ts). */
   readonly logicalUnits?: readonly LogicalUnit[];
+  /** True for an LU this nexus reaches through a read-only LUN mapping (nexus-view.ts). */
+  readonly mappedReadOnly?: (lu: LogicalUnit) => boolean;
+}
+
+/** Writes to `lu` are refused for this command: the LU is read-only, or read-only for this nexus. */
+export function isWriteProtected(lu: LogicalUnit, target: TargetInfo): boolean {
+  return lu.readOnly || target.mappedReadOnly?.(lu) === true;
 }
 
 export interface CommandContext<L extends LogicalUnit | undefined> {

@@ -133,6 +133,11 @@ export class LuInventory {
     }
   }
 
+  /** Establishes `ua` on `lu` for one I_T nexus. */
+  attention(lu: LogicalUnit, nexusId: number, ua: AscPair): void {
+    pushUa(lu, nexusId, ua);
+  }
+
   /** Establishes `ua` on `lu` for every I_T nexus. */
   attentionToAll(lu: LogicalUnit, ua: AscPair): void {
     for (const id of this.nexuses.keys()) pushUa(lu, id, ua);

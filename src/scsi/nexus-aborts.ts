@@ -21,8 +21,20 @@ export class NexusAborts {
     this.hooks.delete(nexusId);
   }
 
-  /** Every nexus's hook for LU `lun` (undefined = every LU), started together; resolves when all have. */
-  async abortEverywhere(lun: number | undefined): Promise<void> {
-    await Promise.all([...this.hooks.values()].map((hook) => hook(lun)));
+  /**
+   * Every nexus's hook for LU `lun` (undefined = every LU), started together; resolves when all have.
+   * `numberFor` gives the LUN each nexus uses for it (its LUN view), undefined where it has none.
+   */
+  async abortEverywhere(lun: number | undefined, numberFor: (nexusId: number, lun: number) => number | undefined = (_id, l) => l): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const [nexusId, hook] of this.hooks) {
+      if (lun === undefined) {
+        waits.push(hook(undefined));
+        continue;
+      }
+      const seen = numberFor(nexusId, lun);
+      if (seen !== undefined) waits.push(hook(seen));
+    }
+    await Promise.all(waits);
   }
 }

@@ -14,8 +14,10 @@ import { createStats, type ScsiStats } from './stats.js';
 import { Task } from './task.js';
 import { abortAll, resetLogicalUnit, settled } from './task-management.js';
 import { NexusAborts, type NexusAbortHook } from './nexus-aborts.js';
+import { NexusViews, viewTargetInfo, type NexusLunView } from './nexus-view.js';
 
 export type { ScsiLogger } from './command-phases.js';
+export type { LunMapping, NexusLunView } from './nexus-view.js';
 
 export interface ExecuteOptions {
   /**
@@ -58,6 +60,10 @@ export class ScsiTargetCore {
   private readonly prepared = new WeakMap<ScsiCommand, Task>();
   /** The transport's own part of TMFs that reach every nexus (nexus-aborts.ts). */
   private readonly nexusAborts = new NexusAborts();
+  /** LUN masking and mapping per nexus (none = every LU under its own number). */
+  private readonly views = new NexusViews();
+  /** The target as each view shows it, built once per view. */
+  private readonly viewInfos = new WeakMap<NexusLunView, TargetInfo>();
 
   constructor(opts: ScsiTargetCoreOptions) {
     this.deviceType = opts.deviceType ?? DIRECT_ACCESS_DEVICE;
@@ -75,12 +81,60 @@ export class ScsiTargetCore {
         return inventory.units();
       },
     };
-    this.phases = new CommandPhases(inventory, this.deviceType, info, this.stats, this.logger);
+    const infoFor = (nexusId: number): TargetInfo => {
+      const view = this.views.get(nexusId);
+      if (!view) return info;
+      let seen = this.viewInfos.get(view);
+      if (!seen) this.viewInfos.set(view, (seen = viewTargetInfo(info, view, (lun) => inventory.get(lun))));
+      return seen;
+    };
+    this.phases = new CommandPhases(inventory, this.deviceType, infoFor, this.stats, this.logger, this.views);
   }
 
-  /** The LUNs that have an LU, ascending (what REPORT LUNS lists). */
+  /** The LUNs that have an LU, ascending (what REPORT LUNS lists to a nexus without a view). */
   get lunNumbers(): readonly number[] {
     return this.inventory.lunNumbers;
+  }
+
+  /** The LUNs nexus `nexus` may address, as it numbers them, ascending (what REPORT LUNS lists to it). */
+  lunNumbersFor(nexus: Nexus): readonly number[] {
+    const view = this.views.get(nexus.id);
+    if (!view) return this.inventory.lunNumbers;
+    return [...view].filter(([, m]) => this.inventory.get(m.lun)).map(([lun]) => lun).sort((a, b) => a - b);
+  }
+
+  /**
+   * LUN masking and mapping for one I_T nexus (a node ACL's LUN map): from now on the LUNs in its
+   * commands and TMFs are the keys of `view`, each standing for the LU it maps to, optionally
+   * read-only (writes refused with DATA PROTECT, WRITE PROTECTED; MODE SENSE shows WP); a LUN not in
+   * the view is answered as a LUN without an LU. undefined removes the view (every LU under its own
+   * number). When the view of a nexus the core already knows changes which LUs it addresses or their
+   * numbers, that nexus gets REPORTED LUNS DATA HAS CHANGED on every LU it may now address (SPC-4).
+   */
+  setNexusView(nexus: Nexus, view: NexusLunView | undefined): void {
+    const before = new Set(this.visibleUnits(nexus.id));
+    const changed = this.views.set(nexus.id, view);
+    if (!changed || !this.inventory.hasNexus(nexus.id)) return;
+    for (const lu of this.visibleUnits(nexus.id)) {
+      // What an LU owed the nexus while it was masked (its power-on at login) was never reportable: the news now is this.
+      if (!before.has(lu)) lu.unitAttentions.forget(nexus.id);
+      this.inventory.attention(lu, nexus.id, Asc.REPORTED_LUNS_DATA_HAS_CHANGED);
+    }
+  }
+
+  /** The view installed for `nexus`, if any. */
+  nexusView(nexus: Nexus): NexusLunView | undefined {
+    return this.views.get(nexus.id);
+  }
+
+  /** The LU that LUN `lun` reaches for `nexus` (its view applied). */
+  private unitFor(nexus: Nexus, lun: number): LogicalUnit | undefined {
+    const mapping = this.views.resolve(nexus.id, lun);
+    return mapping ? this.inventory.get(mapping.lun) : undefined;
+  }
+
+  private visibleUnits(nexusId: number): LogicalUnit[] {
+    return this.inventory.units().filter((lu) => this.views.initiatorLun(nexusId, lu.lun) !== undefined);
   }
 
   getLogicalUnit(lun: number): LogicalUnit | undefined {
@@ -92,8 +146,8 @@ export class ScsiTargetCore {
    * else fixed; fixed where there is no such LU). For what the transport refuses on its own (Data-Out
    * that cannot be used, a digest error, a timeout): the same format the core's own answers use.
    */
-  senseFor(lun: number, reason: SenseReason): Buffer {
-    return buildSense(reason, senseFormatOf(this.inventory.get(lun)));
+  senseFor(lun: number, reason: SenseReason, nexus?: Nexus): Buffer {
+    return buildSense(reason, senseFormatOf(nexus ? this.unitFor(nexus, lun) : this.inventory.get(lun)));
   }
 
   // ---- LU inventory and capacity changes at runtime (the admin plane / config reload call these) ----
@@ -150,10 +204,11 @@ export class ScsiTargetCore {
     this.inventory.addNexus(nexus);
   }
 
-  /** The nexus is gone: its tasks are aborted, its unit attentions forgotten, its SPC-2 reservation released. */
+  /** The nexus is gone: its tasks are aborted, its unit attentions forgotten, its SPC-2 reservation released, its view dropped. */
   removeNexus(nexus: Nexus): void {
     this.nexusAborts.unregister(nexus.id);
     this.inventory.removeNexus(nexus);
+    this.views.set(nexus.id, undefined);
   }
 
   // ---- the two phases (command-phases.ts) ----
@@ -193,8 +248,10 @@ export class ScsiTargetCore {
 
   // ---- Task management (SAM-5) ----
 
+  // The LUN of a TMF is the one the nexus uses (its view applied), as for commands.
+
   abortTask(nexus: Nexus, lun: number, tag: number): AbortTaskResult {
-    const lu = this.inventory.get(lun);
+    const lu = this.unitFor(nexus, lun);
     if (!lu) return 'notFound';
     for (const t of lu.taskSet.entries()) {
       if (t.cmd.nexus.id === nexus.id && t.cmd.tag === tag) {
@@ -207,7 +264,7 @@ export class ScsiTargetCore {
 
   /** Every task of this nexus on the LU. */
   abortTaskSet(nexus: Nexus, lun: number): TaskSetResult {
-    const lu = this.inventory.get(lun);
+    const lu = this.unitFor(nexus, lun);
     if (!lu) return 'noLun';
     abortAll(lu, (t) => t.cmd.nexus.id === nexus.id);
     return 'complete';
@@ -217,10 +274,10 @@ export class ScsiTargetCore {
    * Every task on the LU, whichever nexus sent it (TST = 000b); with TAS = 1 they end with TASK ABORTED.
    * Resolves once every nexus's transport has let go of its tasks on the LU.
    */
-  async clearTaskSet(_nexus: Nexus, lun: number): Promise<TaskSetResult> {
-    const lu = this.inventory.get(lun);
+  async clearTaskSet(nexus: Nexus, lun: number): Promise<TaskSetResult> {
+    const lu = this.unitFor(nexus, lun);
     if (!lu) return 'noLun';
-    await this.abortEverywhere([lu], lun);
+    await this.abortEverywhere([lu], lu.lun);
     abortAll(lu, () => true); // what arrived meanwhile
     return 'complete';
   }
@@ -229,10 +286,10 @@ export class ScsiTargetCore {
    * LOGICAL UNIT RESET (SAM-5): abort every task, restore mode parameters, and establish
    * BUS DEVICE RESET FUNCTION OCCURRED for every I_T nexus. Resolves once no aborted I/O is in flight.
    */
-  async lunReset(_nexus: Nexus, lun: number): Promise<TaskSetResult> {
-    const lu = this.inventory.get(lun);
+  async lunReset(nexus: Nexus, lun: number): Promise<TaskSetResult> {
+    const lu = this.unitFor(nexus, lun);
     if (!lu) return 'noLun';
-    await this.abortEverywhere([lu], lun);
+    await this.abortEverywhere([lu], lu.lun);
     await resetLogicalUnit(lu, this.deviceType, this.inventory.nexusIds(), Asc.BUS_DEVICE_RESET_FUNCTION_OCCURRED);
     return 'complete';
   }
@@ -248,9 +305,12 @@ export class ScsiTargetCore {
     return 'complete';
   }
 
-  /** Every nexus's transport lets go of its tasks on `lun` (every LU if undefined) while the core aborts those it holds. */
+  /**
+   * Every nexus's transport lets go of its tasks on the target's LUN `lun` (every LU if undefined),
+   * each under the number it uses for it, while the core aborts those it holds.
+   */
   private async abortEverywhere(lus: readonly LogicalUnit[], lun: number | undefined): Promise<void> {
-    const transports = this.nexusAborts.abortEverywhere(lun);
+    const transports = this.nexusAborts.abortEverywhere(lun, (nexusId, l) => this.views.initiatorLun(nexusId, l));
     for (const lu of lus) abortAll(lu, () => true);
     await transports;
   }

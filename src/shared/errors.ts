@@ -63,6 +63,7 @@ export const ERROR_CODES = {
   API_RATE_LIMITED: 'too many failed authentications from one address',
   API_INTERNAL: 'an unexpected error answering a request (logged with its stack)',
   ADMIN_TOKEN_INVALID: 'the admin token file cannot be used (too open, not a file, too short)',
+  TARGET_NOT_FOUND: 'no target has that name (a run-time change named one that is not running)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

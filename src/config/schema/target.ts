@@ -1,6 +1,7 @@
 /** Targets and their LUNs. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { AclSchema } from './acl.js';
 import { AuthSchema } from './auth.js';
 import { BackstoreNameSchema, BackstoreSchema, type BackstoreConfig } from './backstore.js';
 import { IscsiNameSchema, byteSize, hasControlCharacters, integer, reportDuplicates } from './fields.js';
@@ -61,15 +62,56 @@ export const TargetSchema = z
     alias: AliasSchema.optional(),
     auth: AuthSchema.default({ method: 'none' }),
     luns: z.array(LunSchema).default([]),
+    /** Any initiator may log in and sees every LUN. Default: true without `acls`, false with them. */
+    allowAnyInitiator: z.boolean().optional(),
+    /** Who may log in (when allowAnyInitiator is false), with what auth, seeing which LUNs. */
+    acls: z.array(AclSchema).default([]),
   })
   .superRefine((target, ctx) => {
     reportDuplicates(
       target.luns.map((lun) => lun.lun),
       (index, lun) => ctx.addIssue({ code: 'custom', path: ['luns', index, 'lun'], message: `duplicate LUN ${lun}` }),
     );
+    checkAcls(target, ctx);
   })
   .transform((target) => ({
     ...target,
+    allowAnyInitiator: target.allowAnyInitiator ?? target.acls.length === 0,
     luns: target.luns.map((lun) => ({ ...lun, serial: lun.serial ?? defaultLunSerial(target.iqn, lun.lun) })),
   }));
 
+
+interface AclCheckInput {
+  readonly allowAnyInitiator?: boolean;
+  readonly luns: readonly { readonly lun: number }[];
+  readonly acls: readonly { readonly initiator: string; readonly luns?: readonly { readonly lun: number }[] }[];
+}
+
+/** allowAnyInitiator against acls, one ACL per initiator, ACLs that map only LUNs the target has. */
+function checkAcls(target: AclCheckInput, ctx: z.RefinementCtx): void {
+  if (target.allowAnyInitiator === true && target.acls.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['allowAnyInitiator'],
+      message: 'must not be true when acls are listed: either every initiator may log in, or only those in acls',
+    });
+  }
+  reportDuplicates(
+    target.acls.map((acl) => acl.initiator.toLowerCase()),
+    (index, name) =>
+      ctx.addIssue({ code: 'custom', path: ['acls', index, 'initiator'], message: `duplicate ACL for initiator ${name}` }),
+  );
+  const known = new Set(target.luns.map((l) => l.lun));
+  const listed = [...known].sort((a, b) => a - b).join(', ') || 'none';
+  target.acls.forEach((acl, i) =>
+    acl.luns?.forEach((mapping, j) => {
+      if (!known.has(mapping.lun)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['acls', i, 'luns', j, 'lun'],
+          message: `LUN ${mapping.lun} is not a LUN of this target (its LUNs: ${listed})`,
+        });
+      }
+    }),
+  );
+}

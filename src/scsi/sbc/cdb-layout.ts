@@ -33,13 +33,14 @@ export const LAYOUTS: Record<RwLayout['size'], RwLayout> = {
 /**
  * The first checks of every medium-access CDB (READ, WRITE, VERIFY, WRITE AND VERIFY, WRITE
  * ATOMIC, COMPARE AND WRITE, ORWRITE): the CONTROL byte, RDPROTECT/WRPROTECT/VRPROTECT/ORPROTECT in
- * the top bits of `flags` (no protection information here), then write protection for commands that write.
+ * the top bits of `flags` (no protection information here), then write protection (`writeProtected`: the
+ * LU's or this nexus's, see isWriteProtected) for commands that write.
  */
-export function checkPrologue(cdb: Buffer, cdbLength: number, flags: number, lu: LogicalUnit, writes: boolean): SenseReason | undefined {
+export function checkPrologue(cdb: Buffer, cdbLength: number, flags: number, writeProtected: boolean, writes: boolean): SenseReason | undefined {
   const control = checkControlByte(cdb, cdbLength);
   if (control) return control;
   if (flags >> 5 !== 0) return Sense.invalidFieldInCdb(1, 7);
-  if (writes && lu.readOnly) return Sense.writeProtected;
+  if (writes && writeProtected) return Sense.writeProtected;
   return undefined;
 }
 

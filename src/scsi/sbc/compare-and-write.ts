@@ -1,7 +1,7 @@
 import { SgVector } from '../../block/sg.js';
 import { isBeyondCapacity, readLba64 } from '../cdb.js';
 import { dataOutBuffer } from '../data-out.js';
-import type { LuCommandHandler, ParsedCommand } from '../handler.js';
+import { isWriteProtected, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { writeBlocks } from '../lu-write.js';
 import { GOOD, type Outcome } from '../outcome.js';
@@ -19,8 +19,8 @@ export const MAX_COMPARE_AND_WRITE_BLOCKS = 255;
  * blocks (from any nexus) can slip in between. A miscompare writes nothing and reports the
  * offset of the first differing byte in the Data-Out buffer. N = 0 does nothing.
  */
-function parseCompareAndWrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
-  const refused = checkPrologue(cdb, 16, cdb[1]!, lu, true);
+function parseCompareAndWrite(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean): ParsedCommand | SenseReason {
+  const refused = checkPrologue(cdb, 16, cdb[1]!, writeProtected, true);
   if (refused) return refused;
   const blocks = cdb[13]!;
   if (blocks > Math.min(MAX_COMPARE_AND_WRITE_BLOCKS, lu.maxTransferLength)) return Sense.invalidFieldInCdb(13);
@@ -56,15 +56,15 @@ export const compareAndWrite: LuCommandHandler = {
   cdbLength: 16,
   usage: [0x89, 0xf8, ...new Array<number>(8).fill(0xff), 0x00, 0x00, 0x00, 0xff, 0x00, 0x00],
   cls: 'write',
-  parse: ({ cdb, lu }) => parseCompareAndWrite(cdb, lu),
+  parse: ({ cdb, lu, target }) => parseCompareAndWrite(cdb, lu, isWriteProtected(lu, target)),
 };
 
 /**
  * ORWRITE(16) (SBC-4): each block on the medium becomes itself OR the data-out block, under the
  * same exclusive range lock as COMPARE AND WRITE. ORPROTECT is refused (no protection information).
  */
-function parseOrWrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
-  const refused = checkPrologue(cdb, 16, cdb[1]!, lu, true);
+function parseOrWrite(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean): ParsedCommand | SenseReason {
+  const refused = checkPrologue(cdb, 16, cdb[1]!, writeProtected, true);
   if (refused) return refused;
   const extent = checkExtent(LAYOUTS[16], cdb, lu, true);
   if (isSenseReason(extent)) return extent;
@@ -95,5 +95,5 @@ export const orWrite16: LuCommandHandler = {
   cdbLength: 16,
   usage: layoutUsage(0x8b, LAYOUTS[16], 0xf8), // ORPROTECT (checked), DPO, FUA; LBA; TRANSFER LENGTH
   cls: 'write',
-  parse: ({ cdb, lu }) => parseOrWrite(cdb, lu),
+  parse: ({ cdb, lu, target }) => parseOrWrite(cdb, lu, isWriteProtected(lu, target)),
 };

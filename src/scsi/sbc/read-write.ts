@@ -1,6 +1,6 @@
 import type { CancelSignal } from '../../block/cancel.js';
 import { blockFailure } from '../block-failure.js';
-import { blocksOut, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { blocksOut, isWriteProtected, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { writeBlocks } from '../lu-write.js';
 import { GOOD, type Outcome } from '../outcome.js';
@@ -21,9 +21,9 @@ interface RwRequest extends Extent {
  * RDPROTECT/WRPROTECT (no protection information here), MAXIMUM TRANSFER LENGTH, capacity.
  * DPO is accepted and ignored (the backstore has no cache retention to steer).
  */
-function decode(layout: RwLayout, cdb: Buffer, lu: LogicalUnit, isWrite: boolean): RwRequest | SenseReason {
+function decode(layout: RwLayout, cdb: Buffer, lu: LogicalUnit, isWrite: boolean, writeProtected = false): RwRequest | SenseReason {
   const flags = layout.size === 6 ? 0 : cdb[1];
-  const refused = checkPrologue(cdb, layout.cdbLength, flags, lu, isWrite);
+  const refused = checkPrologue(cdb, layout.cdbLength, flags, writeProtected, isWrite);
   if (refused) return refused;
   const extent = checkExtent(layout, cdb, lu, true);
   if (isSenseReason(extent)) return extent;
@@ -62,8 +62,8 @@ export function writeHandler(size: RwLayout['size']): LuCommandHandler {
     cdbLength: layout.cdbLength,
     usage: usageFor(opcode, layout),
     cls: 'write',
-    parse({ cdb, lu }): ParsedCommand | SenseReason {
-      const req = decode(layout, cdb, lu, true);
+    parse({ cdb, lu, target }): ParsedCommand | SenseReason {
+      const req = decode(layout, cdb, lu, true, isWriteProtected(lu, target));
       if (isSenseReason(req)) return req;
       return blocksOut(lu.blockSize, req.blocks, ({ dataOut, dataOutLength, signal }) =>
         writeBlocks(lu, req.lba, dataOutLength, req.fua, dataOut, signal),

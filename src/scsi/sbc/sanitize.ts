@@ -1,7 +1,7 @@
 import type { CancelSignal } from '../../block/cancel.js';
 import { checkControlByte } from '../cdb.js';
 import { ScsiError } from '../errors.js';
-import type { LuCommandHandler, ParsedCommand } from '../handler.js';
+import { isWriteProtected, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, TASK_ABORTED, type Outcome } from '../outcome.js';
 import { Opcode } from '../opcode.js';
@@ -31,7 +31,7 @@ interface SanitizeCdb {
  * The checks every SANITIZE service action shares (SBC-4 5.30.1): reserved bits and bytes, AUSE
  * after a failure in restricted completion mode, and write protection.
  */
-function checkCdb(cdb: Buffer, lu: LogicalUnit, parameterListOk: (length: number) => boolean): SanitizeCdb | SenseReason {
+function checkCdb(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean, parameterListOk: (length: number) => boolean): SanitizeCdb | SenseReason {
   const control = checkControlByte(cdb, 10);
   if (control) return control;
   if (cdb[1]! & RESERVED_BIT) return Sense.invalidFieldInCdb(1, 6);
@@ -41,7 +41,7 @@ function checkCdb(cdb: Buffer, lu: LogicalUnit, parameterListOk: (length: number
   const ause = (cdb[1]! & AUSE) !== 0;
   // Restricted completion mode: only a sanitize without AUSE may follow a failed one.
   if (ause && lu.sanitize.failedRestricted) return Sense.invalidFieldInCdb(1, 5);
-  if (lu.readOnly) return Sense.writeProtected;
+  if (writeProtected) return Sense.writeProtected;
   return { immed: (cdb[1]! & IMMED) !== 0, ause, parameterListLength };
 }
 
@@ -96,10 +96,10 @@ class SanitizeFailure extends ScsiError {
  * PUNCH_HOLE over the whole file), after which GET LBA STATUS reports the whole LU deallocated
  * and, LBPRZ = 1, every block reads as zeros (VPD B1h WABEREQ = 01b: reads succeed).
  */
-function parseBlockErase(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+function parseBlockErase(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean): ParsedCommand | SenseReason {
   if (!lu.thin) return Sense.invalidFieldInCdb(1, 4);
   // BLOCK ERASE takes no parameter list.
-  const checked = checkCdb(cdb, lu, (length) => length === 0);
+  const checked = checkCdb(cdb, lu, writeProtected, (length) => length === 0);
   if (isSenseReason(checked)) return checked;
   const op: SanitizeOperation = {
     total: lu.device.size,
@@ -116,10 +116,10 @@ function parseBlockErase(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseRea
  * OVERWRITE, on LUs writable by configuration whose medium keeps data (not null): the pattern
  * over every block, OVERWRITE COUNT passes, paced at the LU's sanitize rate.
  */
-function parseOverwrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+function parseOverwrite(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean): ParsedCommand | SenseReason {
   if (!lu.sanitize.overwriteOffered) return Sense.invalidFieldInCdb(1, 4);
   // SBC-4 table 110: more than the 4-byte header, at most one block of pattern.
-  const checked = checkCdb(cdb, lu, (length) => length > OVERWRITE_HEADER && length <= lu.blockSize + OVERWRITE_HEADER);
+  const checked = checkCdb(cdb, lu, writeProtected, (length) => length > OVERWRITE_HEADER && length <= lu.blockSize + OVERWRITE_HEADER);
   if (isSenseReason(checked)) return checked;
   return {
     dataOutLength: checked.parameterListLength,
@@ -133,9 +133,9 @@ function parseOverwrite(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReas
 }
 
 /** EXIT FAILURE MODE (SBC-4 5.30.2.5): leave an unrestricted failed condition; GOOD when there is none. */
-function parseExitFailureMode(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+function parseExitFailureMode(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean): ParsedCommand | SenseReason {
   if (!exitFailureModeOffered(lu)) return Sense.invalidFieldInCdb(1, 4);
-  const checked = checkCdb(cdb, lu, (length) => length === 0);
+  const checked = checkCdb(cdb, lu, writeProtected, (length) => length === 0);
   if (isSenseReason(checked)) return checked;
   return {
     dataOutLength: 0,
@@ -166,7 +166,7 @@ export const sanitizeOverwrite: LuCommandHandler = {
   usage: usage(SA_SANITIZE_OVERWRITE),
   cls: 'write',
   supported: (lu) => lu?.sanitize.overwriteOffered === true,
-  parse: ({ cdb, lu }) => parseOverwrite(cdb, lu),
+  parse: ({ cdb, lu, target }) => parseOverwrite(cdb, lu, isWriteProtected(lu, target)),
 };
 
 export const sanitizeBlockErase: LuCommandHandler = {
@@ -177,7 +177,7 @@ export const sanitizeBlockErase: LuCommandHandler = {
   usage: usage(SA_SANITIZE_BLOCK_ERASE),
   cls: 'write',
   supported: (lu) => lu?.thin === true,
-  parse: ({ cdb, lu }) => parseBlockErase(cdb, lu),
+  parse: ({ cdb, lu, target }) => parseBlockErase(cdb, lu, isWriteProtected(lu, target)),
 };
 
 export const sanitizeExitFailureMode: LuCommandHandler = {
@@ -188,7 +188,7 @@ export const sanitizeExitFailureMode: LuCommandHandler = {
   usage: usage(SA_SANITIZE_EXIT_FAILURE_MODE),
   cls: 'other',
   supported: (lu) => lu !== undefined && exitFailureModeOffered(lu),
-  parse: ({ cdb, lu }) => parseExitFailureMode(cdb, lu),
+  parse: ({ cdb, lu, target }) => parseExitFailureMode(cdb, lu, isWriteProtected(lu, target)),
 };
 
 export const sanitizeHandlers: readonly LuCommandHandler[] = [sanitizeOverwrite, sanitizeBlockErase, sanitizeExitFailureMode];

@@ -1,5 +1,5 @@
 import { checkControlByte } from '../cdb.js';
-import type { LuCommandHandler, ParsedCommand } from '../handler.js';
+import { isWriteProtected, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
@@ -40,11 +40,11 @@ export function parseUnmapList(lu: LogicalUnit, list: Buffer): UnmapRange[] | Se
 }
 
 /** UNMAP (SBC-4): only on a thin LU (LBPU); ANCHOR is refused (ANC_SUP = 0). */
-function parseUnmap(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+function parseUnmap(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean): ParsedCommand | SenseReason {
   const control = checkControlByte(cdb, 10);
   if (control) return control;
   // A write-protected LU says so first, whether or not it is thin (libiscsi ReadOnlySBC).
-  if (lu.readOnly) return Sense.writeProtected;
+  if (writeProtected) return Sense.writeProtected;
   if (!lu.thin) return Sense.invalidOpcode;
   if (cdb[1]! & 0x01) return Sense.invalidFieldInCdb(1, 0);
   const length = cdb.readUInt16BE(7);
@@ -69,5 +69,5 @@ export const unmap: LuCommandHandler = {
   cdbLength: 10,
   usage: [0x42, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00],
   cls: 'other',
-  parse: ({ cdb, lu }) => parseUnmap(cdb, lu),
+  parse: ({ cdb, lu, target }) => parseUnmap(cdb, lu, isWriteProtected(lu, target)),
 };

@@ -1,6 +1,6 @@
 import type { CancelSignal } from '../../block/cancel.js';
 import { dataOutBuffer } from '../data-out.js';
-import { blocksOut, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { blocksOut, isWriteProtected, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { writeBlocks } from '../lu-write.js';
 import { GOOD, type Outcome } from '../outcome.js';
@@ -20,13 +20,13 @@ interface VerifyRequest extends Extent {
 }
 
 /** Common decoding: CONTROL, xPROTECT (no protection information), BYTCHK, LBA range. */
-function decode(layout: RwLayout, cdb: Buffer, lu: LogicalUnit, write: boolean): VerifyRequest | SenseReason {
-  const refused = checkPrologue(cdb, layout.cdbLength, cdb[1]!, lu, false);
+function decode(layout: RwLayout, cdb: Buffer, lu: LogicalUnit, write: boolean, writeProtected = false): VerifyRequest | SenseReason {
+  const refused = checkPrologue(cdb, layout.cdbLength, cdb[1]!, false, false);
   if (refused) return refused;
   const bytchk = (cdb[1] >> 1) & 0x03;
   // WRITE AND VERIFY knows 00b and 01b only; VERIFY also 11b. 10b is reserved for both.
   if (bytchk === 2 || (write && bytchk === 3)) return Sense.invalidFieldInCdb(1, 2);
-  if (write && lu.readOnly) return Sense.writeProtected;
+  if (write && writeProtected) return Sense.writeProtected;
   const extent = checkExtent(layout, cdb, lu, write || bytchk === 1);
   if (isSenseReason(extent)) return extent;
   return { ...extent, bytchk: bytchk as ByteCheck };
@@ -94,8 +94,8 @@ export function writeAndVerifyHandler(size: Size): LuCommandHandler {
     cdbLength: layout.cdbLength,
     usage: layoutUsage(opcode, layout, 0xf2), // WRPROTECT, DPO, BYTCHK (01b)
     cls: 'write',
-    parse({ cdb, lu }): ParsedCommand | SenseReason {
-      const req = decode(layout, cdb, lu, true);
+    parse({ cdb, lu, target }): ParsedCommand | SenseReason {
+      const req = decode(layout, cdb, lu, true, isWriteProtected(lu, target));
       if (isSenseReason(req)) return req;
       return blocksOut(lu.blockSize, req.blocks, async ({ dataOut, dataOutLength, signal }) => {
         const written = await writeBlocks(lu, req.lba, dataOutLength, true, dataOut, signal);

@@ -4,7 +4,7 @@ import type { SgVector } from '../../block/sg.js';
 import { blockFailure } from '../block-failure.js';
 import { isBeyondCapacity, readLba64 } from '../cdb.js';
 import { dataOutVector } from '../data-out.js';
-import type { LuCommandHandler, ParsedCommand } from '../handler.js';
+import { isWriteProtected, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, TASK_ABORTED, type Outcome } from '../outcome.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
@@ -40,11 +40,11 @@ const POOL_RETRIES = 20;
  * changes nothing. The range is checked before the atomic length, so that a write running past
  * the end is LBA OUT OF RANGE whatever its length (libiscsi's WriteAtomic16.BeyondEol).
  */
-function parseWriteAtomic(cdb: Buffer, lu: LogicalUnit): ParsedCommand | SenseReason {
+function parseWriteAtomic(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean): ParsedCommand | SenseReason {
   const limits = atomicLimits(lu);
   const journal = lu.atomicJournal;
   if (!limits || !journal) return Sense.invalidOpcode;
-  const refused = checkPrologue(cdb, 16, cdb[1]!, lu, true);
+  const refused = checkPrologue(cdb, 16, cdb[1]!, writeProtected, true);
   if (refused) return refused;
   const blocks = cdb.readUInt16BE(12);
   const lba = readLba64(cdb, 2);
@@ -94,5 +94,5 @@ export const writeAtomic16: LuCommandHandler = {
   usage: layoutUsage(WRITE_ATOMIC_16, LAYOUTS[16], 0xf8),
   cls: 'write',
   supported: (lu) => atomicLimits(lu) !== undefined,
-  parse: ({ cdb, lu }) => parseWriteAtomic(cdb, lu),
+  parse: ({ cdb, lu, target }) => parseWriteAtomic(cdb, lu, isWriteProtected(lu, target)),
 };

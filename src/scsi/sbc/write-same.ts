@@ -1,7 +1,7 @@
 import type { CancelSignal } from '../../block/cancel.js';
 import { SgVector } from '../../block/sg.js';
 import { checkControlByte, isBeyondCapacity } from '../cdb.js';
-import type { LuCommandHandler, ParsedCommand } from '../handler.js';
+import { isWriteProtected, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { GOOD, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
@@ -27,7 +27,7 @@ interface WriteSameRequest {
  * elsewhere it is refused, so it never looks supported where LBPME = 0. ANCHOR is refused (ANC_SUP = 0);
  * PBDATA/LBDATA (obsolete) and WRPROTECT (no protection information) too.
  */
-function decode(cdb: Buffer, lu: LogicalUnit, size: 10 | 16): WriteSameRequest | SenseReason {
+function decode(cdb: Buffer, lu: LogicalUnit, size: 10 | 16, writeProtected: boolean): WriteSameRequest | SenseReason {
   const control = checkControlByte(cdb, size);
   if (control) return control;
   const flags = cdb[1]!;
@@ -38,7 +38,7 @@ function decode(cdb: Buffer, lu: LogicalUnit, size: 10 | 16): WriteSameRequest |
   const ndob = size === 16 && (flags & 0x01) !== 0;
   if (size === 10 && flags & 0x01) return Sense.invalidFieldInCdb(1, 0);
   // A write-protected LU says so before anything about provisioning (libiscsi ReadOnlySBC).
-  if (lu.readOnly) return Sense.writeProtected;
+  if (writeProtected) return Sense.writeProtected;
   if (unmap && !lu.thin) return Sense.invalidFieldInCdb(1, 3);
   const layout = LAYOUTS[size];
   const lba = layout.lba(cdb);
@@ -72,8 +72,8 @@ async function runWriteSame(lu: LogicalUnit, req: WriteSameRequest, block: Buffe
   return writeRepeated(lu, req, block, signal);
 }
 
-function parseWriteSame(cdb: Buffer, lu: LogicalUnit, size: 10 | 16): ParsedCommand | SenseReason {
-  const req = decode(cdb, lu, size);
+function parseWriteSame(cdb: Buffer, lu: LogicalUnit, size: 10 | 16, writeProtected: boolean): ParsedCommand | SenseReason {
+  const req = decode(cdb, lu, size, writeProtected);
   if (isSenseReason(req)) return req;
   // Exactly one block of data-out (none with NDOB): a buffer of any other size is refused rather than
   // trimmed, since it cannot be what the initiator meant (libiscsi WriteSame*.InvalidDataOutSize).
@@ -96,7 +96,7 @@ export const writeSame10: LuCommandHandler = {
   cdbLength: 10,
   usage: layoutUsage(0x41, LAYOUTS[10], 0xfe), // WRPROTECT, ANCHOR, UNMAP, PBDATA, LBDATA (checked); LBA; NUMBER OF LOGICAL BLOCKS
   cls: 'write',
-  parse: ({ cdb, lu }) => parseWriteSame(cdb, lu, 10),
+  parse: ({ cdb, lu, target }) => parseWriteSame(cdb, lu, 10, isWriteProtected(lu, target)),
 };
 
 export const writeSame16: LuCommandHandler = {
@@ -105,5 +105,5 @@ export const writeSame16: LuCommandHandler = {
   cdbLength: 16,
   usage: layoutUsage(0x93, LAYOUTS[16], 0xff), // as (10), and NDOB
   cls: 'write',
-  parse: ({ cdb, lu }) => parseWriteSame(cdb, lu, 16),
+  parse: ({ cdb, lu, target }) => parseWriteSame(cdb, lu, 16, isWriteProtected(lu, target)),
 };

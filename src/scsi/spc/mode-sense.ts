@@ -1,5 +1,5 @@
 import { checkControlByte } from '../cdb.js';
-import { parameterData, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { isWriteProtected, parameterData, type LuCommandHandler, type ParsedCommand, type TargetInfo } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { Sense, type SenseReason } from '../sense-reasons.js';
 import { MODE_PAGE_ALL, MODE_PAGES, type ModePage, type PageControl } from './mode-pages.js';
@@ -16,8 +16,8 @@ interface ModeSenseRequest {
 }
 
 /** DEVICE-SPECIFIC PARAMETER of a direct-access LU (SBC-3): WP, and DPOFUA since FUA/DPO are honoured. */
-export function deviceSpecificParameter(lu: LogicalUnit): number {
-  return (lu.readOnly ? 0x80 : 0) | 0x10;
+export function deviceSpecificParameter(writeProtected: boolean): number {
+  return (writeProtected ? 0x80 : 0) | 0x10;
 }
 
 /** Short (8-byte) or long (16-byte) LBA mode parameter block descriptor; zeros for "changeable". */
@@ -34,26 +34,26 @@ function blockDescriptor(lu: LogicalUnit, long: boolean, pc: PageControl): Buffe
   return b;
 }
 
-export function modeSenseData(lu: LogicalUnit, req: Omit<ModeSenseRequest, 'allocation'>): Buffer {
+export function modeSenseData(lu: LogicalUnit, req: Omit<ModeSenseRequest, 'allocation'>, writeProtected = lu.readOnly): Buffer {
   const headerLength = req.ten ? 8 : 4;
   const descriptor = req.dbd ? Buffer.alloc(0) : blockDescriptor(lu, req.ten && req.llbaa, req.pc);
   const pages = req.pages.map((p) => p.build(lu, req.pc));
   const b = Buffer.concat([Buffer.alloc(headerLength), descriptor, ...pages]);
   if (req.ten) {
     b.writeUInt16BE(b.length - 2, 0); // MODE DATA LENGTH excludes itself
-    b[3] = deviceSpecificParameter(lu);
+    b[3] = deviceSpecificParameter(writeProtected);
     if (descriptor.length === 16) b[4] = 0x01; // LONGLBA
     b.writeUInt16BE(descriptor.length, 6);
   } else {
     b[0] = b.length - 1;
-    b[2] = deviceSpecificParameter(lu);
+    b[2] = deviceSpecificParameter(writeProtected);
     b[3] = descriptor.length;
   }
   return b;
 }
 
 /** MODE SENSE(6)/(10) (SPC-4). Pages 08h, 0Ah and 3Fh; subpages 00h (and FFh with 3Fh). */
-function parseModeSense(cdb: Buffer, lu: LogicalUnit, ten: boolean): ParsedCommand | SenseReason {
+function parseModeSense(cdb: Buffer, lu: LogicalUnit, ten: boolean, target: TargetInfo): ParsedCommand | SenseReason {
   const control = checkControlByte(cdb, ten ? 10 : 6);
   if (control) return control;
   const pc = PAGE_CONTROLS[cdb[2] >> 6];
@@ -78,7 +78,7 @@ function parseModeSense(cdb: Buffer, lu: LogicalUnit, ten: boolean): ParsedComma
     pages,
     allocation: ten ? cdb.readUInt16BE(7) : cdb[4],
   };
-  return parameterData(() => modeSenseData(lu, req), req.allocation);
+  return parameterData(() => modeSenseData(lu, req, isWriteProtected(lu, target)), req.allocation);
 }
 
 export const modeSense6: LuCommandHandler = {
@@ -87,7 +87,7 @@ export const modeSense6: LuCommandHandler = {
   cdbLength: 6,
   usage: [0x1a, 0x08, 0xff, 0xff, 0xff, 0x00],
   cls: 'other',
-  parse: ({ cdb, lu }) => parseModeSense(cdb, lu, false),
+  parse: ({ cdb, lu, target }) => parseModeSense(cdb, lu, false, target),
 };
 
 export const modeSense10: LuCommandHandler = {
@@ -96,5 +96,5 @@ export const modeSense10: LuCommandHandler = {
   cdbLength: 10,
   usage: [0x5a, 0x18, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00],
   cls: 'other',
-  parse: ({ cdb, lu }) => parseModeSense(cdb, lu, true),
+  parse: ({ cdb, lu, target }) => parseModeSense(cdb, lu, true, target),
 };

@@ -40,6 +40,8 @@ export function planCopy(
   segments: readonly BlockSegment[],
   lus: readonly LogicalUnit[],
   nexus: Nexus,
+  /** Whether this nexus may not write an LU (isWriteProtected); default the LU's own flag. */
+  writeProtected: (lu: LogicalUnit) => boolean = (lu) => lu.readOnly,
 ): PlannedSegment[] | Outcome {
   const found = targets.map((t) => findCopyTarget(t, lus));
   const plan: PlannedSegment[] = [];
@@ -55,7 +57,7 @@ export function planCopy(
     if (bytes > XcopyLimits.maxSegmentBytes) return Sense.copyAborted;
     if (isBeyondCapacity(s.sourceLba, bytes / src.blockSize, src.numBlocks)) return Sense.copyAborted;
     if (isBeyondCapacity(s.destinationLba, bytes / dst.blockSize, dst.numBlocks)) return Sense.copyAborted;
-    if (dst.readOnly) return Sense.writeProtected;
+    if (writeProtected(dst)) return Sense.writeProtected;
     if (reservationConflict(src.reservations, nexus, READ16) || reservationConflict(dst.reservations, nexus, WRITE16)) {
       return RESERVATION_CONFLICT;
     }

@@ -1,5 +1,5 @@
 import { checkControlByte, truncateToAllocation } from '../cdb.js';
-import { immediate, parameterData, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { immediate, isWriteProtected, parameterData, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import { GOOD, goodData, type Outcome } from '../outcome.js';
 import { isSenseReason, Sense, type SenseReason } from '../sense-reasons.js';
 import { planCopy, runCopy } from './xcopy-copy.js';
@@ -46,7 +46,7 @@ export const extendedCopyLid1: LuCommandHandler = {
         const registry = registryFor(target);
         const tracked = params.listIdUsage !== 3;
         if (tracked && registry.inProgress(nexus.id, params.listId)) return Sense.operationInProgress;
-        const plan = planCopy(params.targets, params.segments, lus, nexus);
+        const plan = planCopy(params.targets, params.segments, lus, nexus, (l) => isWriteProtected(l, target));
         if (!Array.isArray(plan)) return plan as Outcome;
         const record = tracked ? registry.start(nexus.id, params.listId) : undefined;
         if (tracked && !record) return Sense.operationInProgress;

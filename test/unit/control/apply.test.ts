@@ -34,7 +34,7 @@ function fakeRuntime(failing: string[] = []): LiveRuntime & { calls: string[] } 
     targets: {
       add: (target) => call(`add target ${target.iqn}`),
       remove: (iqn) => call(`remove target ${iqn}`),
-      update: (target) => void calls.push(`update target ${target.iqn} alias=${target.alias}`),
+      update: async (target) => void calls.push(`update target ${target.iqn} alias=${target.alias}`),
     },
     settings: {
       addPortal: (p) => call(`add portal ${p.host}:${p.port}`),
