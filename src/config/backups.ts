@@ -54,7 +54,8 @@ export async function listBackups(configPath: string): Promise<BackupInfo[]> {
 /** Keep `text` (the version being replaced) as the newest backup; returns its path. */
 export async function writeBackup(configPath: string, text: string, now = new Date()): Promise<string> {
   const dir = backupDirOf(configPath);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // A new directory must itself survive a crash: its entry lives in the config file's directory.
+  if ((await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined) await syncDirectory(dirname(configPath));
   const sequence = ((await listBackups(configPath))[0]?.sequence ?? 0) + 1;
   const stamp = now.toISOString().replace(/:/g, '-');
   const path = join(dir, `${basename(configPath)}.${String(sequence).padStart(6, '0')}.${stamp}`);

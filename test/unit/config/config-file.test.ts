@@ -114,6 +114,16 @@ describe('ConfigFile', () => {
     expect(now.targets[0]!.alias).toBe('mine');
   });
 
+  it('keeps its state when a reread finds an invalid file, and commits nothing over it', async () => {
+    const file = await ConfigFile.open(path);
+    const revision = file.revision;
+    await writeFile(path, 'logLevel: loud\n');
+    await expect(file.reread()).rejects.toBeInstanceOf(ConfigError);
+    expect(file.revision).toBe(revision);
+    await expect(file.commit(withAlias(file.current, 'x'))).rejects.toBeInstanceOf(ConfigFileChangedError);
+    expect(await readFile(path, 'utf8')).toBe('logLevel: loud\n');
+  });
+
   it('writes nothing for an invalid config or an unchanged one', async () => {
     const file = await ConfigFile.open(path);
     const before = await readFile(path, 'utf8');

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { parseConfig, validateConfig, type Config } from '../../../src/config/load.js';
+import { parseConfig, stringifyConfig, validateConfig, type Config } from '../../../src/config/load.js';
 import { canonicalJson } from '../../../src/config/revision.js';
 import { defaultKeyOf, patchYamlText, type YamlPath } from '../../../src/config/yaml-patch.js';
 
@@ -194,6 +194,8 @@ type Op =
   | { op: 'scalars'; logLevel: Config['logLevel']; nop: number; poolPages: number }
   | { op: 'digests'; list: ('CRC32C' | 'None')[] }
   | { op: 'chap'; t: number; user: string }
+  | { op: 'noauth'; t: number }
+  | { op: 'serial'; t: number; l: number; serial: string | undefined }
   | { op: 'portal'; port: number; keep: boolean };
 
 const index = fc.nat(20);
@@ -213,6 +215,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   }),
   fc.record({ op: fc.constant('digests' as const), list: fc.subarray(['CRC32C', 'None'] as ('CRC32C' | 'None')[], { minLength: 1 }) }),
   fc.record({ op: fc.constant('chap' as const), t: index, user: fc.string({ minLength: 1, maxLength: 8 }) }),
+  fc.record({ op: fc.constant('noauth' as const), t: index }),
+  fc.record({ op: fc.constant('serial' as const), t: index, l: index, serial: fc.option(fc.stringMatching(/^[A-Za-z0-9][ -~]{0,10}[A-Za-z0-9]$/), { nil: undefined }) }),
   fc.record({ op: fc.constant('portal' as const), port: fc.integer({ min: 1024, max: 9000 }), keep: fc.boolean() }),
 );
 
@@ -258,17 +262,26 @@ function apply(c: Config, op: Op): void {
     case 'chap':
       if (target !== undefined) target.auth = { method: 'chap', user: op.user, secret: 'secret-of-twelve', algorithms: [7, 5] };
       break;
+    case 'noauth':
+      if (target !== undefined) target.auth = { method: 'none' };
+      break;
+    case 'serial':
+      if (lun !== undefined) Object.assign(lun, { serial: op.serial }); // undefined: back to the derived default
+      break;
     case 'portal':
       c.iscsi.portals = op.keep ? [...c.iscsi.portals.filter((p) => p.port !== op.port), { host: '127.0.0.1', port: op.port }] : [{ host: '0.0.0.0', port: op.port }];
       break;
   }
 }
 
+/** Files to start from: the commented flow-heavy default, the same config all in block style, nothing. */
+const STARTS = [SHIPPED, stringifyConfig(parseConfig(SHIPPED, 'x')), ''];
+
 describe('patchYamlText under random edits', () => {
   it('always gives a text that reads back as exactly the edited config, edit after edit', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 6 }), (ops) => {
-        let text = SHIPPED;
+      fc.property(fc.constantFrom(...STARTS), fc.array(opArb, { minLength: 1, maxLength: 6 }), (start, ops) => {
+        let text = start;
         let config = parseConfig(text, 'start');
         for (const op of ops) {
           const draft = structuredClone(config);
@@ -282,6 +295,12 @@ describe('patchYamlText under random edits', () => {
           text = patchYamlText(text, config, after);
           expect(canonicalJson(parseConfig(text, 'patched'))).toBe(canonicalJson(after));
           config = after;
+        }
+        if (start === SHIPPED) {
+          // Comments of parts the edits change, or never touch, are all still there.
+          for (const comment of ['# Scatter — default configuration.', '# pino level', '# seconds between NOP-In pings', '# CHAP brute-force brake', '# bounce pool page size', '# CHAP for SendTargets']) {
+            expect(text).toContain(comment);
+          }
         }
       }),
       { numRuns: 150 },
