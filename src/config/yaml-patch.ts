@@ -6,10 +6,28 @@
  * parsed Document gives every node's source range, each difference between `before` and `after`
  * becomes one text edit at those ranges, and every other byte stays as the operator wrote it.
  */
-import { isAlias, isMap, isScalar, isSeq, parseDocument, stringify, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
-import { ScatterError } from '../shared/errors.js';
+import { isAlias, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import { sameValue } from './revision.js';
 import { formatSize } from './size.js';
+import {
+  YamlPatchError,
+  applyEdits,
+  blockOrFlow,
+  blockText,
+  column,
+  commentStart,
+  dashColumn,
+  endOfLine,
+  entryText,
+  flowText,
+  indentRest,
+  isBlockCollection,
+  isPlainObject,
+  startOfLine,
+  type Edit,
+} from './yaml-text.js';
+
+export { YamlPatchError } from './yaml-text.js';
 
 export type YamlPath = readonly (string | number)[];
 
@@ -24,12 +42,6 @@ export interface PatchOptions {
   format?: (path: YamlPath, value: unknown) => unknown;
 }
 
-/** The patch cannot be spliced into this file's text (e.g. an odd layout); the caller rewrites the file whole. */
-export class YamlPatchError extends ScatterError<'CONFIG_PATCH_UNSUPPORTED'> {
-  constructor(message: string) {
-    super('CONFIG_PATCH_UNSUPPORTED', message);
-  }
-}
 
 /** Byte-size keys of the config schema: written with a unit where exact (1073741824 -> 1GiB). */
 const SIZE_KEYS = new Set([
@@ -71,11 +83,6 @@ export function defaultFormat(path: YamlPath, value: unknown): unknown {
   return typeof key === 'string' && SIZE_KEYS.has(key) && typeof value === 'number' ? formatSize(value) : value;
 }
 
-interface Edit {
-  start: number;
-  end: number;
-  text: string;
-}
 
 /** Where a node sits, which decides how a replacement is written. */
 type Slot = { kind: 'root' } | { kind: 'pair'; pair: Pair<Node, Node | null>; flow: boolean } | { kind: 'item'; flow: boolean };
@@ -148,7 +155,7 @@ function patchMap(ctx: Ctx, node: YAMLMap<Node, Node | null>, path: YamlPath, be
   for (const [key, next] of Object.entries(after)) {
     if (next === undefined || pairs.has(key) || sameValue(before[key], next)) continue;
     const value = formatDeep(ctx, [...path, key], sparse(before[key], next));
-    added.push(flow ? `, ${flowKey(key)}: ${flowText(value)}` : entryText(flowKey(key), value, column(ctx.text, keyStart(node.items[0]))));
+    added.push(flow ? `, ${flowText(key)}: ${flowText(value)}` : entryText(flowText(key), value, column(ctx.text, keyStart(node.items[0]))));
   }
   if (added.length === 0) return;
   const last = node.items[node.items.length - 1] as Pair<Node, Node | null>;
@@ -260,8 +267,6 @@ function replaceEntry(ctx: Ctx, pair: Pair<Node, Node | null>, path: YamlPath, a
   ctx.edits.push({ start, end: endOfLine(ctx.text, pairEnd(pair)), text: entryText(keyText, value, column(ctx.text, start)).trimStart() });
 }
 
-// --- rendering ---------------------------------------------------------------------------
-
 function formatDeep(ctx: Ctx, path: YamlPath, value: unknown): unknown {
   let inner: unknown = value;
   if (Array.isArray(value)) inner = value.map((item, i) => formatDeep(ctx, [...path, i], item));
@@ -271,47 +276,13 @@ function formatDeep(ctx: Ctx, path: YamlPath, value: unknown): unknown {
   return ctx.format(path, inner);
 }
 
-/** `key: value\n` at `indent` (the first line not indented: it continues a line). */
-function entryText(keyText: string, value: unknown, indent: number): string {
-  const pad = ' '.repeat(indent);
-  if (!isBlockCollection(value)) return `${pad}${keyText}: ${flowText(value)}\n`;
-  return `${pad}${keyText}:\n${indentAll(blockText(value), indent + 2)}`;
-}
 
-function blockOrFlow(value: unknown): string {
-  return isBlockCollection(value) ? blockText(value) : `${flowText(value)}\n`;
-}
 
-function blockText(value: unknown): string {
-  return stringify(value, { lineWidth: 0 });
-}
 
-/** One line of flow YAML, quoted as a flow collection needs (`a,b` must be quoted there). */
-function flowText(value: unknown): string {
-  const text = stringify([value], { collectionStyle: 'flow', lineWidth: 0 }).trimEnd();
-  if (!text.startsWith('[ ') || !text.endsWith(' ]') || text.includes('\n')) {
-    return JSON.stringify(value);
-  }
-  return text.slice(2, -2);
-}
 
-function flowKey(key: string): string {
-  return flowText(key);
-}
 
-function indentAll(text: string, indent: number): string {
-  const pad = ' '.repeat(indent);
-  return text.replace(/^(?=.)/gm, pad);
-}
 
-function indentRest(text: string, indent: number): string {
-  const pad = ' '.repeat(indent);
-  return text.replace(/\n(?=.)/g, `\n${pad}`);
-}
 
-function isBlockCollection(value: unknown): boolean {
-  return (Array.isArray(value) && value.length > 0) || (isPlainObject(value) && Object.values(value).some((v) => v !== undefined));
-}
 
 /** Of `after`, what differs from `before` where both are maps (a key absent from the file keeps its default). */
 function sparse(before: unknown, after: unknown): unknown {
@@ -323,48 +294,7 @@ function sparse(before: unknown, after: unknown): unknown {
   return out;
 }
 
-// --- positions ---------------------------------------------------------------------------
 
-/**
- * Edits that keep a line's trailing comment in its column when the edits before it on that line
- * made the line longer or shorter (only for lines whose edits all stay within the line).
- */
-function alignComments(text: string, edits: Edit[]): Edit[] {
-  const lines = new Map<number, Edit[] | null>();
-  for (const edit of edits) {
-    const lineStart = startOfLine(text, edit.start);
-    const multiline = edit.text.includes('\n') || text.slice(edit.start, edit.end).includes('\n');
-    const group = lines.get(lineStart);
-    if (multiline || group === null) lines.set(lineStart, null);
-    else lines.set(lineStart, [...(group ?? []), edit]);
-  }
-  const out: Edit[] = [];
-  for (const group of lines.values()) {
-    if (group === null) continue;
-    const last = Math.max(...group.map((edit) => edit.end));
-    const lineEnd = text.indexOf('\n', last);
-    // Between the last edit and the comment: no quote or `#` that could make the `#` not a comment.
-    const gap = /^([^#"']*?)( +)#/.exec(text.slice(last, lineEnd < 0 ? undefined : lineEnd));
-    if (gap === null) continue;
-    const growth = group.reduce((sum, edit) => sum + edit.text.length - (edit.end - edit.start), 0);
-    const start = last + (gap[1] as string).length;
-    const spaces = (gap[2] as string).length;
-    out.push({ start, end: start + spaces, text: ' '.repeat(Math.max(1, spaces - growth)) });
-  }
-  return out;
-}
-
-function applyEdits(text: string, edits: Edit[]): string {
-  const sorted = [...edits, ...alignComments(text, edits)].map((edit, order) => ({ ...edit, order })).sort((a, b) => a.start - b.start || a.order - b.order);
-  let out = '';
-  let at = 0;
-  for (const edit of sorted) {
-    if (edit.start < at) throw new YamlPatchError('overlapping edits');
-    out += text.slice(at, edit.start) + edit.text;
-    at = edit.end;
-  }
-  return out + text.slice(at);
-}
 
 function range(node: Node | null | undefined): [number, number, number] {
   const r = node?.range;
@@ -400,45 +330,11 @@ function isFlow(node: Node): boolean {
   return isScalar(node) || isAlias(node) || ((isMap(node) || isSeq(node)) && Boolean(node.flow));
 }
 
-function startOfLine(text: string, pos: number): number {
-  return text.lastIndexOf('\n', pos - 1) + 1;
-}
 
-/** Just past the newline ending the line `pos` is on (or already at a line start). */
-function endOfLine(text: string, pos: number): number {
-  if (pos > 0 && text[pos - 1] === '\n') return pos;
-  const newline = text.indexOf('\n', pos);
-  return newline < 0 ? text.length : newline + 1;
-}
 
-function column(text: string, pos: number): number {
-  return pos - startOfLine(text, pos);
-}
 
-/** The `-` of the sequence item whose value starts at `pos`. */
-function dashColumn(text: string, pos: number): number {
-  const lineStart = startOfLine(text, pos);
-  const dash = text.lastIndexOf('-', pos - 1);
-  if (dash < lineStart) throw new YamlPatchError('a sequence item not on its own line');
-  return dash - lineStart;
-}
 
-/** Extend a deletion that starts at line `lineStart` over the comment lines right above it, at its indentation. */
-function commentStart(text: string, lineStart: number): number {
-  const indent = /^ */.exec(text.slice(lineStart))?.[0].length ?? 0;
-  let start = lineStart;
-  while (start > 0) {
-    const prev = startOfLine(text, start - 1);
-    const line = text.slice(prev, start - 1);
-    if (!new RegExp(`^ {${indent}}#`).test(line)) break;
-    start = prev;
-  }
-  return start;
-}
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function formatPath(path: YamlPath): string {
   return path.length === 0 ? '(root)' : path.join('.');
