@@ -6,6 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { toFileForm } from '../config/file-form.js';
+import type { BackupInfo } from '../config/backups.js';
 import type { Config } from '../config/schema.js';
 import { ScatterError } from '../shared/errors.js';
 import { applyPlan, type LiveRuntime } from './apply.js';
@@ -18,6 +19,8 @@ export interface ConfigPersistence {
   reread(): Promise<Config>;
   /** Writes `next` over `previous` (comments kept), atomically. Rejects having written nothing. */
   commit(previous: Config, next: Config): Promise<void>;
+  /** The backups kept beside the file, newest first. */
+  listBackups(): Promise<readonly BackupInfo[]>;
 }
 
 export interface ControlPlaneOptions {
@@ -120,6 +123,11 @@ export class ControlPlane {
       const next = await persistence.reread();
       return this.changeTo(next, { reapply: true }, false);
     });
+  }
+
+  /** The config file's backups, newest first (none when started without a file). */
+  backups(): Promise<readonly BackupInfo[]> {
+    return this.opts.persistence?.listBackups() ?? Promise.resolve([]);
   }
 
   /** Resolves when no change is under way. */

@@ -1,7 +1,7 @@
 /** Start-up wiring: a validated config in, a running Scatter out. */
 import type { Logger } from 'pino';
 import { ControlPlane } from '../control/control-plane.js';
-import { loadConfig, saveConfig } from '../config/load.js';
+import { ConfigFile } from '../config/config-file.js';
 import { startAdminListener, type AdminListener, type AdminListenerOptions } from '../admin/listener.js';
 import { Mempool } from '../block/mempool.js';
 import { adminTokenPath, type Config } from '../config/schema.js';
@@ -49,6 +49,9 @@ export interface StartOptions {
 
 /** Open every backstore, build the SCSI and iSCSI layers from a validated config, and listen. */
 export async function startScatter(config: Config, log: Logger, opts: StartOptions = {}): Promise<Scatter> {
+  const path = opts.configPath;
+  // The file the config came from: where every change is persisted (comments kept, backups beside it).
+  const file = path === undefined ? undefined : await ConfigFile.open(path);
   const pool = new Mempool({ pages: config.memory.poolPages, pageSize: config.memory.pageSize });
   const context: LunOpenContext = { pool, poolWaitMs: config.memory.poolWaitMs, stateDir: config.stateDir, log };
   const lunRegistry = new LunRegistry();
@@ -64,7 +67,6 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
   }
   const ports = await iscsi.start();
   const luns = new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context });
-  const path = opts.configPath;
   const control = new ControlPlane({
     config: withBoundPorts(config, ports),
     runtime: {
@@ -74,7 +76,14 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
       logoutGraceMs: 2000,
     },
     faultOf: (iqn, lun) => luns.faultOf(iqn, lun),
-    persistence: path === undefined ? undefined : { reread: () => loadConfig(path), commit: (_was, next) => saveConfig(path, next) },
+    persistence: file && {
+      reread: () => file.reread(),
+      commit: async (_was, next) => {
+        const result = await file.commit(next);
+        if (result.warning !== undefined) log.warn({ config: file.path, backup: result.backup }, result.warning);
+      },
+      listBackups: () => file.listBackups(),
+    },
     log,
   });
   let admin: AdminListener | undefined;

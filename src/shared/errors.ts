@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   // config/
   CONFIG_INVALID: 'the configuration does not validate (the message names each field)',
   SIZE_INVALID: 'a size is not a whole byte count with a known unit',
+  CONFIG_CHANGED: 'the config file was changed on disk since Scatter last read or wrote it (reread it first)',
+  CONFIG_PATCH_UNSUPPORTED: "a change cannot be spliced into the config file's text (the file is rewritten whole)",
   // native/
   NATIVE_UNAVAILABLE: 'a libc call Node lacks cannot be bound (not Linux, or koffi missing)',
   // block/ (BlockError: what the SCSI core maps to sense)
