@@ -57,6 +57,8 @@ export async function buildAdminApp(opts: AdminAppOptions): Promise<ZodFastifyIn
   // Requests are not logged: a scrape every few seconds would drown the target's own log; route
   // modules log the writes themselves.
   const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit ?? 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  // PATCH bodies are JSON merge patches (RFC 7396), sent as such or as plain JSON.
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app, opts.deps.log);

@@ -5,15 +5,8 @@
 import type { AuthConfig } from '../../config/schema.js';
 
 export type AuthView =
-  | { readonly method: 'none' }
-  | {
-      readonly method: 'chap';
-      readonly user: string;
-      readonly secretSet: true;
-      readonly mutualUser?: string;
-      readonly mutualSecretSet: boolean;
-      readonly algorithms: readonly number[];
-    };
+  | { method: 'none' }
+  | { method: 'chap'; user: string; secretSet: true; mutualUser?: string; mutualSecretSet: boolean; algorithms: number[] };
 
 export function redactAuth(auth: AuthConfig): AuthView {
   if (auth.method === 'none') return { method: 'none' };
@@ -23,7 +16,7 @@ export function redactAuth(auth: AuthConfig): AuthView {
     secretSet: true,
     ...(auth.mutualUser === undefined ? {} : { mutualUser: auth.mutualUser }),
     mutualSecretSet: auth.mutualSecret !== undefined,
-    algorithms: auth.algorithms,
+    algorithms: [...auth.algorithms],
   };
 }
 
