@@ -81,9 +81,9 @@ export function registerChap(program: Command): void {
     chap
       .command('set [iqn]')
       .description(
-        `set CHAP (replaces what was set). The secret comes from --secret-file, else $${SECRET_ENV};\n` +
-          `the mutual secret from --mutual-secret-file, else $${MUTUAL_SECRET_ENV}. --secret / --mutual-secret\n` +
-          'on the command line also work but land in shell history and ps. Secrets: 12-255 bytes.',
+        `set CHAP (replaces what was set). The secret comes from --secret-file, else $${SECRET_ENV}; ` +
+          `the mutual secret from --mutual-secret-file, else $${MUTUAL_SECRET_ENV}. --secret / --mutual-secret ` +
+          'on the command line also work (and win) but land in shell history and ps. Secrets: 12-255 bytes.',
       )
       .requiredOption('--user <name>', 'CHAP name the initiator must send')
       .option('--secret-file <file>', `read the secret from the file's first line (else $${SECRET_ENV})`)
