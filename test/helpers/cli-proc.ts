@@ -26,12 +26,13 @@ export interface CliProc {
 
 /**
  * `node [...nodeArgs] dist/cli/main.js ...args`, its output collected; `env` replaces the
- * environment (e.g. LD_PRELOAD), `nodeArgs` go to node itself (e.g. --import).
+ * environment (e.g. LD_PRELOAD), `nodeArgs` go to node itself (e.g. --import), `cwd` is where it runs.
  */
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): CliProc {
+export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; cwd?: string } = {}): CliProc {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
   const p: CliProc = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
   child.stdout!.on('data', (c: Buffer) => (p.stdout += c.toString()));

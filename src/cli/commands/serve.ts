@@ -1,0 +1,66 @@
+/** `scatter serve`: run the target in this process until SIGINT / SIGTERM; SIGHUP reloads the config. */
+import type { Command } from 'commander';
+
+async function serve(path: string): Promise<number> {
+  // Loaded here, not at start-up: the admin subcommands need none of the server.
+  const [{ pino }, { ConfigError, loadConfig }, { startScatter }] = await Promise.all([
+    import('pino'),
+    import('../../config/load.js'),
+    import('../../server/start.js'),
+  ]);
+  let config;
+  try {
+    config = await loadConfig(path);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`scatter: invalid configuration\n${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  // A promise rejected where nobody listens is a bug, but one such bug must not take every
+  // initiator's storage down with it: log it loudly and keep serving.
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
+  let scatter;
+  try {
+    scatter = await startScatter(config, log, { configPath: path });
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    return 1;
+  }
+  // SIGHUP: re-read the config file and apply what can change live (LUNs added / removed / resized).
+  const running = scatter;
+  const reload = () => {
+    log.info({ signal: 'SIGHUP', config: path }, 'reloading the configuration');
+    running.reload().catch((err: unknown) => log.error({ err }, 'config reload failed'));
+  };
+  process.on('SIGHUP', reload);
+  log.info({ config: path, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.off('SIGHUP', reload);
+  // stop() lets a reload under way finish before the LUNs are closed.
+  await scatter.stop();
+  log.info('stopped');
+  return 0;
+}
+
+/** `serve` reads the global -c/--config (default config/scatter.yaml); its exit status goes to `done`. */
+export function registerServe(program: Command, done: (code: number) => void): void {
+  program
+    .command('serve')
+    .description('start the iSCSI target (config: -c/--config FILE, default config/scatter.yaml)')
+    .action(async function (this: Command) {
+      const { config } = this.optsWithGlobals<{ config?: string }>();
+      done(await serve(config ?? 'config/scatter.yaml'));
+    });
+}
