@@ -31,12 +31,16 @@ const BACKSTORES = [
   { name: 'disk1', type: 'file', path: '/srv/disk1.img', size: 10 * 2 ** 30, usedBy: { target: IQN, lun: 0 } },
   { name: 'spare', type: 'file', path: '/srv/spare.img', size: 1.5 * 2 ** 30 + 512 } // no exact unit: shown rounded,
 ];
+// As GET /v1/sessions answers them (src/admin/routes/sessions.ts), trimmed to what the CLI reads.
 const SESSIONS = [
   {
-    id: 3, tsih: 3, isid: '023d00000001', initiator: { name: INIT, address: '10.0.0.5', port: 51000 }, target: IQN, type: 'Normal',
-    connections: [{ cid: 0 }], params: {}, counters: { commands: 10, readBytes: 4 * 2 ** 20, writtenBytes: 0 }, ageSeconds: 125,
+    id: 3, tsih: 3, isid: '023d00000001', initiatorName: INIT, initiatorAlias: null, sourceAddress: '10.0.0.5', sourcePort: 51000, target: IQN,
+    sessionType: 'Normal', connections: [{ cid: 0 }], params: {}, counters: { commands: 10, readBytes: 4 * 2 ** 20, writtenBytes: 0 }, ageSeconds: 125,
   },
-  { id: 4, tsih: 4, isid: '023d00000002', initiator: { name: INIT, address: '10.0.0.5', port: 51001 }, target: null, type: 'Discovery', connections: [], params: {}, counters: {}, ageSeconds: 5 },
+  {
+    id: 4, tsih: 4, isid: '023d00000002', initiatorName: INIT, initiatorAlias: null, sourceAddress: '10.0.0.5', sourcePort: 51001, target: null,
+    sessionType: 'Discovery', connections: [], params: {}, counters: {}, ageSeconds: 5,
+  },
 ];
 
 interface Run {
@@ -218,7 +222,7 @@ describe('scatter admin subcommands (the built CLI against a recording HTTP serv
       api.on('GET', `/v1/targets/${EIQN}`, { status: 200, etag: '"8"', body: TARGET });
       api.on('GET', '/v1/backstores', { status: 200, body: BACKSTORES });
       api.on('GET', '/v1/portals', { status: 200, body: [{ host: '0.0.0.0', port: 3260 }, { host: '::1', port: 3260 }] });
-      api.on('GET', '/v1/sessions', { status: 200, body: SESSIONS });
+      api.on('GET', '/v1/sessions', { status: 200, body: { sessions: SESSIONS } });
     });
 
     it('target list: a table by default, the API data with --json and -o yaml', async () => {
@@ -298,12 +302,10 @@ describe('scatter admin subcommands (the built CLI against a recording HTTP serv
         'TSIH  INITIATOR                        ADDRESS   TARGET                     TYPE    CONNS  AGE   READ  WRITTEN\n' +
           `3     ${INIT}  10.0.0.5  ${IQN}  Normal  1      2m5s  4M    0B\n`,
       );
-      api.on('GET', '/v1/logins', {
+      // The server filters (?outcome=failure); the fake answers what it would.
+      api.on('GET', '/v1/logins?outcome=failure', {
         status: 200,
-        body: [{ initiator: INIT, attempts: [
-          { time: '2026-11-20T10:00:00Z', address: '10.0.0.5', target: IQN, outcome: 'success' },
-          { time: '2026-11-20T10:01:00Z', address: '10.0.0.9', target: IQN, outcome: 'failure', reason: 'chap_wrong_secret', detail: 'bad response' },
-        ] }],
+        body: { logins: [{ at: '2026-11-20T10:01:00Z', initiatorName: INIT, sourceAddress: '10.0.0.9', target: IQN, outcome: 'failure', reason: 'chap_wrong_secret', detail: 'bad response' }] },
       });
       const l = await cli(['logins', '--failures']);
       expect(l.stdout).toBe(

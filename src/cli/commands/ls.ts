@@ -16,11 +16,11 @@ export function registerLs(program: Command): void {
     .action(
       act(async (ctx) => {
         const get = async <T>(path: string): Promise<T> => (await ctx.api.request('GET', path)).body as T;
-        const [targets, backstores, portals, sessions] = await Promise.all([
+        const [targets, backstores, portals, { sessions }] = await Promise.all([
           get<Target[]>(apiPath('targets')),
           get<Backstore[]>(apiPath('backstores')),
           get<Portal[]>(apiPath('portals')),
-          get<Session[]>(apiPath('sessions')),
+          get<{ sessions: Session[] }>(apiPath('sessions')),
         ]);
         show(ctx, { targets, backstores, portals, sessions }, () => {
           const named = new Map(backstores.map((b) => [b.name, b]));

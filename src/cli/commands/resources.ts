@@ -48,16 +48,31 @@ export interface Portal {
   port: number;
 }
 
+/** GET /v1/sessions answers { sessions: Session[] }. */
 export interface Session {
   id?: number;
   tsih: number;
   isid?: string;
-  initiator?: { name?: string; alias?: string; address?: string; port?: number };
+  initiatorName?: string;
+  initiatorAlias?: string | null;
+  sourceAddress?: string;
+  sourcePort?: number;
   target?: string | null;
-  type?: string;
+  sessionType?: string;
   connections?: unknown[];
   counters?: { commands?: number; readBytes?: number; writtenBytes?: number };
   ageSeconds?: number;
+}
+
+/** GET /v1/logins answers { logins: LoginAttempt[] }, newest first. */
+export interface LoginAttempt {
+  at: string;
+  initiatorName: string | null;
+  sourceAddress?: string;
+  target?: string | null;
+  outcome: 'success' | 'failure';
+  reason?: string;
+  detail?: string;
 }
 
 /** `chap user=u mutual=m` / `none`: never a secret (the API does not send them anyway). */

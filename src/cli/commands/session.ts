@@ -4,12 +4,8 @@ import { apiPath } from '../api-client.js';
 import { act, reportDelete, show } from '../context.js';
 import { UsageError } from '../errors.js';
 import { fields, humanSize, table } from '../format.js';
-import type { Session } from './resources.js';
+import type { LoginAttempt, Session } from './resources.js';
 
-interface LoginRecord {
-  initiator: string;
-  attempts: { time: string; address?: string; target?: string; outcome: string; reason?: string; detail?: string }[];
-}
 
 function tsihArg(text: string): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < 1 || Number(text) > 65535) throw new UsageError(`TSIH ${JSON.stringify(text)}: must be 1..65535`);
@@ -35,17 +31,17 @@ export function registerSession(program: Command): void {
     .option('--target <iqn>', 'only sessions to this target')
     .action(
       act(async (ctx, o: { target?: string }) => {
-        let list = (await ctx.api.request('GET', apiPath('sessions'))).body as Session[];
+        let list = ((await ctx.api.request('GET', apiPath('sessions'))).body as { sessions: Session[] }).sessions;
         if (o.target !== undefined) list = list.filter((s) => s.target === o.target);
         show(ctx, list, () =>
           table(
             ['TSIH', 'INITIATOR', 'ADDRESS', 'TARGET', 'TYPE', 'CONNS', 'AGE', 'READ', 'WRITTEN'],
             list.map((s) => [
               s.tsih,
-              s.initiator?.name,
-              s.initiator?.address,
+              s.initiatorName,
+              s.sourceAddress,
               s.target ?? '(discovery)',
-              s.type,
+              s.sessionType,
               s.connections?.length ?? 0,
               age(s.ageSeconds),
               humanSize(s.counters?.readBytes ?? 0),
@@ -66,10 +62,11 @@ export function registerSession(program: Command): void {
           fields([
             ['tsih', s.tsih],
             ['isid', s.isid],
-            ['initiator', s.initiator?.name],
-            ['address', s.initiator ? `${s.initiator.address}:${s.initiator.port}` : undefined],
+            ['initiator', s.initiatorName],
+            ['alias', s.initiatorAlias ?? undefined],
+            ['address', s.sourceAddress === undefined ? undefined : `${s.sourceAddress}:${s.sourcePort}`],
             ['target', s.target ?? '(discovery)'],
-            ['type', s.type],
+            ['type', s.sessionType],
             ['connections', s.connections?.length ?? 0],
             ['age', age(s.ageSeconds)],
             ['commands', s.counters?.commands],
@@ -98,13 +95,15 @@ export function registerSession(program: Command): void {
     .option('--failures', 'only failed attempts')
     .action(
       act(async (ctx, o: { initiator?: string; failures?: boolean }) => {
-        let list = (await ctx.api.request('GET', apiPath('logins'))).body as LoginRecord[];
-        if (o.initiator !== undefined) list = list.filter((r) => r.initiator === o.initiator);
-        if (o.failures) list = list.map((r) => ({ ...r, attempts: r.attempts.filter((a) => a.outcome !== 'success') })).filter((r) => r.attempts.length > 0);
+        const query = new URLSearchParams();
+        if (o.initiator !== undefined) query.set('initiator', o.initiator);
+        if (o.failures) query.set('outcome', 'failure');
+        const path = query.size > 0 ? `${apiPath('logins')}?${query.toString()}` : apiPath('logins');
+        const list = ((await ctx.api.request('GET', path)).body as { logins: LoginAttempt[] }).logins;
         show(ctx, list, () =>
           table(
             ['TIME', 'INITIATOR', 'ADDRESS', 'TARGET', 'OUTCOME', 'REASON'],
-            list.flatMap((r) => r.attempts.map((a) => [a.time, r.initiator, a.address, a.target, a.outcome, [a.reason, a.detail].filter(Boolean).join(': ')])),
+            list.map((a) => [a.at, a.initiatorName ?? '-', a.sourceAddress, a.target ?? '-', a.outcome, [a.reason, a.detail].filter(Boolean).join(': ')]),
           ),
         );
       }),
