@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import { ControlPlane } from '../control/control-plane.js';
 import { ConfigFile } from '../config/config-file.js';
+import { toFileForm } from '../config/file-form.js';
 import { startAdminListener, type AdminListener, type AdminListenerOptions } from '../admin/listener.js';
 import { Mempool } from '../block/mempool.js';
 import { adminTokenPath, type Config } from '../config/schema.js';
@@ -79,7 +80,8 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     persistence: file && {
       reread: () => file.reread(),
       commit: async (_was, next) => {
-        const result = await file.commit(next);
+        // The file form: a config validates only as it is written (a named backstore by its name).
+        const result = await file.commit(toFileForm(next));
         if (result.warning !== undefined) log.warn({ config: file.path, backup: result.backup }, result.warning);
       },
       listBackups: () => file.listBackups(),
