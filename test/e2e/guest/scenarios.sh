@@ -424,3 +424,28 @@ scenario_resize() {
   logout
   for DISK in "$D0" "$D1"; do check_gone; done
 }
+
+# ACLs: this initiator is allowed to see target LUN 1 only, as its LUN 0. Then the host removes its
+# ACL through the admin API: the target asks for a logout and ends the session, and logging in
+# again is refused, so no session may be logged in any more.
+scenario_acl() {
+  node_new
+  login
+  D0=$(disk_of_lun 0) || fail 'no disk for the mapped LUN 0'
+  size=$(blockdev --getsize64 "$D0")
+  metric mapped_bytes "$size"
+  [ "$size" = "$MAPPED_BYTES" ] || fail "LUN 0 is $size bytes, not the mapped LUN's $MAPPED_BYTES"
+  luns=$(ls -d /sys/class/iscsi_session/session*/device/target*/*:*:*:* | wc -l)
+  metric luns "$luns"
+  [ "$luns" = 1 ] || fail "$luns LUNs visible, not 1"
+  must dd if=/pattern.bin of="$D0" bs=1M oflag=direct conv=fsync
+  step mapped
+  i=0
+  while grep -qs LOGGED_IN /sys/class/iscsi_session/session*/state; do
+    [ $i -lt 120 ] || fail 'still logged in 60 s after the ACL was removed'
+    sleep 0.5
+    i=$((i + 1))
+  done
+  step ended
+  iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout >/dev/null 2>&1 || true
+}
