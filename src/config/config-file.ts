@@ -8,8 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../shared/atomic-write.js';
 import { ScatterError } from '../shared/errors.js';
 import { listBackups, pruneBackups, removeStaleTemps, writeBackup, type BackupInfo } from './backups.js';
-import { ConfigError } from './error.js';
-import { parseConfig, stringifyConfig, validateConfig } from './load.js';
+import { parseConfig, readConfigText, stringifyConfig, validateConfig } from './load.js';
 import { configRevision, sameValue } from './revision.js';
 import type { Config } from './schema.js';
 import { patchYamlText } from './yaml-patch.js';
@@ -47,13 +46,7 @@ interface State {
 }
 
 async function readState(path: string): Promise<State> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new ConfigError(path, [{ path: '(file)', message: `cannot read: ${message}` }], { cause: err });
-  }
+  const text = await readConfigText(path);
   const config = parseConfig(text, path);
   return { text, config, revision: configRevision(config) };
 }

@@ -12,14 +12,17 @@ export type { Config } from './schema.js';
 
 /** Read, parse and validate a config file. Throws ConfigError naming the file and every bad field. */
 export async function loadConfig(path: string): Promise<Config> {
-  let text: string;
+  return parseConfig(await readConfigText(path), path);
+}
+
+/** The file's text; a file that cannot be read is a ConfigError naming it. */
+export async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new ConfigError(path, [{ path: '(file)', message: `cannot read: ${message}` }], { cause: err });
   }
-  return parseConfig(text, path);
 }
 
 /** Parse YAML text and validate it; `sourceName` prefixes every error line. An empty document means all defaults. */
