@@ -10,6 +10,8 @@ import { AdminClient, type AdminResponse } from '../../helpers/admin-client.js';
 import { freePort } from '../../helpers/cli-proc.js';
 import { capturingLogger, startTestTarget, TEST_IQN, type TestTarget } from '../../helpers/target.js';
 import { run } from '../../helpers/tools.js';
+import { TestInitiator } from '../../helpers/initiator.js';
+import { Op } from '../../../src/iscsi/opcodes.js';
 
 const NEW = 'iqn.2026-11.io.scatter:api-made';
 const SECRET = 'api-test-secret-0123';
@@ -74,6 +76,21 @@ describe('admin API resources', () => {
     expect((await admin.get(`/v1/targets/${enc(NEW)}`)).status).toBe(404);
     expect((await admin.delete(`/v1/targets/${enc(NEW)}`)).status).toBe(404);
     expect((await send(admin, 'PATCH', `/v1/targets/${enc(NEW)}`, { alias: 'x' })).status).toBe(404);
+  });
+
+  it('a target with a session is not deleted (409) unless force=true, which logs the session out first', async () => {
+    expect((await send(admin, 'PUT', `/v1/targets/${enc(NEW)}`, {})).status).toBe(201);
+    const ini = await TestInitiator.connect(t.port);
+    expect((await ini.login({ targetName: NEW })).status).toEqual([0, 0]);
+    const busy = await admin.delete(`/v1/targets/${enc(NEW)}`);
+    expect(busy.status).toBe(409);
+    expect(busy.json!.detail).toContain('1 session(s)');
+    const logoutAsked = ini.waitFor((p) => p.bhs[0] === Op.ASYNC_MSG && p.bhs[36] === 1);
+    const forced = admin.delete(`/v1/targets/${enc(NEW)}?force=true`);
+    await logoutAsked;
+    await ini.logout(); // the initiator does as asked
+    expect((await forced).status).toBe(204);
+    expect((await admin.get(`/v1/targets/${enc(NEW)}`)).status).toBe(404);
   });
 
   it('a bad body is a 400 naming the field and the rule; a bad result of a patch names the config field', async () => {
