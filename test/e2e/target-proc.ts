@@ -111,7 +111,7 @@ export class TargetProcess {
 
   /**
    * Rewrites the config file from `configure` (same portal) and sends SIGHUP; resolves with the
-   * target's `config reloaded` log entry for it (applied / failed / needsRestart / refused counts).
+   * target's `config reloaded` log entry for it (steps applied, warnings, needsRestart).
    */
   async reload(configure: (self: TargetProcess) => Record<string, unknown>, timeoutMs = 15_000): Promise<LogEntry> {
     const child = this.child;
