@@ -218,6 +218,32 @@ describe('admin API resources', () => {
     await send(admin, 'PATCH', `/v1/targets/${enc(TEST_IQN)}`, { auth: { method: 'none' } });
   });
 
+  it('every resource: PUT twice is 201 then 200 with nothing changed; a missing one is 404 to GET, PATCH and DELETE', async () => {
+    const ini = 'iqn.2026-11.io.scatter.test:converge';
+    const port = await freePort();
+    const resources: [string, unknown][] = [
+      ['/v1/backstores/converge-null', { type: 'null', size: '4MiB' }],
+      [`/v1/targets/${enc(TEST_IQN)}/luns/11`, { backstore: 'converge-null' }],
+      [`/v1/targets/${enc(TEST_IQN)}/acls/${enc(ini)}`, { luns: [{ lun: 11 }] }],
+      [`/v1/portals/${enc(`127.0.0.1:${port}`)}`, undefined],
+    ];
+    for (const [path, body] of resources) {
+      const first = await send(admin, 'PUT', path, body);
+      expect(first.status, `${path}: ${first.text}`).toBe(201);
+      const second = await send(admin, 'PUT', path, body);
+      expect(second.status, path).toBe(200);
+      expect(second.json!.change, path).toMatchObject({ changed: false, steps: [] });
+      expect(second.headers.get('etag'), path).toBe(first.headers.get('etag'));
+    }
+    for (const [path] of [...resources].reverse()) expect((await admin.delete(path)).status, path).toBe(204);
+    await send(admin, 'PATCH', `/v1/targets/${enc(TEST_IQN)}`, { allowAnyInitiator: true });
+    for (const [path] of resources) {
+      expect((await admin.get(path)).status, path).toBe(404);
+      expect((await admin.delete(path)).status, path).toBe(404);
+      if (!path.startsWith('/v1/portals')) expect((await send(admin, 'PATCH', path, {})).status, path).toBe(404);
+    }
+  });
+
   it('two clients racing PATCH with the same If-Match: exactly one wins, the other gets 412', async () => {
     const etag = (await admin.get(`/v1/targets/${enc(TEST_IQN)}`)).headers.get('etag')!;
     const [a, b] = await Promise.all([
