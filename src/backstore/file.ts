@@ -113,7 +113,7 @@ export class FileBackstore extends FdBackstore {
   }
 
   /**
-   * statx (well under a microsecond, on the event loop; native/statx.ts): the file must still be
+   * statx (a few microseconds through koffi, on the event loop: docs/benchmarks.md; native/statx.ts): the file must still be
    * linked and at least as long as the capacity. A write past the end of a truncated file would
    * extend it again, silently (the blocks in between would read as zeros with GOOD), nor may data
    * go to a deleted file.
