@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { toFileForm } from '../config/file-form.js';
 import type { BackupInfo } from '../config/backups.js';
+import { ConfigFileChangedError } from '../config/config-file.js';
 import type { Config } from '../config/schema.js';
 import { ScatterError } from '../shared/errors.js';
 import { applyPlan, type LiveRuntime } from './apply.js';
@@ -157,6 +158,8 @@ export class ControlPlane {
       } catch (err) {
         const undoFailures = await applied.rollback();
         log.error({ err, undoFailures }, 'config change not written; undone');
+        // The operator edited the file: a refusal with its own meaning (reload first), not a failure.
+        if (err instanceof ConfigFileChangedError) throw err;
         throw new PersistError(err instanceof Error ? err.message : String(err), { cause: err });
       }
     }

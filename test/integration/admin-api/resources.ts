@@ -287,4 +287,18 @@ describe('admin API changes persisted to the config file', () => {
     const backups = await admin.get('/v1/config/backups');
     expect(backups.json).toHaveLength(1);
   });
+
+  it('an edit made on disk is not overwritten: the API answers 409 config-file-changed until the file is reloaded', async () => {
+    const admin = AdminClient.of(t);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('alias: persisted', 'alias: edited-by-hand'));
+    const refused = await send(admin, 'PATCH', `/v1/targets/${enc(TEST_IQN)}`, { alias: 'from-the-api' });
+    expect(refused.status).toBe(409);
+    expect(refused.json).toMatchObject({ type: 'https://scatter.dev/problems/config-file-changed' });
+    expect(readFileSync(file, 'utf8')).toContain('alias: edited-by-hand');
+    expect((await admin.get(`/v1/targets/${enc(TEST_IQN)}`)).json).toMatchObject({ alias: 'persisted' });
+    await t.scatter.reload(); // what SIGHUP does
+    expect((await admin.get(`/v1/targets/${enc(TEST_IQN)}`)).json).toMatchObject({ alias: 'edited-by-hand' });
+    expect((await send(admin, 'PATCH', `/v1/targets/${enc(TEST_IQN)}`, { alias: 'from-the-api' })).status).toBe(200);
+    expect(readFileSync(file, 'utf8')).toContain('alias: from-the-api');
+  });
 });
