@@ -50,8 +50,8 @@ export class CommandPhases {
   decide(cmd: ScsiCommand, receivedAt: number): Task | PrepareResult {
     if (!this.inventory.hasNexus(cmd.nexus.id)) this.inventory.addNexus(cmd.nexus);
     // A LUN masked from this nexus is, to it, a LUN without an LU.
-    const mapping = this.views.resolve(cmd.nexus.id, cmd.lun);
-    const lu = mapping ? this.inventory.get(mapping.lun) : undefined;
+    const targetLun = this.views.targetLun(cmd.nexus.id, cmd.lun);
+    const lu = targetLun === undefined ? undefined : this.inventory.get(targetLun);
     const format = senseFormatOf(lu);
     const refuse = (handler: CommandHandler | undefined, outcome: Outcome, spdtl?: number): PrepareResult =>
       this.refuse(cmd, handler, outcome, format, receivedAt, spdtl);

@@ -44,10 +44,13 @@ export class NexusViews {
     return !sameLuns(before, view);
   }
 
-  /** The mapping of `lun` as nexus `nexusId` uses it: itself, read-write, without a view; undefined when masked. */
-  resolve(nexusId: number, lun: number): LunMapping | undefined {
+  /**
+   * The target's LUN that `lun`, as nexus `nexusId` uses it, reaches: itself without a view;
+   * undefined when masked. A number, not a mapping: this runs for every command.
+   */
+  targetLun(nexusId: number, lun: number): number | undefined {
     const view = this.views.get(nexusId);
-    return view ? view.get(lun) : { lun, readOnly: false };
+    return view ? view.get(lun)?.lun : lun;
   }
 
   /** The number nexus `nexusId` uses for the target's LUN `lun`; undefined when it cannot address it. */

@@ -129,8 +129,8 @@ export class ScsiTargetCore {
 
   /** The LU that LUN `lun` reaches for `nexus` (its view applied). */
   private unitFor(nexus: Nexus, lun: number): LogicalUnit | undefined {
-    const mapping = this.views.resolve(nexus.id, lun);
-    return mapping ? this.inventory.get(mapping.lun) : undefined;
+    const targetLun = this.views.targetLun(nexus.id, lun);
+    return targetLun === undefined ? undefined : this.inventory.get(targetLun);
   }
 
   private visibleUnits(nexusId: number): LogicalUnit[] {
