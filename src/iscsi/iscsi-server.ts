@@ -285,7 +285,6 @@ export class IscsiServer {
     return { updated, ended: revoked.length };
   }
 
-
   /**
    * Ask the initiator to log out of one session (Async Message, event 1: "logout within
    * Parameter3 seconds") and close it after `graceMs` if it is still there (admin API).

@@ -1,7 +1,7 @@
 /** /v1/targets/{iqn}/acls: which initiators may log in to a target, with what auth, seeing which LUNs. */
 import { z } from 'zod';
 import { AuthSchema } from '../../config/schema/auth.js';
-import type { AclConfig, Config } from '../../config/schema.js';
+import type { Config } from '../../config/schema.js';
 import type { AdminRoutes } from '../app.js';
 import { ApiProblem, problemResponses } from '../problem.js';
 import type { Draft } from '../resources/draft.js';
@@ -40,10 +40,6 @@ function putAcl(draft: Draft, iqn: string, initiator: string, body: Record<strin
   else acls.push(next);
   target.acls = acls;
   target.allowAnyInitiator = false;
-}
-
-function aclBodyOf(acl: AclConfig): Record<string, unknown> {
-  return { ...acl };
 }
 
 export const aclRoutes: AdminRoutes = (app, { control, log }) => {
@@ -107,7 +103,7 @@ export const aclRoutes: AdminRoutes = (app, { control, log }) => {
         what: `ACL ${initiator} of ${iqn}`,
         current: aclOf(iqn, initiator),
         edit: (draft, existing) => {
-          const merged = AclBody.safeParse(mergePatch(aclBodyOf(existing!), req.body));
+          const merged = AclBody.safeParse(mergePatch({ ...existing! }, req.body));
           if (!merged.success) throw patchProblem(merged.error);
           putAcl(draft, iqn, initiator, merged.data);
         },

@@ -8,7 +8,6 @@ import { ApiProblem, problemResponses } from '../problem.js';
 import { redactAuth } from '../resources/redact.js';
 import { AuthViewSchema } from '../resources/views.js';
 import { mergePatch, sendRead, sendWrite, writeAnswer, writeResource } from '../resources/write.js';
-import { patchProblem } from './targets.js';
 
 const PortalSchema = z.object({ host: z.string(), port: z.number().int() }).meta({ id: 'Portal' });
 const PortalParams = z.object({ portal: z.string().describe('host:port, IPv6 in brackets ([::1]:3260), URL-encoded') });
@@ -147,9 +146,8 @@ export const settingsRoutes: AdminRoutes = (app, { control, log }) => {
         what: 'iscsi settings',
         current: iscsiView,
         edit: (draft) => {
-          const merged = mergePatch(draft.iscsi, req.body);
-          if (typeof merged !== 'object' || merged === null) throw patchProblem(new z.ZodError([]));
-          draft.iscsi = merged as typeof draft.iscsi;
+          // A patch that is an object merges into an object; the whole config is validated after.
+          draft.iscsi = mergePatch(draft.iscsi, req.body) as typeof draft.iscsi;
         },
       });
       log.info({ keys: Object.keys(req.body), steps: outcome.change.steps, needsRestart: outcome.change.needsRestart }, 'admin API: iscsi settings patched');
