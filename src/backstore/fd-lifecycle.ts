@@ -17,17 +17,17 @@ export class FdLifecycle {
     private readonly fh: FileHandle,
   ) {}
 
-  op(body: () => Promise<void>, what: string): Promise<void> {
-    if (this.closing) return Promise.reject(new BackstoreError('ECLOSED', `${this.path}: closed`));
-    const p = body().catch((err: unknown) => {
-      throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
-    });
+  async op(body: () => Promise<void>, what: string): Promise<void> {
+    if (this.closing) throw new BackstoreError('ECLOSED', `${this.path}: closed`);
+    const p = body();
     this.pending.add(p);
-    const forget = (): void => {
+    try {
+      await p;
+    } catch (err) {
+      throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
+    } finally {
       this.pending.delete(p);
-    };
-    p.then(forget, forget);
-    return p;
+    }
   }
 
   /** Whether close() has begun. */

@@ -7,12 +7,12 @@
  *   only from the page cache and refuses with EAGAIN when it would have to wait (a miss, writeback
  *   throttling, a lock); the rest of the request then goes to the thread pool as before.
  * - `memory` (tmpfs, ramfs, whose pages are memory and never wait for a device): plain
- *   preadv2 / pwritev2; tmpfs refuses RWF_NOWAIT altogether.
+ *   synchronous pread(v) / pwrite(v); tmpfs refuses RWF_NOWAIT altogether.
  * - `off`: O_DIRECT files, platforms without the calls, and file systems that reject the flag.
  *
  * Only requests up to INLINE_MAX_BYTES go inline, so the loop is never held for a long copy.
  */
-import { statfsSync } from 'node:fs';
+import { readSync, readvSync, statfsSync, writeSync, writevSync } from 'node:fs';
 import { available, ERRNO, lastErrno } from '../native/libc.js';
 import { IOV_MAX, RWF_NOWAIT, vectoredCalls, type VectoredCalls } from '../native/vectored-io.js';
 
@@ -77,6 +77,7 @@ export class InlineIo {
 
   private attempt(call: keyof VectoredCalls, mode: InlineMode, fd: number, views: readonly Buffer[], offset: number, length: number): number {
     if (mode === 'off' || length > INLINE_MAX_BYTES || views.length === 0 || views.length > IOV_MAX) return 0;
+    if (mode === 'memory') return memoryTransfer(call, fd, views, offset);
     const fns = load();
     if (!fns) return 0;
     const iov = views.map((v) => ({ base: v, len: v.length }));
@@ -91,3 +92,20 @@ export class InlineIo {
 }
 
 const REFUSED = -1;
+
+/**
+ * Memory-backed files never wait: Node's synchronous positional calls (pread / preadv and the
+ * write ones, run right here rather than in the thread pool) do it without building an iovec
+ * array through the FFI.
+ */
+function memoryTransfer(call: keyof VectoredCalls, fd: number, views: readonly Buffer[], offset: number): number {
+  try {
+    if (call === 'preadv2') return views.length === 1 ? readSync(fd, views[0]!, 0, views[0]!.length, offset) : readvSync(fd, views, offset);
+    return views.length === 1 ? writeSync(fd, views[0]!, 0, views[0]!.length, offset) : writevSync(fd, views, offset);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EOPNOTSUPP' || code === 'EINVAL') return REFUSED;
+    // Every real error: the thread-pool path retries, and reports it properly.
+    return 0;
+  }
+}

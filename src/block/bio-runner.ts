@@ -9,6 +9,8 @@ import { recordBiosPerRequest, type BlockStats } from './stats.js';
 
 export type Direction = 'read' | 'write';
 
+const NO_PAGES: Buffer[] = [];
+
 export interface BioRunnerOptions {
   /** Bios in flight at once (QueueLimits.maxInflightBios). */
   readonly maxInflightBios: number;
@@ -45,6 +47,17 @@ export class BioRunner {
 
   /** Submit the plan's bios in order; on failure stop submitting, let the in-flight ones settle, reject with the first error. */
   async run(plan: SgMapPlan, dir: Direction, durable: boolean, signal?: CancelSignal): Promise<void> {
+    const only = plan.bios.length === 1 ? plan.bios[0]! : undefined;
+    if (only && only.bouncePages === 0 && !signal?.aborted) {
+      // Most requests: one bio straight from the caller's memory, nothing to order or to wait for.
+      if (!this.slots.tryAcquire()) await this.slots.acquire();
+      try {
+        await this.submit(only, NO_PAGES, dir, durable);
+      } finally {
+        recordBiosPerRequest(this.stats, 1);
+      }
+      return;
+    }
     const inFlight: Promise<void>[] = [];
     let failure: { error: unknown } | undefined;
     const fail = (error: unknown): void => {

@@ -1,4 +1,4 @@
-import { hasKnownAlignment } from './alignment.js';
+import { hasKnownAlignment, isAddressAligned } from './alignment.js';
 import type { QueueLimits } from './limits.js';
 import type { SgVector } from './sg.js';
 
@@ -77,10 +77,30 @@ export function mapSg(sg: SgVector, deviceOffset: number, limits: QueueLimits, o
     throw new RangeError(`mapSg: offset ${deviceOffset} / length ${sg.length} not aligned to ${align}`);
   }
 
+  // The common case (one buffer the backstore can take as it is, within every limit): one direct bio.
+  const only = sg.segmentCount === 1 ? sg.segments[0]! : undefined;
+  if (only && only.length <= maxBio && (align === 1 || (isAddressAligned(only, align) && only.length % align === 0))) {
+    return singleDirectBio(only, deviceOffset);
+  }
+
   const pieces = splitIntoPieces(sg, align);
   const tiny = opts.tinySegmentBytes ?? DEFAULT_TINY_SEGMENT_BYTES;
   if (tiny > 0 && segmentLimitDominates(pieces, sg.length, maxBio, limits.maxSegments)) coalesceTiny(pieces, tiny);
   return pack(toRuns(pieces), deviceOffset, sg.length, maxBio, limits.maxSegments, pageSize, maxBouncePages * pageSize);
+}
+
+function singleDirectBio(view: Buffer, deviceOffset: number): SgMapPlan {
+  const length = view.length;
+  const bio: PlannedBio = {
+    offset: deviceOffset,
+    streamOffset: 0,
+    length,
+    parts: [{ kind: 'direct', view }],
+    segmentCount: 1,
+    bounceBytes: 0,
+    bouncePages: 0,
+  };
+  return { bios: [bio], length, directBytes: length, bounceBytes: 0 };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { QueueLimits } from './limits.js';
 import { mapSg, type MapSgOptions } from './map-sg.js';
 import type { Mempool } from './mempool.js';
 import { SgVector } from './sg.js';
+import { BufferSlab } from './slab.js';
 import { createBlockStats, type BlockStats } from './stats.js';
 
 export interface BlockQueueOptions {
@@ -28,6 +29,7 @@ export interface BlockQueueOptions {
 export const DEFAULT_POOL_WAIT_MS = 2000;
 /** Reads at least this large use pool pages on a buffered backstore when pages are free. */
 export const POOLED_READ_MIN_BYTES = 32 * 1024;
+const SLAB_BYTES = 256 * 1024;
 
 type Operation = Direction | 'flush' | 'discard' | 'allocation';
 const noop = (): void => {};
@@ -46,7 +48,10 @@ export class BlockQueue implements BlockDevice {
   private readonly bios: BioRunner;
   private readonly mapOptions: MapSgOptions;
   private readonly maxPagesPerRequestBio: number;
+  /** mapSg options for reads into pool pages: nothing there is tiny enough to merge. */
+  private readonly poolPageMapOptions: MapSgOptions;
   private readonly active = new Set<Promise<unknown>>();
+  private readonly slab = new BufferSlab(SLAB_BYTES);
   private closing: Promise<void> | undefined;
   /** Resizes run one at a time. */
   private resizing: Promise<unknown> = Promise.resolve();
@@ -69,6 +74,7 @@ export class BlockQueue implements BlockDevice {
       maxBouncePages: this.maxPagesPerRequestBio,
       ...(opts.tinySegmentBytes !== undefined ? { tinySegmentBytes: opts.tinySegmentBytes } : {}),
     };
+    this.poolPageMapOptions = { ...this.mapOptions, tinySegmentBytes: 0 };
   }
 
   get size(): number {
@@ -210,7 +216,7 @@ export class BlockQueue implements BlockDevice {
     try {
       const pageSize = this.pool.pageSize;
       const data = new SgVector(pages.map((p, i) => (i === count - 1 ? p.subarray(0, length - i * pageSize) : p)));
-      const plan = mapSg(data, offset, this.limits, { ...this.mapOptions, tinySegmentBytes: 0 });
+      const plan = mapSg(data, offset, this.limits, this.poolPageMapOptions);
       // Pool pages are aligned, so nothing may bounce here: a bounce would need more pages while holding these.
       if (plan.bounceBytes > 0) throw new Error('BlockQueue: pool pages unexpectedly need bounce');
       await this.bios.run(plan, 'read', false, signal);
@@ -231,8 +237,8 @@ export class BlockQueue implements BlockDevice {
 
   /** One allocation, many views; on an aligned backstore each bio reads via bounce pages and is copied back. */
   private async readIntoFreshBuffer(offset: number, length: number, signal?: CancelSignal): Promise<BlockReadResult> {
-    // Small reads come from Node's shared slab (allocUnsafe); large ones get their own memory.
-    const data = new SgVector([length < POOLED_READ_MIN_BYTES ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length)]);
+    // Small reads are carved from a shared slab (no ArrayBuffer, hence no GC bookkeeping, per read); large ones get their own memory.
+    const data = new SgVector([length < POOLED_READ_MIN_BYTES ? this.slab.take(length) : Buffer.allocUnsafeSlow(length)]);
     await this.bios.run(mapSg(data, offset, this.limits, this.mapOptions), 'read', false, signal);
     return { data, release: noop };
   }
@@ -256,25 +262,21 @@ export class BlockQueue implements BlockDevice {
   }
 
   /** Run a request, turning every failure into a counted BlockError, and remember it so close() can wait. */
-  private track<T>(op: Operation, offset: number | undefined, length: number | undefined, fn: () => Promise<T>): Promise<T> {
-    const p = (async () => {
-      if (this.closing) throw new BlockError('IO_ERROR', 'block queue is closed');
-      try {
-        return await fn();
-      } catch (err) {
-        // A closed backstore is the LU going away, not a fault of the medium.
-        if (err instanceof BackstoreError && err.code !== 'ECLOSED') this.health.backstoreFailed(err, op, range(offset, length));
-        const e = toBlockError(err);
-        this.stats.failures[e.code]++;
-        throw e;
-      }
-    })();
+  private async track<T>(op: Operation, offset: number | undefined, length: number | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new BlockError('IO_ERROR', 'block queue is closed');
+    const p = fn();
     this.active.add(p);
-    const forget = (): void => {
+    try {
+      return await p;
+    } catch (err) {
+      // A closed backstore is the LU going away, not a fault of the medium.
+      if (err instanceof BackstoreError && err.code !== 'ECLOSED') this.health.backstoreFailed(err, op, range(offset, length));
+      const e = toBlockError(err);
+      this.stats.failures[e.code]++;
+      throw e;
+    } finally {
       this.active.delete(p);
-    };
-    p.then(forget, forget);
-    return p;
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import { ScsiStatus, type ScsiResponse } from '../scsi/command.js';
+import type { ByteReservation } from './byte-budget.js';
 import { sendDataIn, sendScsiResponse } from './responses.js';
 import type { SessionHost } from './session-host.js';
 import { TaskState, type IscsiTask } from './task.js';
@@ -89,16 +90,7 @@ export class Completion {
     const readReservation = task.readReservation;
     task.readReservation = undefined;
     task.releaseBudgets();
-    let r: ScsiResponse =
-      readReservation === undefined
-        ? response
-        : {
-            ...response,
-            release: () => {
-              response.release?.();
-              readReservation.release();
-            },
-          };
+    let r: ScsiResponse = readReservation === undefined ? response : withReadShare(response, readReservation);
     r = this.throttle(r);
     if (s.conn.isClosed) {
       r.release?.();
@@ -127,6 +119,21 @@ export class Completion {
     if (r.status === ScsiStatus.GOOD && window.windowSize < window.maxWindowSize) window.resize(window.windowSize + 1);
     return r;
   }
+}
+
+/** The response whose release also gives back the command's share of the read budget. */
+function withReadShare(response: ScsiResponse, share: ByteReservation): ScsiResponse {
+  const release = response.release;
+  return {
+    status: response.status,
+    sense: response.sense,
+    dataIn: response.dataIn,
+    dataOutTransferLength: response.dataOutTransferLength,
+    release: () => {
+      release?.();
+      share.release();
+    },
+  };
 }
 
 /** The residual count of a SCSI Response: positive = underflow, negative = overflow (RFC 7143 §11.4.5). */

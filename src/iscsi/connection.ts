@@ -5,6 +5,7 @@ import { PduFramer, type FramerFault } from './framer.js';
 import { BHS_LENGTH, Op, RESERVED_TAG, RejectReason } from './opcodes.js';
 import { encodeNopIn, encodeReject, opcodeOf, type InPdu } from './pdu.js';
 import { pduPieces, type DigestSettings } from './serialize.js';
+import { OutputBatch } from './output-batch.js';
 import { peerAddress, PeerWarnings } from './peer-warnings.js';
 import { snAdd } from './serial.js';
 import type { ConnectionLink, PduHandler, SequenceSource } from './connection-link.js';
@@ -45,7 +46,7 @@ export class Connection implements ConnectionLink {
   private handler: PduHandler | undefined;
   private statSN = 0;
   private digests: DigestSettings = { headerDigest: false, dataDigest: false };
-  private corked = false;
+  private readonly out = new OutputBatch();
   private closed = false;
   private closeReason = '';
   private pausedForBackpressure = false;
@@ -110,7 +111,7 @@ export class Connection implements ConnectionLink {
 
   /** Bytes queued in the socket that the peer has not taken yet. */
   get unsentBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.out.bytes;
   }
 
   /** A warning about what the peer did: rate-limited per source address, peer strings cut short. */
@@ -175,28 +176,25 @@ export class Connection implements ConnectionLink {
       onSent?.();
       return;
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      // Uncork after the poll phase: every response completed in this loop iteration
+    if (this.out.pieces.length === 0) {
+      // Flush after the poll phase: every response completed in this loop iteration
       // (several fs callbacks at a deep queue) leaves in one writev.
-      setImmediate(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+      setImmediate(this.flushOut);
     }
-    const pieces = pduPieces(bhs, data, this.digests);
-    const last = pieces.length - 1;
-    let ok = true;
-    for (const piece of pieces) this.queuedTotal += piece.length;
-    for (let i = 0; i < last; i++) ok = this.socket.write(pieces[i]!) && ok;
-    ok = this.socket.write(pieces[last]!, onSent ? () => onSent() : undefined) && ok;
+    const added = this.out.add(pduPieces(bhs, data, this.digests), onSent);
+    this.queuedTotal += added;
+  }
+
+  /** Hand what send() queued to the socket, and stop reading while the peer does not take it. */
+  private readonly flushOut = (): void => {
+    if (this.out.pieces.length === 0) return;
+    const ok = this.out.writeTo(this.socket);
     if (!ok && this.socket.writableLength > this.opts.sendHighWater && !this.pausedForBackpressure) {
       // Stop taking new commands until the initiator has read what we sent.
       this.pausedForBackpressure = true;
       this.socket.pause();
     }
-  }
+  };
 
   /** A Reject carrying the offending BHS (RFC 7143 §11.17). */
   reject(reason: number, bhs: Buffer): void {
@@ -223,6 +221,7 @@ export class Connection implements ConnectionLink {
     this.keepalive.stop();
     this.watchdog?.stop();
     this.log.info({ remote: this.remote, reason }, 'connection closed');
+    this.flushOut();
     this.socket.end();
     // Do not wait for a peer that never reads: destroy after a grace period.
     const t = setTimeout(() => this.socket.destroy(), 2000);
@@ -291,7 +290,7 @@ export class Connection implements ConnectionLink {
         pdusFramed: this.framer.pdusFramed,
         midPdu: this.framer.midPdu,
         queuedTotal: this.queuedTotal,
-        unsentBytes: this.socket.writableLength,
+        unsentBytes: this.unsentBytes,
       }),
       drop: (reason, fields, warning) => {
         this.warn(fields, warning);

@@ -22,6 +22,9 @@ export interface FramerSink {
   onFault(fault: FramerFault): void;
 }
 
+/** No AHS (the usual case): one shared empty view rather than a new one per PDU. */
+const EMPTY = Buffer.alloc(0);
+
 const enum Stage {
   Bhs,
   AhsAndDigest,
@@ -39,8 +42,8 @@ export class PduFramer {
   private head = 0; // read position inside chunks[0]
   private available = 0;
   private stage = Stage.Bhs;
-  private bhs: Buffer = Buffer.alloc(0);
-  private ahs: Buffer = Buffer.alloc(0);
+  private bhs: Buffer = EMPTY;
+  private ahs: Buffer = EMPTY;
   private dataLength = 0;
   private framed = 0;
 
@@ -92,7 +95,7 @@ export class PduFramer {
           const ahsLen = totalAhsLength(this.bhs);
           const need = ahsLen + (this.settings.headerDigest ? 4 : 0);
           if (this.available < need) return;
-          this.ahs = ahsLen > 0 ? this.takeContiguous(ahsLen) : Buffer.alloc(0);
+          this.ahs = ahsLen > 0 ? this.takeContiguous(ahsLen) : EMPTY;
           if (this.settings.headerDigest) {
             const got = readDigest(this.takeContiguous(4));
             if (got !== crc32cOf([this.bhs, this.ahs])) return this.die({ kind: 'headerDigest', bhs: this.bhs });

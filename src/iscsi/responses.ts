@@ -47,7 +47,7 @@ export function sendDataIn(
         bufferOffset: offset,
         dataLength: n,
       }),
-      data.slice(offset, n),
+      offset === 0 && n === data.length ? data : data.slice(offset, n),
       last ? response.release : undefined,
     );
     offset += n;

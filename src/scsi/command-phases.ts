@@ -89,7 +89,8 @@ export class CommandPhases {
     task.state = 'queued';
     task.queuedAt = performance.now();
     let outcome: Outcome = TASK_ABORTED;
-    const enabled = !task.aborted && (lu ? await lu.taskSet.whenEnabled(task, task.signal) : true);
+    // Usually enabled on arrival: no promise to wait on then.
+    const enabled = !task.aborted && (!lu || lu.taskSet.isEnabled(task) || (await lu.taskSet.whenEnabled(task, task.signal)));
     let admitted = enabled && !task.aborted;
     if (admitted && admit) {
       const verdict = admit(); // usually granted at once: no promise to wait on then
@@ -136,10 +137,10 @@ export class CommandPhases {
   }
 
   private parse(handler: CommandHandler, cmd: ScsiCommand, lu: LogicalUnit | undefined): ReturnType<CommandHandler['parse']> {
-    const base = { cdb: cmd.cdb, nexus: cmd.nexus, target: this.infoFor(cmd.nexus.id) };
-    if (handler.anyLun) return handler.parse({ ...base, lu });
+    const target = this.infoFor(cmd.nexus.id);
+    if (handler.anyLun) return handler.parse({ cdb: cmd.cdb, nexus: cmd.nexus, target, lu });
     if (!lu) return Sense.logicalUnitNotSupported;
-    return handler.parse({ ...base, lu });
+    return handler.parse({ cdb: cmd.cdb, nexus: cmd.nexus, target, lu });
   }
 
   /** The answer to a command that never became a task (also what prepare answers when it throws). */

@@ -19,12 +19,12 @@ export class Task implements TaskSetEntry {
   readonly receivedAt = performance.now();
   queuedAt = 0;
   executingAt = 0;
-  /** Settles when no I/O of this task can still be in flight (what a reset waits for). */
-  readonly settled: Promise<void>;
-
   private readonly controller = new Cancellation();
   private readonly offCommandAbort: () => void;
-  private markSettled!: () => void;
+  /** Made only when somebody waits (a reset): most commands are never waited for. */
+  private settledPromise: Promise<void> | undefined;
+  private resolveSettled: (() => void) | undefined;
+  private isSettled = false;
   private readonly onCommandAbort = (): void => this.abort();
 
   constructor(
@@ -36,8 +36,19 @@ export class Task implements TaskSetEntry {
     /** Data-Out bytes the transport collects: parsed.dataOutLength, or less if the EDTL cut it. */
     readonly dataOutLength: number,
   ) {
-    this.settled = new Promise<void>((resolve) => (this.markSettled = resolve));
     this.offCommandAbort = cmd.signal.onAbort(this.onCommandAbort);
+  }
+
+  /** Settles when no I/O of this task can still be in flight (what a reset waits for). */
+  get settled(): Promise<void> {
+    if (this.isSettled) return Promise.resolve();
+    this.settledPromise ??= new Promise<void>((resolve) => (this.resolveSettled = resolve));
+    return this.settledPromise;
+  }
+
+  private markSettled(): void {
+    this.isSettled = true;
+    this.resolveSettled?.();
   }
 
   get attr(): ScsiCommand['attr'] {

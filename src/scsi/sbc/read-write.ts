@@ -27,7 +27,7 @@ function decode(layout: RwLayout, cdb: Buffer, lu: LogicalUnit, isWrite: boolean
   if (refused) return refused;
   const extent = checkExtent(layout, cdb, lu, true);
   if (isSenseReason(extent)) return extent;
-  return { ...extent, fua: (flags & 0x08) !== 0 };
+  return { lba: extent.lba, blocks: extent.blocks, fua: (flags & 0x08) !== 0 };
 }
 
 function usageFor(opcode: number, layout: RwLayout): number[] {
