@@ -105,7 +105,7 @@ export abstract class FdBackstore<S extends FdIoStats = FdIoStats> implements Ba
     return this.op(async () => {
       if (this.readOnly) return;
       // GOOD for SYNCHRONIZE CACHE on a medium that lost data would promise what is lost.
-      this.checkMedium();
+      this.checkMedium(true);
       await this.sync();
     }, 'flush');
   }
@@ -134,8 +134,8 @@ export abstract class FdBackstore<S extends FdIoStats = FdIoStats> implements Ba
   /** Deallocate checked ranges; false when the backstore left them as they are (not thin). */
   protected abstract deallocate(ranges: readonly DiscardRange[]): Promise<boolean>;
 
-  /** Throws the fault when the medium can no longer be written safely (before writes and flushes). */
-  protected checkMedium(): void {}
+  /** Throws the fault when the medium can no longer be written safely (before writes and flushes); `fresh`: no cached answer. */
+  protected checkMedium(_fresh?: boolean): void {}
 
   protected async sync(): Promise<void> {
     try {

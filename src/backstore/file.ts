@@ -34,6 +34,11 @@ export class FileBackstore extends FdBackstore {
   declare readonly inline: InlineIo;
   /** Where the file's size is recorded; none for read-only LUs and unit tests. */
   private readonly records: BackingRecords | undefined;
+  /** The file's size and links as seen in this event-loop turn (see checkMedium). */
+  private turnState: FileState | undefined;
+  private readonly forgetTurnState = (): void => {
+    this.turnState = undefined;
+  };
 
   private constructor(opts: FileBackstoreOptions, file: OpenedFile, inline: InlineIo) {
     const { path, readOnly = false, thin = false, direct = false } = opts;
@@ -84,6 +89,9 @@ export class FileBackstore extends FdBackstore {
       }
     } catch (err) {
       throw fromErrno(err, `${this.path}: resize`);
+    } finally {
+      // The size seen before the resize says nothing of the file after it.
+      this.turnState = undefined;
     }
     return this.capacity;
   }
@@ -91,13 +99,13 @@ export class FileBackstore extends FdBackstore {
   /** The end of the file inside the capacity: truncated (a fault) unless it grew back meanwhile. */
   protected async readFailed(err: unknown, bio: Bio): Promise<void> {
     if (!(err instanceof ShortTransferError)) throw err;
-    this.checkMedium();
+    this.checkMedium(true);
     await readFully(this.fh.fd, bio, this.path);
   }
 
   /** A write that makes no progress: say why if the file is the reason (truncated, deleted). */
   protected writeFailed(err: unknown): unknown {
-    if (err instanceof ShortTransferError) this.checkMedium();
+    if (err instanceof ShortTransferError) this.checkMedium(true);
     return err;
   }
 
@@ -113,17 +121,23 @@ export class FileBackstore extends FdBackstore {
   }
 
   /**
-   * statx (a few microseconds through koffi, on the event loop: docs/benchmarks.md; native/statx.ts): the file must still be
-   * linked and at least as long as the capacity. A write past the end of a truncated file would
-   * extend it again, silently (the blocks in between would read as zeros with GOOD), nor may data
-   * go to a deleted file.
+   * The file must still be linked and at least as long as the capacity. A write past the end of a
+   * truncated file would extend it again, silently (the blocks in between would read as zeros with
+   * GOOD), nor may data go to a deleted file. One statx (a few microseconds through koffi:
+   * native/statx.ts) serves every write of one event-loop turn: at a deep queue a turn carries a
+   * dozen writes, and a check is a snapshot in any case (the file can change right after it).
+   * `fresh`: after a failed transfer, to say why, always a new statx.
    */
-  protected override checkMedium(): void {
-    let st: FileState;
-    try {
-      st = fileState(this.fh.fd);
-    } catch (err) {
-      throw err instanceof SyscallError ? nativeError(err, this.path) : fromErrno(err, `${this.path}: fstat`);
+  protected override checkMedium(fresh = false): void {
+    let st = fresh ? undefined : this.turnState;
+    if (!st) {
+      try {
+        st = fileState(this.fh.fd);
+      } catch (err) {
+        throw err instanceof SyscallError ? nativeError(err, this.path) : fromErrno(err, `${this.path}: fstat`);
+      }
+      if (!this.turnState) setImmediate(this.forgetTurnState);
+      this.turnState = st;
     }
     if (st.nlink === 0) {
       throw new BackstoreError(

@@ -1,4 +1,5 @@
 import { SgVector } from '../block/sg.js';
+import { BufferSlab } from '../block/slab.js';
 
 /** Pieces shorter than this are copied, so no command holds more views than bytes / this. */
 const SMALL_PIECE = 512;
@@ -6,6 +7,8 @@ const SMALL_PIECE = 512;
 const MAX_CHUNK_RATIO = 4;
 /** Copies go into buffers of this size (or the bytes still expected, if fewer). */
 const COPY_BUFFER = 64 * 1024;
+const SLAB_BYTES = 16 * 1024;
+const slab = new BufferSlab(SLAB_BYTES);
 
 /**
  * The Data-Out (and immediate data) of one write command, gathered without copying where that is
@@ -63,8 +66,9 @@ export class DataOutBuffer {
     while (from < piece.length) {
       if (!this.copyBuffer || this.copyFill === this.copyBuffer.length) {
         const size = Math.max(piece.length - from, Math.min(COPY_BUFFER, this.expected));
-        // Slow (unpooled) allocation: a pooled slab would keep unrelated buffers alive with it.
-        this.copyBuffer = Buffer.allocUnsafeSlow(size);
+        // A shared slab only where the slab is at most MAX_CHUNK_RATIO times what this command keeps
+        // in it (a 4 KiB write: an ArrayBuffer per command costs a malloc and GC work); otherwise its own.
+        this.copyBuffer = size * MAX_CHUNK_RATIO >= SLAB_BYTES && size <= SLAB_BYTES ? slab.take(size) : Buffer.allocUnsafeSlow(size);
         this.copyFill = 0;
       }
       const n = piece.copy(this.copyBuffer, this.copyFill, from);

@@ -1,6 +1,6 @@
 /**
- * Size and link count of an open file, checked before every write to a file backstore (a
- * truncated or deleted backing file must not be written to): statx(2) into a reused buffer,
+ * Size and link count of an open file, checked before writes to a file backstore (a truncated or
+ * deleted backing file must not be written to; once per event-loop turn): statx(2) into a reused buffer,
  * cheaper than fs.fstatSync, which builds a Stats object each time, but still a few microseconds
  * a write with the koffi call (docs/benchmarks.md, 2026-12-03). Where statx is missing, fstatSync.
  */

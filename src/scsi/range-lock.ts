@@ -18,6 +18,8 @@ interface Entry {
 
 export class RangeLock {
   private readonly entries = new Set<Entry>();
+  /** Exclusive entries held or waiting: with none, a shared request conflicts with nothing. */
+  private exclusives = 0;
 
   /**
    * Blocks [lba, lba + blocks). Returns the unlock function at once when nothing earlier conflicts
@@ -26,17 +28,21 @@ export class RangeLock {
   lock(lba: number, blocks: number, exclusive: boolean): Unlock | Promise<Unlock> {
     const entry: Entry = { start: lba, end: lba + Math.max(blocks, 1), exclusive };
     const blockers: Promise<void>[] = [];
-    for (const other of this.entries) {
-      if ((other.exclusive || exclusive) && other.start < entry.end && entry.start < other.end) {
-        blockers.push((other.released ??= new Promise<void>((r) => (other.release = r))));
+    if (exclusive || this.exclusives > 0) {
+      for (const other of this.entries) {
+        if ((other.exclusive || exclusive) && other.start < entry.end && entry.start < other.end) {
+          blockers.push((other.released ??= new Promise<void>((r) => (other.release = r))));
+        }
       }
     }
     this.entries.add(entry);
+    if (exclusive) this.exclusives++;
     let done = false;
     const unlock: Unlock = () => {
       if (done) return;
       done = true;
       this.entries.delete(entry);
+      if (exclusive) this.exclusives--;
       entry.release?.();
     };
     return blockers.length === 0 ? unlock : Promise.all(blockers).then(() => unlock);
