@@ -14,9 +14,9 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { listening, portOpen } from './target-up.mjs';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '512MiB' }, count: { type: 'string', default: '2048' } } });
 const PORT = 3264;
@@ -59,25 +59,7 @@ function run(cmd, args) {
   });
 }
 
-function portOpen(port) {
-  return new Promise((done) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      done(true);
-    });
-    s.once('error', () => done(false));
-  });
-}
 
-/** Resolves once the portal accepts a connection (the target is up), failing if `child` exits first. */
-async function listening(port, child) {
-  for (const end = Date.now() + 30_000; !(await portOpen(port)); ) {
-    if (child.exitCode !== null) throw new Error(`the target exited with ${child.exitCode}`);
-    if (Date.now() > end) throw new Error(`the target does not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function httpGet(url) {
   return new Promise((done, fail) => {

@@ -5,8 +5,8 @@
 // LUN 1 = null) and measures both LUNs. The write workloads overwrite the LUN with 0xA5.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { listening } from './target-up.mjs';
 
 const { values } = parseArgs({ options: { url: { type: 'string' }, secs: { type: 'string', default: '3' } } });
 const secs = Number(values.secs);
@@ -17,23 +17,6 @@ function run(cmd, args) {
   });
 }
 
-/** Resolves once the portal accepts a connection (the target is up), failing if `child` exits first. */
-async function listening(port, child) {
-  const connects = () =>
-    new Promise((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-  for (const end = Date.now() + 30_000; !(await connects()); ) {
-    if (child.exitCode !== null) throw new Error(`the bench target exited with ${child.exitCode}`);
-    if (Date.now() > end) throw new Error(`the bench target does not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function parseUrl(url) {
   const m = /^iscsi:\/\/([^/]+)\/([^/]+)\/(\d+)$/.exec(url);

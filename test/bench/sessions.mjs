@@ -12,10 +12,10 @@
 // stdout: one JSON object (numbers and the exact commands); stderr: a short table.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { listening, portOpen } from './target-up.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -59,25 +59,7 @@ function run(cmd, args) {
   });
 }
 
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
-/** Resolves once the portal accepts a connection (the target is up), failing if `child` exits first. */
-async function listening(port, child) {
-  for (const end = Date.now() + 30_000; !(await portOpen(port)); ) {
-    if (child.exitCode !== null) throw new Error(`the bench target exited with ${child.exitCode}`);
-    if (Date.now() > end) throw new Error(`the bench target does not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function parseUrl(url) {
   const m = /^iscsi:\/\/([^/]+)\/([^/]+)\/(\d+)$/.exec(url);
