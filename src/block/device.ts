@@ -13,6 +13,11 @@ export interface BlockDevice extends DeviceGeometry {
   /** Faults of the storage below (offline, failed write-back), error counts; absent = never faults. */
   readonly health?: DeviceHealth;
   /**
+   * Address alignment write data must have to reach the device without a bounce copy (the logical
+   * block size under O_DIRECT); absent or 1 = any memory goes straight through.
+   */
+  readonly memoryAlignment?: number;
+  /**
    * Read `length` bytes at `offset`. The data's segments may be pool pages: call
    * `release()` exactly once when done with them (e.g. after the socket took them).
    */

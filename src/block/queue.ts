@@ -77,6 +77,10 @@ export class BlockQueue implements BlockDevice {
     this.poolPageMapOptions = { ...this.mapOptions, tinySegmentBytes: 0 };
   }
 
+  get memoryAlignment(): number {
+    return this.limits.alignment;
+  }
+
   get size(): number {
     return this.backstore.size;
   }

@@ -1,8 +1,11 @@
 import { ScsiStatus } from '../scsi/command.js';
 import type { Completion } from './completion.js';
+import { DataLanding } from './data-landing.js';
 import type { DataOutAssembly } from './data-out.js';
+import type { PayloadLanding } from './framer.js';
+import { decodeLun } from './lun.js';
 import { RejectReason } from './opcodes.js';
-import { AhsError, parseScsiCommand, type InPdu, type ScsiCommandPdu } from './pdu.js';
+import { AhsError, ittOf, parseScsiCommand, type InPdu, type ScsiCommandPdu } from './pdu.js';
 import type { SessionHost } from './session-host.js';
 import { IscsiTask, TaskState } from './task.js';
 
@@ -13,13 +16,45 @@ import { IscsiTask, TaskState } from './task.js';
  * once or says how much Data-Out it needs.
  */
 export class CommandIntake {
+  /** Pages the immediate data of the command being received lands in (only between its header and its handling). */
+  private pendingLanding: { itt: number; landing: DataLanding } | undefined;
+
   constructor(
     private readonly s: SessionHost,
     private readonly dataOut: DataOutAssembly,
     private readonly completion: Completion,
   ) {}
 
+  /**
+   * Aligned pages of its own for a large write's immediate data on a LU under O_DIRECT (see
+   * data-landing.ts): the framer reads the payload into them, the task keeps them for the rest.
+   */
+  landingFor(bhs: Buffer, length: number): PayloadLanding | undefined {
+    this.dropPendingLanding();
+    const edtl = bhs.readUInt32BE(20);
+    const scsi = this.s.scsi;
+    if ((bhs[1]! & 0x20) === 0 || length > edtl || !scsi) return undefined;
+    const landing = DataLanding.take(edtl, scsi.dataOutAlignment(this.s.nexus, decodeLun(bhs, 8)));
+    if (!landing) return undefined;
+    this.pendingLanding = { itt: ittOf(bhs), landing };
+    landing.pin();
+    return { segments: landing.region(0, length), done: () => landing.unpin() };
+  }
+
+  /** The command PDU it was for has been handled (or dropped): pages no task took go back. */
+  dropPendingLanding(): void {
+    this.pendingLanding?.landing.release();
+    this.pendingLanding = undefined;
+  }
+
   onScsiCommand(pdu: InPdu): void {
+    const pending = this.pendingLanding?.itt === ittOf(pdu.bhs) ? this.pendingLanding.landing : undefined;
+    this.pendingLanding = undefined;
+    if (!this.admit(pdu, pending)) pending?.release();
+  }
+
+  /** False when the command never became a task (its landing, if any, is then the caller's to release). */
+  private admit(pdu: InPdu, landing: DataLanding | undefined): boolean {
     const s = this.s;
     let cmd: ScsiCommandPdu;
     try {
@@ -27,21 +62,22 @@ export class CommandIntake {
     } catch (err) {
       if (err instanceof AhsError) {
         s.conn.reject(RejectReason.INVALID_PDU_FIELD, pdu.bhs);
-        return;
+        return false;
       }
       throw err;
     }
     const refusal = this.refusal(cmd, pdu.data.length);
     if (refusal !== undefined) {
       s.conn.reject(refusal, pdu.bhs);
-      return;
+      return false;
     }
     if (!cmd.immediate && s.tasks.abortedBeforeArrival.delete(cmd.cmdSN)) {
       // Aborted by ABORT TASK before it arrived: consume its CmdSN, never run it.
       s.ordered(cmd.cmdSN, false, () => undefined);
-      return;
+      return false;
     }
     const task = new IscsiTask(cmd, s.nexus);
+    if (landing) task.data.landIn(landing);
     this.reserveUnsolicited(task, pdu.data.length);
     for (const seg of pdu.data.segments) task.data.append(seg);
     task.lastDataAt = s.conn.now();
@@ -51,6 +87,7 @@ export class CommandIntake {
       task.releaseBudgets();
       s.log.debug({ cmdSN: cmd.cmdSN }, 'SCSI command outside the CmdSN window; ignored');
     }
+    return true;
   }
 
   /** The Reject reason for a command the session cannot take, or undefined. */

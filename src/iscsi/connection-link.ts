@@ -1,4 +1,5 @@
 import type { SgVector } from '../block/sg.js';
+import type { PayloadLanding } from './framer.js';
 import type { InPdu } from './pdu.js';
 import type { DigestSettings } from './serialize.js';
 
@@ -13,6 +14,8 @@ export interface PduHandler {
   onOversizedPdu?(bhs: Buffer, length: number, max: number): boolean;
   /** The connection's watchdog ticked (`now` in ms): time out what waits for the initiator. */
   onTick?(now: number): void;
+  /** Memory of its own to receive the payload of the Data-Out whose header is `bhs` into (framer.ts), if any. */
+  dataLanding?(bhs: Buffer, length: number): PayloadLanding | undefined;
 }
 
 /** Numbers the connection stamps on every target PDU. */

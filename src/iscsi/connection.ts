@@ -6,6 +6,7 @@ import { BHS_LENGTH, Op, RESERVED_TAG, RejectReason } from './opcodes.js';
 import { encodeNopIn, encodeReject, opcodeOf, type InPdu } from './pdu.js';
 import { pduPieces, type DigestSettings } from './serialize.js';
 import { OutputBatch } from './output-batch.js';
+import { withOwnedReads } from './owned-reads.js';
 import { peerAddress, PeerWarnings } from './peer-warnings.js';
 import { snAdd } from './serial.js';
 import type { ConnectionLink, PduHandler, SequenceSource } from './connection-link.js';
@@ -61,20 +62,26 @@ export class Connection implements ConnectionLink {
   /** Bytes handed to the socket so far (sent + still queued in it). */
   private queuedTotal = 0;
   loggedIn = false;
+  /** The socket (for an accepted one, the socket that took over its handle: see owned-reads.ts). */
+  readonly socket: Socket;
 
   constructor(
-    readonly socket: Socket,
+    accepted: Socket,
     readonly log: Logger,
     private readonly opts: ConnectionOptions,
   ) {
     const timers: ConnectionTimers = opts.timers ?? { setTimeout, clearTimeout };
-    this.peer = peerAddress(socket.remoteAddress);
+    this.peer = peerAddress(accepted.remoteAddress);
     this.warnings = opts.warnings ?? new PeerWarnings(log);
     this.clock = opts.now ?? Date.now;
     this.acceptedAt = this.clock();
     this.framer = new PduFramer(
       { headerDigest: false, dataDigest: false, maxDataSegmentLength: LOGIN_MAX_SEGMENT },
-      { onPdu: (pdu) => this.onPdu(pdu), onFault: (fault) => this.onFault(fault) },
+      {
+        onPdu: (pdu) => this.onPdu(pdu),
+        onFault: (fault) => this.onFault(fault),
+        landing: (bhs, length) => this.handler?.dataLanding?.(bhs, length),
+      },
     );
     this.keepalive = new Keepalive({ intervalS: opts.nopInInterval, timeoutS: opts.nopInTimeout }, timers, this.clock, {
       ping: (ttt) => this.sendPing(ttt),
@@ -83,11 +90,18 @@ export class Connection implements ConnectionLink {
         this.destroy('NOP-In timeout');
       },
     });
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
+    const onChunk = (chunk: Buffer): void => {
       this.keepalive.received();
       this.framer.push(chunk);
-    });
+    };
+    // Reads into buffers of our own, so a landing payload is read straight into its pages.
+    const owned = withOwnedReads(accepted, { onChunk, readTarget: () => this.framer.readTarget() });
+    const socket = (this.socket = owned ?? accepted);
+    if (!owned) {
+      socket.on('data', onChunk);
+      socket.resume(); // accepted paused (the portal's pauseOnConnect)
+    }
+    socket.setNoDelay(true);
     socket.on('drain', () => {
       if (this.pausedForBackpressure) {
         this.pausedForBackpressure = false;

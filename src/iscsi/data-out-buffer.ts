@@ -1,5 +1,6 @@
 import { SgVector } from '../block/sg.js';
 import { BufferSlab } from '../block/slab.js';
+import type { DataLanding } from './data-landing.js';
 
 /** Pieces shorter than this are copied, so no command holds more views than bytes / this. */
 const SMALL_PIECE = 512;
@@ -25,6 +26,10 @@ export class DataOutBuffer {
   private copyFill = 0;
   /** Set by discard(): bytes are counted (offsets stay checkable) but not kept. */
   private dropped: number | undefined;
+  /** Aligned pages the stream goes into from now on (data-landing.ts), while it fits. */
+  private landing: DataLanding | undefined;
+  /** The landing keeps this buffer's bytes until released (also after the stream outgrew it). */
+  private landingHeld: DataLanding | undefined;
 
   constructor(
     /** Bytes the command may still receive in all (EDTL): bounds copy buffers. */
@@ -47,6 +52,46 @@ export class DataOutBuffer {
     this.dropped = this.sg.length;
     this.sg = new SgVector();
     this.copyBuffer = undefined;
+    this.landing = undefined;
+  }
+
+  /**
+   * From now on the stream goes into `landing`; what came before is copied there. Refused (and the
+   * landing released) when the bytes already here do not fit.
+   */
+  landIn(landing: DataLanding): void {
+    if (this.dropped !== undefined || this.landingHeld || this.sg.length > landing.length) {
+      landing.release();
+      return;
+    }
+    const old = this.sg;
+    this.sg = new SgVector();
+    this.landing = this.landingHeld = landing;
+    this.copyBuffer = undefined;
+    for (const seg of old.segments) this.append(seg);
+  }
+
+  /**
+   * The landing's memory for stream bytes [offset, offset + length), pinned until `done` (the
+   * socket reads into it), when they are the next bytes and fit; else undefined.
+   */
+  landingFor(offset: number, length: number): { segments: Buffer[]; done: () => void } | undefined {
+    const landing = this.landing;
+    if (!landing || this.dropped !== undefined || offset !== this.sg.length || offset + length > landing.length) return undefined;
+    landing.pin();
+    return { segments: landing.region(offset, length), done: () => landing.unpin() };
+  }
+
+  /** Whether the stream goes (or went) into a landing. */
+  get hasLanding(): boolean {
+    return this.landingHeld !== undefined;
+  }
+
+  /** Give the landing's pages back once nothing uses this data any more (the task's end). */
+  releaseLanding(): void {
+    this.landing = undefined;
+    this.landingHeld?.release();
+    this.landingHeld = undefined;
   }
 
   /** Add one piece of the stream. */
@@ -56,9 +101,30 @@ export class DataOutBuffer {
       this.dropped += piece.length;
       return;
     }
+    if (this.landing) {
+      if (this.land(this.landing, piece)) return;
+      this.landing = undefined; // outgrew it (more than the core asked for): the usual path from here
+    }
     if (piece.length < SMALL_PIECE || piece.length * MAX_CHUNK_RATIO < piece.buffer.byteLength) this.copy(piece);
     else this.sg.append(piece);
     this.expected = Math.max(0, this.expected - piece.length);
+  }
+
+  /** Into the landing: already there when the socket read it in place, else copied. False if it does not fit. */
+  private land(landing: DataLanding, piece: Buffer): boolean {
+    const at = this.sg.length;
+    if (at + piece.length > landing.length) return false;
+    if (landing.holdsAt(piece, at)) {
+      this.sg.appendJoined(piece);
+    } else {
+      let from = 0;
+      for (const dest of landing.region(at, piece.length)) {
+        from += piece.copy(dest, 0, from);
+        this.sg.appendJoined(dest);
+      }
+    }
+    this.expected = Math.max(0, this.expected - piece.length);
+    return true;
   }
 
   private copy(piece: Buffer): void {

@@ -1,6 +1,8 @@
 import { ScsiStatus } from '../scsi/command.js';
 import { Sense, type SenseReason } from '../scsi/sense-reasons.js';
 import type { Completion } from './completion.js';
+import { DataLanding, LANDING_MIN_BYTES } from './data-landing.js';
+import type { PayloadLanding } from './framer.js';
 import { Op, RESERVED_TAG, RejectReason } from './opcodes.js';
 import { encodeR2t, opcodeOf, parseDataOut, type InPdu } from './pdu.js';
 import type { SessionHost } from './session-host.js';
@@ -41,8 +43,28 @@ export class DataOutAssembly {
         return;
       }
       if (task.r2ts.size === 0) task.lastDataAt = this.s.conn.now(); // the deadline runs from the first R2T
+      if (task.r2tSN === 0) this.offerLanding(task);
     }
     this.sendR2ts(task);
+  }
+
+  /**
+   * Before the first R2T of a large write to a LU under O_DIRECT: aligned pages for its data, so the
+   * solicited Data-Out is read from the socket straight into memory the device can take as it is.
+   * Without pages to spare it takes the usual path (received buffers, bounced below).
+   */
+  private offerLanding(task: IscsiTask): void {
+    if (task.needed < LANDING_MIN_BYTES || task.data.hasLanding) return;
+    const alignment = this.s.scsi?.dataOutAlignment(this.s.nexus, task.lun) ?? 1;
+    const landing = DataLanding.take(task.needed, alignment);
+    if (landing) task.data.landIn(landing);
+  }
+
+  /** Where the payload of the Data-Out whose header is `bhs` should be received (see framer.ts), if its task has a landing. */
+  landingFor(bhs: Buffer, length: number): PayloadLanding | undefined {
+    const task = this.s.tasks.get(bhs.readUInt32BE(16));
+    if (task?.state !== TaskState.Collecting) return undefined;
+    return task.data.landingFor(bhs.readUInt32BE(40), length);
   }
 
   private sendR2ts(task: IscsiTask): void {

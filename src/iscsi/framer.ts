@@ -1,7 +1,7 @@
 import { SgVector } from '../block/sg.js';
 import { crc32cOf, readDigest } from './digest.js';
-import { BHS_LENGTH } from './opcodes.js';
-import { dataSegmentLength, totalAhsLength, type InPdu } from './pdu.js';
+import { BHS_LENGTH, Op } from './opcodes.js';
+import { dataSegmentLength, opcodeOf, totalAhsLength, type InPdu } from './pdu.js';
 
 export interface FramerSettings {
   headerDigest: boolean;
@@ -17,10 +17,23 @@ export type FramerFault =
   /** Recoverable: the PDU was dropped, a Reject (data digest error) is due. */
   | { kind: 'dataDigest'; bhs: Buffer };
 
+/** Memory a PDU's payload is received into instead of the receive buffers (see PduFramer.readTarget). */
+export interface PayloadLanding {
+  /** Consecutive views, together exactly the payload's length. */
+  readonly segments: readonly Buffer[];
+  /** The framer no longer writes into the segments (the payload is complete, or framing stopped). */
+  done(): void;
+}
+
 export interface FramerSink {
   onPdu(pdu: InPdu): void;
   onFault(fault: FramerFault): void;
+  /** Where the payload of a large Data-Out or write command should land, if somewhere of its own (data-landing.ts). */
+  landing?(bhs: Buffer, length: number): PayloadLanding | undefined;
 }
+
+/** Payloads at least this long are offered a landing (two reads per PDU are worth it then). */
+const LANDING_MIN_SEGMENT = 16 * 1024;
 
 /** No AHS (the usual case): one shared empty view rather than a new one per PDU. */
 const EMPTY = Buffer.alloc(0);
@@ -29,13 +42,14 @@ const enum Stage {
   Bhs,
   AhsAndDigest,
   Data,
-  Trailer,
   Dead,
 }
 
 /**
  * Frames arbitrary socket chunks into PDUs. Data segments come out as views of the
  * received chunks (no copy); only a BHS, AHS or digest that straddles two chunks is copied.
+ * A large Data-Out payload may instead land in memory its command owns: what the receive buffers
+ * already hold of it is copied there, and `readTarget` tells the socket to read the rest in place.
  */
 export class PduFramer {
   private chunks: Buffer[] = [];
@@ -46,6 +60,11 @@ export class PduFramer {
   private ahs: Buffer = EMPTY;
   private dataLength = 0;
   private framed = 0;
+  /** The current payload's landing, and how much of it is filled (segment index, bytes in it, total). */
+  private land: PayloadLanding | undefined;
+  private landSeg = 0;
+  private landSegFill = 0;
+  private landFill = 0;
 
   constructor(
     private settings: FramerSettings,
@@ -77,9 +96,55 @@ export class PduFramer {
 
   push(chunk: Buffer): void {
     if (this.stage === Stage.Dead || chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.available += chunk.length;
+    const target = this.readTarget();
+    if (target && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset && chunk.length <= target.length) {
+      this.landed(chunk.length); // read in place: nothing to copy
+    } else {
+      this.chunks.push(chunk);
+      this.available += chunk.length;
+    }
     this.drain();
+  }
+
+  /**
+   * Where the socket should read next, when a payload is landing and nothing of it is buffered:
+   * exactly the rest of the current landing segment, so that no byte of the next PDU lands there.
+   */
+  readTarget(): Buffer | undefined {
+    const land = this.land;
+    if (!land || this.available > 0 || this.landFill >= this.dataLength) return undefined;
+    return land.segments[this.landSeg]!.subarray(this.landSegFill);
+  }
+
+  private landed(n: number): void {
+    this.landFill += n;
+    this.landSegFill += n;
+    if (this.landSegFill === this.land!.segments[this.landSeg]!.length) {
+      this.landSeg++;
+      this.landSegFill = 0;
+    }
+  }
+
+  /** Copy buffered payload bytes into the landing; true once it is full. */
+  private fillLanding(): boolean {
+    const land = this.land!;
+    while (this.landFill < this.dataLength && this.available > 0) {
+      const dest = land.segments[this.landSeg]!;
+      const c = this.chunks[0]!;
+      const n = Math.min(c.length - this.head, dest.length - this.landSegFill, this.dataLength - this.landFill);
+      c.copy(dest, this.landSegFill, this.head, this.head + n);
+      this.advance(n);
+      this.landed(n);
+    }
+    return this.landFill === this.dataLength;
+  }
+
+  /** The landing's payload, and the landing let go of. */
+  private takeLanded(): SgVector {
+    const land = this.land!;
+    this.land = undefined;
+    land.done();
+    return new SgVector(land.segments);
   }
 
   private drain(): void {
@@ -110,13 +175,18 @@ export class PduFramer {
             });
           }
           this.stage = Stage.Data;
+          this.offerLanding();
           break;
         }
         case Stage.Data: {
           const padded = (this.dataLength + 3) & ~3;
-          const need = padded + (this.dataLength > 0 && this.settings.dataDigest ? 4 : 0);
-          if (this.available < need) return;
-          const data = this.takeViews(this.dataLength);
+          const trailer = padded - this.dataLength + (this.dataLength > 0 && this.settings.dataDigest ? 4 : 0);
+          if (this.land) {
+            if (!this.fillLanding() || this.available < trailer) return;
+          } else if (this.available < this.dataLength + trailer) {
+            return;
+          }
+          const data = this.land ? this.takeLanded() : this.takeViews(this.dataLength);
           const pad = padded > this.dataLength ? this.takeContiguous(padded - this.dataLength) : undefined;
           const bhs = this.bhs;
           const ahs = this.ahs;
@@ -142,11 +212,27 @@ export class PduFramer {
     }
   }
 
+  /** A landing for the payload just announced, when it is a large Data-Out and the sink has one. */
+  private offerLanding(): void {
+    if (this.dataLength < LANDING_MIN_SEGMENT || !this.sink.landing) return;
+    const op = opcodeOf(this.bhs);
+    if (op !== Op.DATA_OUT && op !== Op.SCSI_CMD) return;
+    const land = this.sink.landing(this.bhs, this.dataLength);
+    if (!land) return;
+    this.land = land;
+    this.landSeg = 0;
+    this.landSegFill = 0;
+    this.landFill = 0;
+  }
+
   /** Stop framing for good (after a fatal fault or when the connection closes). */
   stop(): void {
     this.stage = Stage.Dead;
     this.chunks = [];
     this.available = 0;
+    const land = this.land;
+    this.land = undefined;
+    land?.done();
   }
 
   private die(fault: FramerFault): void {

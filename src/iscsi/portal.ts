@@ -14,7 +14,8 @@ export class Portal {
     private readonly connOptions: ConnectionOptions,
     private readonly onConnection: (conn: Connection) => void,
   ) {
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Paused until the Connection has taken it over (it reads into buffers of its own: owned-reads.ts).
+    this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
   /** Resolves with the port actually bound (useful with port 0 in tests). */
@@ -40,10 +41,11 @@ export class Portal {
   }
 
   /** Every accepted socket becomes a Connection; admission (limits, eviction) is the server's. */
-  private accept(socket: net.Socket): void {
+  private accept(accepted: net.Socket): void {
+    const conn = new Connection(accepted, this.log.child({ conn: `${accepted.remoteAddress}:${accepted.remotePort}` }), this.connOptions);
+    const socket = conn.socket;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    const conn = new Connection(socket, this.log.child({ conn: `${socket.remoteAddress}:${socket.remotePort}` }), this.connOptions);
     this.onConnection(conn);
   }
 

@@ -6,6 +6,7 @@ import { CommandIntake } from './command-intake.js';
 import { Completion } from './completion.js';
 import type { ConnectionLink, PduHandler } from './connection-link.js';
 import { DataOutAssembly } from './data-out.js';
+import type { PayloadLanding } from './framer.js';
 import type { LoginOutcome } from './login.js';
 import { Logout } from './logout.js';
 import { answerNopOut } from './nop-out.js';
@@ -129,6 +130,15 @@ export class Session implements PduHandler, SessionLike, SessionHost {
   }
 
   handlePdu(pdu: InPdu): void {
+    try {
+      this.dispatch(pdu);
+    } finally {
+      // A landing asked for at this PDU's header and not taken by a task goes back.
+      this.intake.dropPendingLanding();
+    }
+  }
+
+  private dispatch(pdu: InPdu): void {
     const op = opcodeOf(pdu.bhs);
     if (this.isDiscovery && !DISCOVERY_OPCODES.has(op)) {
       this.conn.reject(RejectReason.PROTOCOL_ERROR, pdu.bhs);
@@ -169,7 +179,15 @@ export class Session implements PduHandler, SessionLike, SessionHost {
 
   /** A data digest error dropped a Data-Out: its command cannot complete (ERL 0). */
   onDataDigestError(bhs: Buffer): void {
+    this.intake.dropPendingLanding();
     this.dataOut.onDataDigestError(bhs);
+  }
+
+  /** A large Data-Out for a write with a landing: its payload is read straight into the task's pages. */
+  dataLanding(bhs: Buffer, length: number): PayloadLanding | undefined {
+    const op = opcodeOf(bhs);
+    if (op === Op.DATA_OUT) return this.dataOut.landingFor(bhs, length);
+    return op === Op.SCSI_CMD && !this.isDiscovery ? this.intake.landingFor(bhs, length) : undefined;
   }
 
   /** Watchdog tick: Data-Out deadlines. */
@@ -201,6 +219,7 @@ export class Session implements PduHandler, SessionLike, SessionHost {
     this.closing ??= (async () => {
       this.log.info({ reason }, 'session closed');
       this.window.clear();
+      this.intake.dropPendingLanding();
       await abortOwnTasks(this, [...this.tasks.values()]);
       this.scsi?.removeNexus(this.nexus);
       if (!this.conn.isClosed) this.conn.destroy(reason);

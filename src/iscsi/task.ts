@@ -170,12 +170,13 @@ export class IscsiTask {
     return this.phase === TaskState.Done && this.unsolicitedOpen && this.earlyResponse !== undefined;
   }
 
-  /** Give back every byte this task holds of the write and read budgets. */
+  /** Give back every byte this task holds of the write and read budgets, and its landing pages (its data is no longer used). */
   releaseBudgets(): void {
     for (const r of this.writeReservations) r.release();
     this.writeReservations.length = 0;
     this.readReservation?.release();
     this.readReservation = undefined;
+    this.data.releaseLanding();
   }
 
   private expect(state: TaskState): void {

@@ -137,6 +137,11 @@ export class ScsiTargetCore {
     return this.inventory.units().filter((lu) => this.views.initiatorLun(nexusId, lu.lun) !== undefined);
   }
 
+  /** Memory alignment the write data of LUN `lun` (as `nexus` addresses it) needs to go without a bounce copy; 1 = any. */
+  dataOutAlignment(nexus: Nexus, lun: number): number {
+    return this.unitFor(nexus, lun)?.device.memoryAlignment ?? 1;
+  }
+
   getLogicalUnit(lun: number): LogicalUnit | undefined {
     return this.inventory.get(lun);
   }

@@ -15,7 +15,7 @@ const CHECK_CONDITION = 2;
 const BUSY = 0x08;
 const TASK_SET_FULL = 0x28;
 const T = { target: TEST_IQN };
-/** LUN 2: an O_DIRECT file, where data that arrives in socket buffers must be bounced. */
+/** LUN 2: an O_DIRECT file, where data that arrives in socket buffers must be bounced (large writes land in aligned pages). */
 const DIRECT_LUN = 2;
 
 let t: TestTarget;
@@ -150,12 +150,15 @@ describe('SCSI metrics', () => {
 });
 
 describe('block metrics: bounced vs direct', () => {
-  it('an O_DIRECT LUN bounces writes from socket buffers and reads straight into pool pages', async () => {
+  it('an O_DIRECT LUN receives large writes into aligned landing pages, bounces small ones from socket buffers, reads straight into pool pages', async () => {
     const lun = { ...T, lun: String(DIRECT_LUN) };
     const before = await metrics();
     const i = await session(DIRECT_LUN);
     const data = randomBytes(64 * 1024);
+    // 64 KiB (LANDING_MIN_BYTES): read from the socket into aligned pages, written without a copy.
     expect((await i.command({ lun: DIRECT_LUN, cdb: write10(16, 128), write: data })).status).toBe(GOOD);
+    // 32 KiB: below the landing size, so it arrives in socket buffers and is bounced.
+    expect((await i.command({ lun: DIRECT_LUN, cdb: write10(400, 64), write: randomBytes(32 * 1024) })).status).toBe(GOOD);
     // A write starting at an odd LBA and of an odd length: still whole blocks, still bounced.
     expect((await i.command({ lun: DIRECT_LUN, cdb: write10(1001, 3), write: randomBytes(3 * 512) })).status).toBe(GOOD);
     const r = await i.command({ lun: DIRECT_LUN, cdb: read10(16, 128), read: data.length });
@@ -165,9 +168,9 @@ describe('block metrics: bounced vs direct', () => {
     const after = await metrics();
 
     const delta = (name: string): number => after.value(name, lun) - before.value(name, lun);
-    expect(delta('scatter_block_bounced_bytes_total')).toBe(64 * 1024 + 3 * 512);
-    expect(delta('scatter_block_direct_bytes_total')).toBe(64 * 1024);
-    expect(delta('scatter_block_written_bytes_total')).toBe(64 * 1024 + 3 * 512);
+    expect(delta('scatter_block_bounced_bytes_total')).toBe(32 * 1024 + 3 * 512);
+    expect(delta('scatter_block_direct_bytes_total')).toBe(64 * 1024 + 64 * 1024);
+    expect(delta('scatter_block_written_bytes_total')).toBe(64 * 1024 + 32 * 1024 + 3 * 512);
   });
 
   it('a buffered file LUN takes writes straight from socket buffers (nothing bounced)', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LANDING_MIN_BYTES } from '../../src/iscsi/data-landing.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
@@ -18,7 +19,9 @@ const CHECK_CONDITION = 0x02;
 const BUSY = 0x08;
 const TASK_SET_FULL = 0x28;
 const BLOCK = 512;
-const WRITE_BLOCKS = 512; // 256 KiB per write: 64 pool pages' worth against a pool of 4
+// 32 KiB per write: 8 pool pages' worth against a pool of 4. Below LANDING_MIN_BYTES on purpose:
+// larger writes to an O_DIRECT LU are received into aligned landing pages and never bounce.
+const WRITE_BLOCKS = 64;
 const CONCURRENT = 24;
 const MAX_CMD_WINDOW = 64;
 
@@ -70,6 +73,7 @@ function window(i: TestInitiator): number {
 
 describe('bounce pool exhaustion over a real session', () => {
   it('answers TASK SET FULL / BUSY instead of failing, narrows MaxCmdSN, and loses no GOOD write', async () => {
+    expect(WRITE_BLOCKS * BLOCK).toBeLessThan(LANDING_MIN_BYTES); // these writes bounce
     const i = await session();
     expect(window(i)).toBe(MAX_CMD_WINDOW);
     const payloads = Array.from({ length: CONCURRENT }, () => randomBytes(WRITE_BLOCKS * BLOCK));
@@ -103,7 +107,7 @@ describe('bounce pool exhaustion over a real session', () => {
     }
     expect(window(i)).toBe(MAX_CMD_WINDOW);
 
-    // Phase 2, real contention: 24 x 256 KiB against 16 KiB of pool that waits 20 ms. Each
+    // Phase 2, real contention: 24 x 32 KiB against 16 KiB of pool that waits 20 ms. Each
     // command ends GOOD or TASK SET FULL / BUSY; which ones depends on timing.
     const first = await Promise.all(payloads.map((data, k) => i.command({ cdb: write10(lbaOf(k), WRITE_BLOCKS), write: data })));
     for (const r of first) expect([GOOD, TASK_SET_FULL, BUSY]).toContain(r.status);

@@ -1,0 +1,155 @@
+/**
+ * Payloads landing in memory of their own (framer.ts readTarget / FramerSink.landing): what the
+ * receive buffers already hold is copied there, the rest is read in place, the bytes after it go
+ * back to the receive buffers, digests still cover the payload, and the landing is let go of
+ * exactly once (also when framing stops half way). Streams come from test/helpers/wire.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { PduFramer, type FramerFault, type PayloadLanding } from '../../../src/iscsi/framer.js';
+import type { InPdu } from '../../../src/iscsi/pdu.js';
+import { framingBhs, wireBytes, type WireDigests, type WirePdu } from '../../helpers/wire.js';
+
+const PAYLOAD = 40 * 1024 + 2; // padded on the wire; above the 16 KiB landing threshold
+const SEGMENTS = [16 * 1024, 8 * 1024, PAYLOAD - 24 * 1024]; // like pages of a landing, of unequal size
+
+function payload(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+const DATA_OUT: WirePdu = { bhs: framingBhs(0x05, 0, PAYLOAD, Buffer.alloc(48, 7)), data: payload(PAYLOAD, 1) };
+const SMALL_DATA_OUT: WirePdu = { bhs: framingBhs(0x05, 0, 100, Buffer.alloc(48, 8)), data: payload(100, 2) };
+const NOP_OUT: WirePdu = { bhs: framingBhs(0x00, 0, 5, Buffer.alloc(48, 9)), data: payload(5, 3) };
+const TEXT: WirePdu = { bhs: framingBhs(0x04, 0, PAYLOAD, Buffer.alloc(48, 10)), data: payload(PAYLOAD, 4) };
+
+interface Rig {
+  framer: PduFramer;
+  pdus: InPdu[];
+  faults: FramerFault[];
+  landings: { segments: Buffer[]; done: number }[];
+}
+
+function rig(digests: WireDigests, offer = true): Rig {
+  const pdus: InPdu[] = [];
+  const faults: FramerFault[] = [];
+  const landings: Rig['landings'] = [];
+  const framer = new PduFramer(
+    { ...digests, maxDataSegmentLength: 1 << 20 },
+    {
+      onPdu: (p) => pdus.push(p),
+      onFault: (f) => faults.push(f),
+      landing: (_bhs, length): PayloadLanding | undefined => {
+        if (!offer) return undefined;
+        expect(length).toBe(PAYLOAD);
+        const l = { segments: SEGMENTS.map((n) => Buffer.alloc(n)), done: 0 };
+        landings.push(l);
+        return { segments: l.segments, done: () => l.done++ };
+      },
+    },
+  );
+  return { framer, pdus, faults, landings };
+}
+
+/**
+ * Feed `stream` the way owned-reads.ts does: into the framer's read target when it names one
+ * (at most `step` bytes per read, written in place), else as a fresh receive chunk of at most `step`.
+ */
+function feed(r: Rig, stream: Buffer, step: number): { inPlace: number } {
+  let inPlace = 0;
+  for (let at = 0; at < stream.length; ) {
+    const target = r.framer.readTarget();
+    const n = Math.min(step, stream.length - at, target?.length ?? Infinity);
+    if (target) {
+      stream.copy(target, 0, at, at + n);
+      r.framer.push(target.subarray(0, n));
+      inPlace += n;
+    } else {
+      r.framer.push(Buffer.from(stream.subarray(at, at + n)));
+    }
+    at += n;
+  }
+  return { inPlace };
+}
+
+describe('PduFramer landing', () => {
+  for (const dataDigest of [false, true]) {
+    const digests = { headerDigest: true, dataDigest };
+    const stream = Buffer.concat([NOP_OUT, DATA_OUT, SMALL_DATA_OUT, TEXT, DATA_OUT].map((p) => wireBytes(p, digests)));
+
+    for (const step of [1, 7, 4096, 65536, stream.length]) {
+      it(`lands large Data-Out payloads and frames everything else as before (reads of ${step} B, DataDigest=${dataDigest})`, () => {
+        const r = rig(digests);
+        const { inPlace } = feed(r, stream, step);
+        expect(r.faults).toEqual([]);
+        expect(r.pdus.map((p) => p.bhs[0]! & 0x3f)).toEqual([0x00, 0x05, 0x05, 0x04, 0x05]);
+        const sent = [NOP_OUT, DATA_OUT, SMALL_DATA_OUT, TEXT, DATA_OUT];
+        expect(r.pdus.map((p, k) => p.data.toBuffer().equals(sent[k]!.data!))).toEqual(sent.map(() => true));
+        // Only the two large Data-Out landed (not the small one, not the Text request), each let go of once.
+        expect(r.landings.map((l) => l.done)).toEqual([1, 1]);
+        for (const [k, pdu] of [r.pdus[1]!, r.pdus[4]!].entries()) {
+          const landing = r.landings[k]!;
+          expect(pdu.data.segments).toEqual(landing.segments);
+          expect(Buffer.concat(landing.segments).equals(DATA_OUT.data!)).toBe(true);
+        }
+        // Reads that leave the payload's rest to come were made into the landing itself.
+        if (step < PAYLOAD) expect(inPlace).toBeGreaterThan(0);
+        expect(r.framer.buffered).toBe(0);
+        expect(r.framer.midPdu).toBe(false);
+        expect(r.framer.readTarget()).toBeUndefined();
+      });
+    }
+
+    it(`a read target never covers bytes past the payload (DataDigest=${dataDigest})`, () => {
+      const r = rig(digests);
+      const one = wireBytes(DATA_OUT, digests);
+      r.framer.push(Buffer.from(one.subarray(0, 48 + 4 + 100))); // BHS, header digest, 100 payload bytes
+      const targets: number[] = [];
+      let at = 48 + 4 + 100;
+      for (let t = r.framer.readTarget(); t; t = r.framer.readTarget()) {
+        targets.push(t.length);
+        one.copy(t, 0, at, at + t.length);
+        r.framer.push(t);
+        at += t.length;
+      }
+      // The first segment's rest, then each further segment whole: together the payload's rest.
+      expect(targets).toEqual([SEGMENTS[0]! - 100, SEGMENTS[1]!, SEGMENTS[2]!]);
+      expect(r.pdus).toHaveLength(0); // padding (and digest) still to come
+      r.framer.push(Buffer.from(one.subarray(at)));
+      expect(r.pdus).toHaveLength(1);
+      expect(r.pdus[0]!.data.toBuffer().equals(DATA_OUT.data!)).toBe(true);
+    });
+  }
+
+  it('a data digest error drops the landed PDU (fault, no PDU) and lets go of the landing', () => {
+    const digests = { headerDigest: false, dataDigest: true };
+    const bad = wireBytes(DATA_OUT, digests);
+    bad.writeUInt8(bad[bad.length - 1]! ^ 0xff, bad.length - 1);
+    const r = rig(digests);
+    feed(r, Buffer.concat([bad, wireBytes(NOP_OUT, digests)]), 4096);
+    expect(r.faults.map((f) => f.kind)).toEqual(['dataDigest']);
+    expect(r.pdus.map((p) => p.bhs[0]! & 0x3f)).toEqual([0x00]);
+    expect(r.landings.map((l) => l.done)).toEqual([1]);
+  });
+
+  it('stopping half way through a landing lets go of it once, and reads go nowhere after', () => {
+    const digests = { headerDigest: false, dataDigest: false };
+    const r = rig(digests);
+    const one = wireBytes(DATA_OUT, digests);
+    r.framer.push(Buffer.from(one.subarray(0, 48 + 1000)));
+    expect(r.framer.readTarget()).toBeDefined();
+    r.framer.stop();
+    r.framer.stop();
+    expect(r.landings.map((l) => l.done)).toEqual([1]);
+    expect(r.framer.readTarget()).toBeUndefined();
+  });
+
+  it('without a landing from the sink, large payloads are views of the receive chunks as before', () => {
+    const digests = { headerDigest: false, dataDigest: false };
+    const r = rig(digests, false);
+    const one = Buffer.from(wireBytes(DATA_OUT, digests));
+    r.framer.push(one);
+    expect(r.framer.readTarget()).toBeUndefined();
+    expect(r.pdus[0]!.data.segments[0]!.buffer).toBe(one.buffer);
+  });
+});
