@@ -103,13 +103,16 @@ export class Connection implements ConnectionLink {
     }
     socket.setNoDelay(true);
     socket.on('drain', () => {
-      if (this.pausedForBackpressure) {
+      if (this.pausedForBackpressure && !this.closed) {
         this.pausedForBackpressure = false;
         socket.resume();
       }
     });
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
-    socket.on('close', () => this.close(this.closeReason || 'socket closed'));
+    socket.on('close', () => {
+      this.close(this.closeReason || 'socket closed');
+      this.framer.dispose(); // no read can land in a payload's pages any more
+    });
     this.watchdog = opts.deadlines && new Watchdog(opts.deadlines, timers, this.clock, this.watched());
   }
 

@@ -112,7 +112,7 @@ export class PduFramer {
    */
   readTarget(): Buffer | undefined {
     const land = this.land;
-    if (!land || this.available > 0 || this.landFill >= this.dataLength) return undefined;
+    if (!land || this.stage === Stage.Dead || this.available > 0 || this.landFill >= this.dataLength) return undefined;
     return land.segments[this.landSeg]!.subarray(this.landSegFill);
   }
 
@@ -225,11 +225,19 @@ export class PduFramer {
     this.landFill = 0;
   }
 
-  /** Stop framing for good (after a fatal fault or when the connection closes). */
+  /**
+   * Stop framing for good (after a fatal fault or when the connection closes). A landing being
+   * read into stays held: the socket may still read into it until it is closed (dispose).
+   */
   stop(): void {
     this.stage = Stage.Dead;
     this.chunks = [];
     this.available = 0;
+  }
+
+  /** The socket is closed: nothing can be read into a landing any more, so let go of it. */
+  dispose(): void {
+    this.stop();
     const land = this.land;
     this.land = undefined;
     land?.done();

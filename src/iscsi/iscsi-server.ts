@@ -335,7 +335,7 @@ export class IscsiServer {
    * `graceMs` to do so, then close what is left.
    */
   async stop(graceMs = 2000): Promise<void> {
-    // net.Server.close() resolves only once every connection is gone, so await it last.
+    // Portal.close() resolves only once every connection is gone, so await it last.
     const listenersClosed = Promise.all(this.portals.map((p) => p.close()));
     await this.logoutSessions(this.sessions.all(), 'target shutting down', graceMs);
     for (const p of this.portals) p.destroyConnections();

@@ -7,6 +7,8 @@ import type { PortalAddress } from './target.js';
 export class Portal {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  /** Waiting for the last connection to close (close()). */
+  private drained: (() => void)[] = [];
 
   constructor(
     readonly address: PortalAddress,
@@ -45,15 +47,21 @@ export class Portal {
     const conn = new Connection(accepted, this.log.child({ conn: `${accepted.remoteAddress}:${accepted.remotePort}` }), this.connOptions);
     const socket = conn.socket;
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.sockets.size === 0) for (const resolve of this.drained.splice(0)) resolve();
+    });
     this.onConnection(conn);
   }
 
-  /** Stop accepting; existing connections stay until their sessions end. */
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-    });
+  /**
+   * Stop accepting; resolves once the listener is closed and every connection is gone (they stay
+   * until their sessions end). The server itself does not count them: each left it when its
+   * Connection took over its handle.
+   */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.sockets.size > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
   }
 
   /** Drop whatever is still connected (logins in progress, stragglers). */
