@@ -6,7 +6,6 @@
  * pages (they stay out of the pool until that read is over), and after the connection drops there.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/iscsi/connection.js';
@@ -14,6 +13,7 @@ import { landingPagesInUse } from '../../src/iscsi/data-landing.js';
 import { Op } from '../../src/iscsi/opcodes.js';
 import { opcodeOf } from '../../src/iscsi/pdu.js';
 import { read10, testUnitReady, write10 } from '../helpers/cdb.js';
+import { fileBytes } from '../helpers/file-bytes.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import * as P from '../helpers/initiator-pdus.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
@@ -35,14 +35,7 @@ beforeAll(async () => {
 afterAll(() => t?.stop());
 
 function onDisk(offset: number, length: number): Buffer {
-  const fd = openSync(join(t.dir, 'direct.img'), 'r');
-  try {
-    const b = Buffer.alloc(length);
-    readSync(fd, b, 0, length, offset);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
+  return fileBytes(join(t.dir, 'direct.img'), offset, length);
 }
 
 function blockStats(): { directBytes: number; bouncedBytes: number } {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LANDING_MIN_BYTES } from '../../src/iscsi/data-landing.js';
+import { fileBytes } from '../helpers/file-bytes.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
@@ -37,15 +37,8 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 
-function fileBytes(offset: number, length: number): Buffer {
-  const fd = openSync(join(t.dir, 'direct.img'), 'r');
-  try {
-    const b = Buffer.alloc(length);
-    readSync(fd, b, 0, length, offset);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
+function onDisk(offset: number, length: number): Buffer {
+  return fileBytes(join(t.dir, 'direct.img'), offset, length);
 }
 
 async function session(): Promise<TestInitiator> {
@@ -114,7 +107,7 @@ describe('bounce pool exhaustion over a real session', () => {
 
     // Every GOOD write is on the medium now (O_DIRECT), byte-exact.
     first.forEach((r, k) => {
-      if (r.status === GOOD) expect(fileBytes(lbaOf(k) * BLOCK, WRITE_BLOCKS * BLOCK).equals(payloads[k]!)).toBe(true);
+      if (r.status === GOOD) expect(onDisk(lbaOf(k) * BLOCK, WRITE_BLOCKS * BLOCK).equals(payloads[k]!)).toBe(true);
     });
 
     // What an initiator does with TASK SET FULL: retry, one at a time here, until GOOD.
@@ -128,7 +121,7 @@ describe('bounce pool exhaustion over a real session', () => {
       expect(status).toBe(GOOD);
     }
     for (let k = 0; k < CONCURRENT; k++) {
-      expect(fileBytes(lbaOf(k) * BLOCK, WRITE_BLOCKS * BLOCK).equals(payloads[k]!)).toBe(true);
+      expect(onDisk(lbaOf(k) * BLOCK, WRITE_BLOCKS * BLOCK).equals(payloads[k]!)).toBe(true);
       const r = await i.command({ cdb: read10(lbaOf(k), WRITE_BLOCKS), read: WRITE_BLOCKS * BLOCK });
       expect(r.status).toBe(GOOD);
       expect(r.data.equals(payloads[k]!)).toBe(true);

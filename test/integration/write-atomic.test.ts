@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader, RECORD_HEADER_BYTES } from '../../src/block/atomic-journal-format.js';
 import { atomicJournalFilePath, atomicJournalStatePath } from '../../src/scsi/sbc/atomic-journal-path.js';
 import { read16, senseCodes, testUnitReady } from '../helpers/cdb.js';
+import { fileBytes } from '../helpers/file-bytes.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { createLoop, loopAvailable, type LoopDevice } from '../helpers/loop.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
@@ -31,14 +32,6 @@ async function session(port: number, keys: [string, string][] = []): Promise<Tes
     expect(tur.status).toBe(CHECK_CONDITION); // the power-on unit attention
   }
   return i;
-}
-
-function fileBytes(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  const b = Buffer.alloc(length);
-  readSync(fd, b, 0, length, offset);
-  closeSync(fd);
-  return b;
 }
 
 describe('WRITE ATOMIC(16) over iSCSI', () => {
