@@ -203,11 +203,6 @@ export class DataOutAssembly {
   }
 
   /**
-   * End a task that is still receiving data (never one that executes: it answers by itself) with
-   * CHECK CONDITION, and let go of its data at once. The sense is in the LU's format (D_SENSE).
-   * `offending` is the Data-Out that ended it, if any: its F bit may close the unsolicited burst.
-   */
-  /**
    * A write that has waited dataOutTimeoutMs for room in the write budget ends TASK SET FULL (BUSY
    * when nothing else runs), like a command the bounce pool cannot serve in time: the wait is
    * bounded, and an older write queued for room can never be left waiting on newer ones that hold
@@ -222,6 +217,11 @@ export class DataOutAssembly {
     return true;
   }
 
+  /**
+   * End a task that is still receiving data (never one that executes: it answers by itself) with
+   * CHECK CONDITION, and let go of its data at once. The sense is in the LU's format (D_SENSE).
+   * `offending` is the Data-Out that ended it, if any: its F bit may close the unsolicited burst.
+   */
   private fail(task: IscsiTask, reason: SenseReason, offending?: Buffer): void {
     if (!task.receiving) return;
     if (offending) {
