@@ -65,6 +65,9 @@ export class PduFramer {
   private landSeg = 0;
   private landSegFill = 0;
   private landFill = 0;
+  /** The last PDU's payload landed: read the next header alone, so its payload is not read into a receive buffer first. */
+  private headerOnly = false;
+  private headerBuf: Buffer | undefined;
 
   constructor(
     private settings: FramerSettings,
@@ -96,21 +99,49 @@ export class PduFramer {
 
   push(chunk: Buffer): void {
     if (this.stage === Stage.Dead || chunk.length === 0) return;
-    const target = this.readTarget();
+    const target = this.landingTarget();
     if (target && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset && chunk.length <= target.length) {
       this.landed(chunk.length); // read in place: nothing to copy
     } else {
       this.chunks.push(chunk);
       this.available += chunk.length;
     }
+    this.headerBuf = undefined; // read (or not used): the next read decides afresh
     this.drain();
   }
 
   /**
-   * Where the socket should read next, when a payload is landing and nothing of it is buffered:
-   * exactly the rest of the current landing segment, so that no byte of the next PDU lands there.
+   * Where the socket should read next instead of a receive buffer: while a payload is landing and
+   * nothing of it is buffered, exactly the rest of the current landing segment (so that no byte of
+   * the next PDU lands there); right after a landed payload, a buffer for the next header alone
+   * (so that, if that PDU lands too, none of its payload has to be copied there).
    */
   readTarget(): Buffer | undefined {
+    const target = this.landingTarget();
+    if (target) return target;
+    const bytes = this.headerReadBytes();
+    if (bytes === 0) return undefined;
+    if (this.headerBuf?.length !== bytes) this.headerBuf = Buffer.allocUnsafe(bytes);
+    return this.headerBuf;
+  }
+
+  /** After a landed payload: the bytes up to the end of the next header (its trailer still due, then a BHS); else 0. */
+  private headerReadBytes(): number {
+    const header = BHS_LENGTH + (this.settings.headerDigest ? 4 : 0);
+    if (this.stage === Stage.Data && this.land && this.landFill >= this.dataLength) {
+      const due = this.trailerLength() - this.available;
+      return due > 0 ? due + header : 0;
+    }
+    return this.headerOnly && this.stage === Stage.Bhs && this.available === 0 ? header : 0;
+  }
+
+  /** Padding and data digest after the current payload. */
+  private trailerLength(): number {
+    const padded = (this.dataLength + 3) & ~3;
+    return padded - this.dataLength + (this.dataLength > 0 && this.settings.dataDigest ? 4 : 0);
+  }
+
+  private landingTarget(): Buffer | undefined {
     const land = this.land;
     if (!land || this.stage === Stage.Dead || this.available > 0 || this.landFill >= this.dataLength) return undefined;
     return land.segments[this.landSeg]!.subarray(this.landSegFill);
@@ -180,12 +211,13 @@ export class PduFramer {
         }
         case Stage.Data: {
           const padded = (this.dataLength + 3) & ~3;
-          const trailer = padded - this.dataLength + (this.dataLength > 0 && this.settings.dataDigest ? 4 : 0);
+          const trailer = this.trailerLength();
           if (this.land) {
             if (!this.fillLanding() || this.available < trailer) return;
           } else if (this.available < this.dataLength + trailer) {
             return;
           }
+          this.headerOnly = this.land !== undefined;
           const data = this.land ? this.takeLanded() : this.takeViews(this.dataLength);
           const pad = padded > this.dataLength ? this.takeContiguous(padded - this.dataLength) : undefined;
           const bhs = this.bhs;

@@ -96,7 +96,8 @@ describe('PduFramer landing', () => {
         if (step < PAYLOAD) expect(inPlace).toBeGreaterThan(0);
         expect(r.framer.buffered).toBe(0);
         expect(r.framer.midPdu).toBe(false);
-        expect(r.framer.readTarget()).toBeUndefined();
+        // The last PDU landed: the next read is for a header (48 bytes and its digest) alone.
+        expect(r.framer.readTarget()?.length).toBe(48 + 4);
       });
     }
 
@@ -106,7 +107,7 @@ describe('PduFramer landing', () => {
       r.framer.push(Buffer.from(one.subarray(0, 48 + 4 + 100))); // BHS, header digest, 100 payload bytes
       const targets: number[] = [];
       let at = 48 + 4 + 100;
-      for (let t = r.framer.readTarget(); t; t = r.framer.readTarget()) {
+      for (let t = r.framer.readTarget(); t && targets.length < SEGMENTS.length; t = r.framer.readTarget()) {
         targets.push(t.length);
         one.copy(t, 0, at, at + t.length);
         r.framer.push(t);
@@ -115,9 +116,43 @@ describe('PduFramer landing', () => {
       // The first segment's rest, then each further segment whole: together the payload's rest.
       expect(targets).toEqual([SEGMENTS[0]! - 100, SEGMENTS[1]!, SEGMENTS[2]!]);
       expect(r.pdus).toHaveLength(0); // padding (and digest) still to come
+      // Then a read of the trailer (padding, digest) and the next header, nothing more.
+      expect(r.framer.readTarget()?.length).toBe(one.length - at + 48 + 4);
       r.framer.push(Buffer.from(one.subarray(at)));
       expect(r.pdus).toHaveLength(1);
       expect(r.pdus[0]!.data.toBuffer().equals(DATA_OUT.data!)).toBe(true);
+    });
+  }
+
+  for (const digests of [
+    { headerDigest: false, dataDigest: false },
+    { headerDigest: true, dataDigest: true },
+  ]) {
+    it(`after a landed payload the socket reads the trailer and the next header alone, so the next payload lands without a copy (digests ${digests.dataDigest})`, () => {
+      const r = rig(digests);
+      let landedInPlace = 0;
+      // The initiator sends one PDU at a time; a read takes what has been sent, up to its buffer.
+      for (const pdu of [DATA_OUT, DATA_OUT, DATA_OUT]) {
+        const sent = wireBytes(pdu, digests);
+        for (let at = 0; at < sent.length; ) {
+          const target = r.framer.readTarget();
+          const n = Math.min(sent.length - at, target?.length ?? 128 * 1024);
+          if (target) {
+            sent.copy(target, 0, at, at + n);
+            r.framer.push(target.subarray(0, n));
+            if (target.length > 64) landedInPlace += n;
+          } else {
+            r.framer.push(Buffer.from(sent.subarray(at, at + n)));
+          }
+          at += n;
+        }
+      }
+      expect(r.faults).toEqual([]);
+      expect(r.pdus).toHaveLength(3);
+      for (const p of r.pdus) expect(p.data.toBuffer().equals(DATA_OUT.data!)).toBe(true);
+      // The first payload came with its header in one receive buffer and was copied; the others were read in place.
+      expect(landedInPlace).toBe(2 * PAYLOAD);
+      expect(r.landings.map((l) => l.done)).toEqual([1, 1, 1]);
     });
   }
 
