@@ -37,8 +37,7 @@ export class CommandIntake {
     const landing = DataLanding.take(edtl, scsi.dataOutAlignment(this.s.nexus, decodeLun(bhs, 8)));
     if (!landing) return undefined;
     this.pendingLanding = { itt: ittOf(bhs), landing };
-    landing.pin();
-    return { segments: landing.region(0, length), done: () => landing.unpin() };
+    return landing.receive(0, length);
   }
 
   /** The command PDU it was for has been handled (or dropped): pages no task took go back. */

@@ -1,5 +1,6 @@
 import { hasKnownAlignment } from '../block/alignment.js';
 import { Mempool } from '../block/mempool.js';
+import type { PayloadLanding } from './framer.js';
 
 /** Landing pages: 64 KiB each, 16 MiB in all (allocated on first use, touched only when used). */
 const PAGE_BYTES = 64 * 1024;
@@ -73,14 +74,20 @@ export class DataLanding {
     return piece.buffer === page.buffer && piece.byteOffset === page.byteOffset + from && from + piece.length <= PAGE_BYTES;
   }
 
-  /** A socket read targets these pages until the matching unpin(). */
-  pin(): void {
+  /** Bytes [offset, offset + length) for the framer to read a payload into: pinned until its done(). */
+  receive(offset: number, length: number): PayloadLanding {
+    const segments = this.region(offset, length);
     this.pins++;
-  }
-
-  unpin(): void {
-    this.pins--;
-    this.freeIfUnused();
+    let done = false;
+    return {
+      segments,
+      done: () => {
+        if (done) return;
+        done = true;
+        this.pins--;
+        this.freeIfUnused();
+      },
+    };
   }
 
   /** The command is done with its data (idempotent). */

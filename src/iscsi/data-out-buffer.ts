@@ -1,6 +1,7 @@
 import { SgVector } from '../block/sg.js';
 import { BufferSlab } from '../block/slab.js';
 import type { DataLanding } from './data-landing.js';
+import type { PayloadLanding } from './framer.js';
 
 /** Pieces shorter than this are copied, so no command holds more views than bytes / this. */
 const SMALL_PIECE = 512;
@@ -75,11 +76,10 @@ export class DataOutBuffer {
    * The landing's memory for stream bytes [offset, offset + length), pinned until `done` (the
    * socket reads into it), when they are the next bytes and fit; else undefined.
    */
-  landingFor(offset: number, length: number): { segments: Buffer[]; done: () => void } | undefined {
+  landingFor(offset: number, length: number): PayloadLanding | undefined {
     const landing = this.landing;
     if (!landing || this.dropped !== undefined || offset !== this.sg.length || offset + length > landing.length) return undefined;
-    landing.pin();
-    return { segments: landing.region(offset, length), done: () => landing.unpin() };
+    return landing.receive(offset, length);
   }
 
   /** Whether the stream goes (or went) into a landing. */

@@ -47,10 +47,15 @@ describe('DataLanding', () => {
     const before = landingPagesInUse();
     const l = DataLanding.take(2 * PAGE, 512)!;
     expect(landingPagesInUse()).toBe(before + 2);
-    l.pin();
+    const first = l.receive(0, PAGE);
+    const second = l.receive(PAGE, PAGE);
+    expect(first.segments.map((b) => b.length)).toEqual([PAGE]);
     l.release();
-    expect(landingPagesInUse()).toBe(before + 2); // a socket read may still write there
-    l.unpin();
+    expect(landingPagesInUse()).toBe(before + 2); // socket reads may still write there
+    first.done();
+    first.done(); // once only: it must not let go of the other read's pin
+    expect(landingPagesInUse()).toBe(before + 2);
+    second.done();
     expect(landingPagesInUse()).toBe(before);
     l.release(); // idempotent
     expect(landingPagesInUse()).toBe(before);
