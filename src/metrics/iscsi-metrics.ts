@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import { liveCounter, liveGauge, type Sample } from './live.js';
-import type { MetricsSources } from './sources.js';
+import { OTHER_INITIATOR, type MetricsSources } from './sources.js';
 
 /** Sessions per target (every configured target appears, with 0 when idle) and portal connections. */
 export function registerIscsiMetrics(registry: Registry, src: MetricsSources): void {
@@ -19,6 +19,25 @@ export function registerIscsiMetrics(registry: Registry, src: MetricsSources): v
       const out: Sample[] = [...counts].map(([target, n]): Sample => [{ target, type: 'normal' }, n]);
       out.push([{ target: '', type: 'discovery' }, discovery]);
       return out;
+    },
+  });
+  liveGauge(registry, {
+    name: 'scatter_iscsi_initiator_sessions',
+    help: 'Normal iSCSI sessions by target and initiator: the initiator name when it is an ACL entry of the target, "other" otherwise (bounded by the configured ACLs).',
+    labelNames: ['target', 'initiator'],
+    read: () => {
+      // Every ACL entry and "other" of every target, with 0 when idle, so a drop to zero is a sample, not a gap.
+      const counts = new Map<string, Map<string, number>>();
+      for (const t of src.targets()) counts.set(t.iqn, new Map([...(t.aclInitiators ?? []), OTHER_INITIATOR].map((i) => [i, 0])));
+      for (const s of src.sessions()) {
+        if (s.discovery) continue;
+        const perInitiator = counts.get(s.target);
+        // A session of a target removed since it logged in: the target's series are gone with it.
+        if (!perInitiator) continue;
+        const initiator = s.initiator ?? OTHER_INITIATOR;
+        perInitiator.set(initiator, (perInitiator.get(initiator) ?? 0) + 1);
+      }
+      return [...counts].flatMap(([target, m]) => [...m].map(([initiator, n]): Sample => [{ target, initiator }, n]));
     },
   });
   liveGauge(registry, {

@@ -1,7 +1,8 @@
 import type { Mempool } from '../block/mempool.js';
 import type { IscsiServer } from '../iscsi/iscsi-server.js';
+import { OPEN_ACCESS, aclFor } from '../iscsi/target-access.js';
 import type { LunRegistry } from '../runtime/lun-registry.js';
-import type { LunHealthSource, LunSource, MetricsSources, SessionSource, TargetSource } from './sources.js';
+import { OTHER_INITIATOR, type LunHealthSource, type LunSource, type MetricsSources, type SessionSource, type TargetSource } from './sources.js';
 
 /**
  * Sources over a running server. Each call walks the live registries (`iscsi.targets`, the LUN
@@ -11,7 +12,12 @@ import type { LunHealthSource, LunSource, MetricsSources, SessionSource, TargetS
 export function serverMetricsSources(iscsi: IscsiServer, luns: LunRegistry, pool: Mempool): MetricsSources {
   return {
     *targets(): Iterable<TargetSource> {
-      for (const t of iscsi.targets.all()) yield { iqn: t.iqn, stats: t.scsi.stats };
+      for (const t of iscsi.targets.all()) {
+        const access = t.access ?? OPEN_ACCESS;
+        // A target open to anyone does not consult its ACLs, so no session could be labelled by them.
+        const aclInitiators = access.allowAnyInitiator ? [] : access.acls.map((a) => a.initiator);
+        yield { iqn: t.iqn, stats: t.scsi.stats, aclInitiators };
+      }
     },
     *luns(): Iterable<LunSource> {
       // LUNs whose storage could not be opened have no queue (their state is in lunHealth).
@@ -27,7 +33,10 @@ export function serverMetricsSources(iscsi: IscsiServer, luns: LunRegistry, pool
       yield { name: 'bounce', stats: pool.stats };
     },
     *sessions(): Iterable<SessionSource> {
-      for (const s of iscsi.sessions.all()) yield { target: s.target?.iqn ?? '', discovery: s.isDiscovery };
+      for (const s of iscsi.sessions.all()) {
+        const acl = s.target ? aclFor(s.target.access ?? OPEN_ACCESS, s.outcome.initiatorName) : undefined;
+        yield { target: s.target?.iqn ?? '', discovery: s.isDiscovery, initiator: acl?.initiator ?? OTHER_INITIATOR };
+      }
     },
     connections: () => iscsi.connectionCount,
     writeBudget: () => iscsi.writeBudget,

@@ -6,6 +6,8 @@ import type { DeviceState, FaultCause } from '../block/health.js';
 export interface TargetSource {
   readonly iqn: string;
   readonly stats: ScsiStats;
+  /** The initiator names of the target's ACL entries (lowercase): the only names a metric may carry. */
+  readonly aclInitiators?: readonly string[];
 }
 
 export interface LunSource {
@@ -38,7 +40,15 @@ export interface SessionSource {
   /** '' for discovery sessions. */
   readonly target: string;
   readonly discovery: boolean;
+  /**
+   * The initiator as a bounded label value: its name when it is an ACL entry of the target, else
+   * OTHER_INITIATOR (absent = OTHER_INITIATOR). Never the raw name: anyone may pick one.
+   */
+  readonly initiator?: string;
 }
+
+/** The `initiator` label of sessions whose initiator has no ACL entry; no iSCSI name can be it. */
+export const OTHER_INITIATOR = 'other';
 
 /**
  * What the metrics read, asked afresh at every scrape: targets, LUNs and

@@ -18,15 +18,15 @@ export function findTool(name: string): string | undefined {
 
 /**
  * Tools the interop tests need. Under CI a missing tool is an error (the test fails);
- * on a developer machine the suite is skipped with a message saying what to install.
+ * on a developer machine the suite is skipped with a message saying what to install (`install`).
  */
-export function missingTools(names: string[]): string[] {
+export function missingTools(names: string[], install = 'apt-get install libiscsi-bin qemu-utils qemu-block-extra tshark'): string[] {
   const missing = names.filter((n) => !findTool(n));
   if (missing.length > 0 && process.env.CI) {
-    throw new Error(`CI requires ${missing.join(', ')} (apt-get install libiscsi-bin qemu-utils qemu-block-extra tshark)`);
+    throw new Error(`CI requires ${missing.join(', ')} (${install})`);
   }
   if (missing.length > 0) {
-    process.stderr.write(`interop: skipping, missing ${missing.join(', ')}: apt-get install libiscsi-bin qemu-utils qemu-block-extra tshark\n`);
+    process.stderr.write(`interop: skipping, missing ${missing.join(', ')}: ${install}\n`);
   }
   return missing;
 }
