@@ -12,6 +12,7 @@ import { snAdd } from './serial.js';
 import type { ConnectionLink, PduHandler, SequenceSource } from './connection-link.js';
 import { Keepalive, type ConnectionTimers } from './keepalive.js';
 import { Watchdog, type ConnectionDeadlines, type WatchedConnection } from './watchdog.js';
+import { LogEvent } from '../shared/log-events.js';
 
 export type { PduHandler, SequenceSource } from './connection-link.js';
 export type { ConnectionDeadlines } from './watchdog.js';
@@ -108,9 +109,13 @@ export class Connection implements ConnectionLink {
         socket.resume();
       }
     });
-    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.log.debug({ err }, 'socket error');
+      // The cause the close line gives: a reset is not an orderly close by the initiator.
+      if (!this.closed) this.closeReason = `socket error ${err.code ?? err.message}`;
+    });
     socket.on('close', () => {
-      this.close(this.closeReason || 'socket closed');
+      this.close(this.closeReason || 'closed by the initiator');
       this.framer.dispose(); // no read can land in a payload's pages any more
     });
     this.watchdog = opts.deadlines && new Watchdog(opts.deadlines, timers, this.clock, this.watched());
@@ -237,7 +242,7 @@ export class Connection implements ConnectionLink {
     this.framer.stop();
     this.keepalive.stop();
     this.watchdog?.stop();
-    this.log.info({ remote: this.remote, reason }, 'connection closed');
+    this.log.info({ event: LogEvent.connectionClosed, remote: this.remote, reason, loggedIn: this.loggedIn }, 'connection closed');
     this.flushOut();
     this.socket.end();
     // Do not wait for a peer that never reads: destroy after a grace period.

@@ -18,6 +18,7 @@ import { ByteBudget } from './byte-budget.js';
 import { PeerWarnings } from './peer-warnings.js';
 import { ScatterError } from '../shared/errors.js';
 import { OPEN_ACCESS, lunViewFor, permits, type TargetAccess } from './target-access.js';
+import { LogEvent } from '../shared/log-events.js';
 
 export interface IscsiServerOptions {
   readonly portals: readonly PortalAddress[];
@@ -194,21 +195,27 @@ export class IscsiServer {
     // The ACL may have changed while this login ran.
     if (outcome.target && !permits(outcome.target.access ?? OPEN_ACCESS, outcome.initiatorName)) return LoginStatus.AUTHORIZATION_FAILURE;
     const key = sessionKey(outcome.initiatorName, outcome.isid, outcome.target?.iqn ?? '');
+    let replaced: { tsih: number; kind: 'session' | 'connection' } | undefined;
     if (outcome.requestedTsih !== 0) {
       // A connection for an existing session: with MaxConnections=1 and ERL 0 that is the
       // old connection coming back (connection reinstatement); its tasks are lost.
       const existing = this.sessions.get(outcome.requestedTsih);
       if (!existing || existing.key !== key) return LoginStatus.SESSION_DOES_NOT_EXIST;
+      replaced = { tsih: existing.tsih, kind: 'connection' };
       this.closeInBackground(existing, 'connection reinstated');
     } else {
       // Same InitiatorName + ISID + target: session reinstatement (RFC 7143 §6.3.5).
       const old = this.sessions.byIdentity(key);
-      if (old) this.closeInBackground(old, 'session reinstated');
+      if (old) {
+        replaced = { tsih: old.tsih, kind: 'session' };
+        this.closeInBackground(old, 'session reinstated');
+      }
     }
     const tsih = this.sessions.allocateTsih();
     if (tsih === undefined) return LoginStatus.OUT_OF_RESOURCES;
     const session = new Session(tsih, outcome, conn, {
-      log: this.log,
+      // The connection's logger: the session's lines carry the connection's address too.
+      log: conn.log,
       sendTargets: (value, s, c) => this.sendTargets(value, s, c),
       onClosed: (s) => this.sessions.remove(s),
       sessionsOf: (target) => this.sessions.all().filter((s) => s.target === target),
@@ -220,6 +227,12 @@ export class IscsiServer {
       nexusIds: this.nexusIds,
     });
     this.sessions.add(session);
+    if (replaced) {
+      session.log.info(
+        { event: LogEvent.sessionReinstated, isid: outcome.isid.toString('hex'), replacedTsih: replaced.tsih, reinstated: replaced.kind },
+        'session reinstated: the old one is closed and its tasks aborted',
+      );
+    }
     this.admission.promote(conn);
     conn.loggedIn = true;
     return { tsih, expCmdSN: session.window.expCmdSN, maxCmdSN: session.window.maxCmdSN, handler: session };

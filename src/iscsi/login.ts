@@ -12,6 +12,7 @@ import { LoginStatus, Op } from './opcodes.js';
 import { opcodeOf, parseLoginRequest, type InPdu, type LoginRequestPdu } from './pdu.js';
 import { TextAccumulator, encodeTextPairs } from './text.js';
 import { readTextRound } from './text-round.js';
+import { LogEvent } from '../shared/log-events.js';
 
 export type { SessionType } from './login-identity.js';
 export type { LoginContext, LoginOutcome, LoginTimers, SessionAttachment } from './login-context.js';
@@ -255,15 +256,26 @@ export class LoginHandler implements PduHandler {
       outcome.params.maxRecvDataSegmentLength,
     );
     this.record('success', { tsih: attached.tsih });
+    const p = outcome.params;
     this.log.info(
       {
+        event: LogEvent.login,
+        remote: this.conn.remote,
         initiator: identity.initiatorName,
         target: identity.target?.iqn,
-        type: identity.sessionType,
+        sessionType: identity.sessionType,
+        isid: req.isid.toString('hex'), // as GET /v1/sessions shows it
         tsih: attached.tsih,
-        auth: this.security?.method,
-        headerDigest: outcome.params.headerDigest,
-        dataDigest: outcome.params.dataDigest,
+        cid: req.cid,
+        auth: this.security?.method ?? 'None',
+        headerDigest: p.headerDigest ? 'CRC32C' : 'None',
+        dataDigest: p.dataDigest ? 'CRC32C' : 'None',
+        maxRecvDataSegmentLength: p.maxRecvDataSegmentLength,
+        maxXmitDataSegmentLength: p.maxXmitDataSegmentLength,
+        maxBurstLength: p.maxBurstLength,
+        firstBurstLength: p.firstBurstLength,
+        immediateData: p.immediateData,
+        initialR2T: p.initialR2T,
       },
       'login complete',
     );
@@ -279,7 +291,14 @@ export class LoginHandler implements PduHandler {
     this.ctx.failures.add('timeout');
     this.record('failure', { reason: 'timeout', detail: `no complete login within ${this.ctx.loginTimeoutMs} ms` });
     this.log.warn(
-      { remote: this.conn.remote, initiator: this.loggedInitiator(), reason: 'timeout', why: `no complete login within ${this.ctx.loginTimeoutMs} ms` },
+      {
+        event: LogEvent.loginFailed,
+        remote: this.conn.remote,
+        initiator: this.loggedInitiator(),
+        target: this.loggedTarget(),
+        reason: 'timeout',
+        detail: `no complete login within ${this.ctx.loginTimeoutMs} ms`,
+      },
       'login failed',
     );
     this.conn.destroy('login timeout');
@@ -305,12 +324,13 @@ export class LoginHandler implements PduHandler {
     this.record('failure', { reason: failure.reason, detail: failure.message });
     this.log.warn(
       {
+        event: LogEvent.loginFailed,
         remote: this.conn.remote,
         initiator: this.loggedInitiator(),
-        target: this.identity?.target?.iqn,
+        target: this.loggedTarget(),
         status: `${hex2(failure.status[0])}${hex2(failure.status[1])}`,
         reason: failure.reason,
-        why: boundForLog(failure.message, 300),
+        detail: boundForLog(failure.message, 300),
         ...(throttle ? { consecutiveFailures: throttle.failures, lockedOut: throttle.lockedOut, answerDelayMs: delayMs } : {}),
       },
       'login failed',
@@ -344,6 +364,12 @@ export class LoginHandler implements PduHandler {
 
   private loggedInitiator(): string | undefined {
     const name = this.identity?.initiatorName ?? this.claimedInitiator;
+    return name === undefined ? undefined : boundForLog(name);
+  }
+
+  /** The target asked for, even one that does not exist (the operator wants to see the typo). */
+  private loggedTarget(): string | undefined {
+    const name = this.identity?.target?.iqn ?? this.claimedTarget;
     return name === undefined ? undefined : boundForLog(name);
   }
 

@@ -1,6 +1,7 @@
 import { LogoutResponse, RejectReason } from './opcodes.js';
 import { encodeLogoutResponse, parseLogoutRequest, type InPdu } from './pdu.js';
 import type { SessionHost } from './session-host.js';
+import { LogEvent } from '../shared/log-events.js';
 
 /** How long a logout waits for commands under way before it answers anyway (ms). */
 const LOGOUT_DRAIN_MS = 5000;
@@ -47,7 +48,7 @@ export class Logout {
       }),
     );
     if (response === LogoutResponse.CLOSED) {
-      this.s.log.info('logout');
+      this.s.log.info({ event: LogEvent.logout, reason: reason === 0 ? 'close_session' : 'close_connection' }, 'logout');
       conn.close('logout');
     }
   }

@@ -20,6 +20,7 @@ import type { IscsiTarget } from './target.js';
 import { TaskManagement, abortOwnTasks } from './task-management.js';
 import { TaskTable } from './task-table.js';
 import { OPEN_ACCESS, lunViewFor } from './target-access.js';
+import { LogEvent } from '../shared/log-events.js';
 
 export interface SessionContext extends SessionLimits {
   readonly log: Logger;
@@ -80,7 +81,7 @@ export class Session implements PduHandler, SessionLike, SessionHost {
     };
     this.window = new CmdSnWindow(outcome.cmdSN, ctx.maxCmdWindow);
     this.tasks = new TaskTable(this.window);
-    this.log = ctx.log.child({ tsih, initiator: outcome.initiatorName });
+    this.log = ctx.log.child({ tsih, initiator: outcome.initiatorName, ...(outcome.target ? { target: outcome.target.iqn } : {}) });
     this.completion = new Completion(this);
     this.dataOut = new DataOutAssembly(this, this.completion);
     this.intake = new CommandIntake(this, this.dataOut, this.completion);
@@ -217,7 +218,7 @@ export class Session implements PduHandler, SessionLike, SessionHost {
   /** End the session: abort its tasks (ErrorRecoveryLevel 0 keeps nothing), release the nexus and its LUN view. */
   close(reason: string): Promise<void> {
     this.closing ??= (async () => {
-      this.log.info({ reason }, 'session closed');
+      this.log.info({ event: LogEvent.sessionClosed, reason, sessionType: this.outcome.sessionType, durationMs: Date.now() - this.createdAt }, 'session closed');
       this.window.clear();
       this.intake.dropPendingLanding();
       await abortOwnTasks(this, [...this.tasks.values()]);

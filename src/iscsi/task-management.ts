@@ -2,6 +2,7 @@ import { TmfFunction, TmfResponse } from './opcodes.js';
 import { encodeTmfResponse, type TmfRequestPdu } from './pdu.js';
 import type { SessionHost } from './session-host.js';
 import { TaskState, type IscsiTask } from './task.js';
+import { LogEvent } from '../shared/log-events.js';
 
 /**
  * Task Management Function Requests (RFC 7143 §11.5). The session handles its own tasks (ABORT
@@ -19,6 +20,13 @@ export class TaskManagement {
   async onTmf(req: TmfRequestPdu): Promise<void> {
     const { conn, window } = this.s;
     const response = await this.perform(req);
+    // ABORT TASK at debug: initiators send it routinely (a timed-out command); the others change
+    // what every initiator of the LU or target sees, so each gets a line.
+    const level = req.fn === TmfFunction.ABORT_TASK ? 'debug' : 'info';
+    this.s.log[level](
+      { event: LogEvent.tmf, function: nameIn(TmfFunction, req.fn), lun: req.lun, response: nameIn(TmfResponse, response) },
+      'task management',
+    );
     if (conn.isClosed) return;
     conn.send(
       encodeTmfResponse({
@@ -35,8 +43,6 @@ export class TaskManagement {
   private async perform(req: TmfRequestPdu): Promise<number> {
     const { scsi, nexus, tasks, window } = this.s;
     if (!scsi) return TmfResponse.REJECTED;
-    // Debug, not info: an initiator decides how many TMFs it sends, and the log is no place to count them.
-    this.s.log.debug({ fn: req.fn, lun: req.lun, ref: req.referencedTaskTag }, 'task management');
     switch (req.fn) {
       case TmfFunction.ABORT_TASK: {
         const task = tasks.get(req.referencedTaskTag);
@@ -73,6 +79,12 @@ export class TaskManagement {
         return TmfResponse.NOT_SUPPORTED;
     }
   }
+}
+
+/** `value`'s key in an opcode table in lower case (logical_unit_reset, complete), or its hex when it has none. */
+function nameIn(table: Readonly<Record<string, number>>, value: number): string {
+  const key = Object.keys(table).find((k) => table[k] === value);
+  return key?.toLowerCase() ?? `0x${value.toString(16)}`;
 }
 
 function lunResult(r: 'complete' | 'noLun'): number {

@@ -3,6 +3,7 @@ import type { LunConfig, TargetConfig } from '../config/schema.js';
 import type { TargetRegistry } from '../iscsi/target.js';
 import type { ScsiTargetCore } from '../scsi/target-core.js';
 import type { LunFault, LunRegistry } from './lun-registry.js';
+import { logLuState } from './lu-state-log.js';
 import { failedLun, openLun, type LunOpenContext } from './open-lun.js';
 
 export interface LiveLunsOptions {
@@ -33,7 +34,7 @@ export class LiveLuns {
       throw err;
     }
     this.opts.registry.set(opened);
-    this.log.info({ target: target.iqn, lun: lun.lun, backstore: lun.backstore.type, size: opened.unit.device.size }, 'LUN added');
+    logLuState(this.log, 'info', { target: target.iqn, lun: lun.lun, change: 'added', backstore: lun.backstore.type, size: opened.unit.device.size }, 'LUN added');
   }
 
   /** Takes the LU out (its tasks end, TASK ABORTED), then flushes and closes its backstore. */
@@ -48,13 +49,13 @@ export class LiveLuns {
       // The LU is gone either way; a failed final flush is worth an error in the log, not a live LU.
       this.log.error({ err, target: iqn, lun }, 'closing a removed LUN failed');
     }
-    this.log.info({ target: iqn, lun }, 'LUN removed');
+    logLuState(this.log, 'info', { target: iqn, lun, change: 'removed' }, 'LUN removed');
   }
 
   /** Online resize (file/null: to `to.size`; block: re-read the device). Resolves with the sizes in bytes. */
   async resize(iqn: string, lun: number, to: ResizeRequest): Promise<{ oldSize: number; newSize: number }> {
     const sizes = await this.core(iqn).resizeLogicalUnit(lun, to);
-    if (sizes.newSize !== sizes.oldSize) this.log.info({ target: iqn, lun, ...sizes }, 'LUN resized');
+    if (sizes.newSize !== sizes.oldSize) logLuState(this.log, 'info', { target: iqn, lun, change: 'resized', ...sizes }, 'LUN resized');
     return sizes;
   }
 
@@ -96,7 +97,12 @@ export class LiveLuns {
     }
     await core.replaceLogicalUnit(opened.unit, { powerOn: true });
     this.opts.registry.set(opened);
-    this.log.info({ target: target.iqn, lun: lun.lun, backstore: lun.backstore.type, size: opened.unit.device.size }, 'LUN opened again');
+    logLuState(
+      this.log,
+      'info',
+      { target: target.iqn, lun: lun.lun, change: 'reopened', backstore: lun.backstore.type, size: opened.unit.device.size },
+      'LUN opened again',
+    );
   }
 
   /**
@@ -107,7 +113,12 @@ export class LiveLuns {
     const lu = this.core(iqn).getLogicalUnit(lun);
     if (!lu) throw new Error(`${iqn}: LUN ${lun} does not exist`);
     if (lu.device.health?.clearWritebackFailure()) {
-      this.log.warn({ target: iqn, lun }, 'failed write-back acknowledged by a reload: SYNCHRONIZE CACHE and FUA writes are served again');
+      logLuState(
+        this.log,
+        'warn',
+        { target: iqn, lun, change: 'writeback_acknowledged' },
+        'failed write-back acknowledged by a reload: SYNCHRONIZE CACHE and FUA writes are served again',
+      );
     }
   }
 

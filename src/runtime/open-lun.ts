@@ -20,7 +20,9 @@ import { deriveNaaId } from '../scsi/naa.js';
 import { FileReservationStore } from '../scsi/pr/file-store.js';
 import { openAtomicJournal } from '../scsi/sbc/atomic-setup.js';
 import { SanitizeMarker } from '../scsi/sbc/sanitize-marker.js';
+import { LogEvent } from '../shared/log-events.js';
 import type { LunEntry } from './lun-registry.js';
+import { LuHealthLog, logLuState, logSanitizeChange } from './lu-state-log.js';
 
 /** What opening a LUN needs of the running server. */
 export interface LunOpenContext {
@@ -59,9 +61,13 @@ export async function openLun(target: TargetConfig, lun: LunConfig, ctx: LunOpen
   const { backstore, fileReport } = await store.open();
   const where = { target: target.iqn, lun: lun.lun, ...(store.path === undefined ? {} : { path: store.path }) };
   if (fileReport) logFileOpened(fileReport, backstore.size, where, ctx.log);
-  // Backstore errors: counted by cause, logged rate-limited with the LU, path and LBA range.
-  const health = new DeviceHealth(new RateLimitedFaultLog({ log: ctx.log, where, blockSize: backstore.blockSize }));
+  // Backstore errors: counted by cause, logged rate-limited with the LU, path and LBA range; the
+  // state changes they cause (offline, failed write-back, shrunk) logged once each.
+  const errors = new RateLimitedFaultLog({ log: ctx.log.child({ event: LogEvent.backstoreError }), where, blockSize: backstore.blockSize });
+  const healthLog = new LuHealthLog(errors, ctx.log, where);
+  const health = new DeviceHealth(healthLog);
   const queue = new BlockQueue(backstore, ctx.pool, { poolWaitMs: ctx.poolWaitMs, health });
+  healthLog.watch(health, () => queue.size);
   try {
     const statePath = (kind: LunStateKind): string | undefined =>
       store.lunStateDir === undefined ? undefined : lunStateInStateDir(kind, store.lunStateDir, target.iqn, lun.lun);
@@ -85,6 +91,7 @@ export async function openLun(target: TargetConfig, lun: LunConfig, ctx: LunOpen
       sanitizeRate: lun.sanitizeRate,
       keepsData: backstore.keepsData,
       sanitizeMarker: sanitize === undefined ? undefined : new SanitizeMarker(sanitize),
+      onSanitizeChange: (change) => logSanitizeChange(ctx.log, where, change),
     });
     return entry(target, lun, store, unit, queue);
   } catch (err) {
@@ -120,8 +127,10 @@ export function failedLun(target: TargetConfig, lun: LunConfig, err: unknown, ct
   const health = new DeviceHealth();
   health.report({ cause, op: 'open', errno, message });
   health.takeOffline(cause, message);
-  ctx.log.error(
-    { target: target.iqn, lun: lun.lun, path: store.path, cause, ...(errno ? { errno } : {}), reason: message },
+  logLuState(
+    ctx.log,
+    'error',
+    { target: target.iqn, lun: lun.lun, change: 'offline', path: store.path, cause, ...(errno ? { errno } : {}), reason: message },
     'LUN not served: its storage could not be opened; it answers NOT READY until a reload (SIGHUP) opens it',
   );
   const unit = new LogicalUnit({ ...identity(target, lun, store), device: new FailedDevice(store.blockSize, lun.readOnly, health) });

@@ -5,7 +5,7 @@ import { ReservationState } from './pr/state.js';
 import type { ReservationStore } from './pr/types.js';
 import { RangeLock } from './range-lock.js';
 import { RemovableMedium } from './sbc/removable.js';
-import { SanitizeState } from './sbc/sanitize-state.js';
+import { SanitizeState, type SanitizeChange } from './sbc/sanitize-state.js';
 import { TaskSet } from './task-set.js';
 import type { Task } from './task.js';
 import { UnitAttentions } from './unit-attention.js';
@@ -47,6 +47,8 @@ export interface LogicalUnitConfig {
   atomicJournal?: AtomicJournal;
   /** Remembers a running sanitize across a restart (sbc/sanitize-marker.ts); none = it is forgotten. */
   sanitizeMarker?: SanitizeMarker;
+  /** Told of every sanitize state change (the LU's owner logs it). */
+  onSanitizeChange?: (change: SanitizeChange) => void;
 }
 
 export const DEFAULT_VENDOR = 'SCATTER';
@@ -145,6 +147,7 @@ export class LogicalUnit {
       rate: config.sanitizeRate,
       overwrite: config.keepsData !== false && !config.readOnly && !config.device.readOnly,
       marker: config.sanitizeMarker,
+      onChange: config.onSanitizeChange,
       onMarkerError: (op, err) =>
         config.device.health?.report({
           cause: 'persist',

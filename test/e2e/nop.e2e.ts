@@ -46,7 +46,7 @@ async function idleRun(t: TargetProcess): Promise<Idle> {
   console.log(`idle: ${timings(r)} idle-pdus=${JSON.stringify(idle)}`);
   if (process.env.E2E_VERBOSE) console.log(`${r.console}\n${t.rawLog.join('\n')}`);
   expectClean(r, t);
-  expect(t.log.filter((e) => e.msg === 'login complete' && e.type === 'Normal')).toHaveLength(1);
+  expect(t.log.filter((e) => e.msg === 'login complete' && e.sessionType === 'Normal')).toHaveLength(1);
   expect(t.log.filter((e) => /NOP-In/.test(String(e.msg)))).toEqual([]);
   expect(idle).toBeDefined();
   return idle!;

@@ -44,7 +44,7 @@ describe('open-iscsi session reinstatement in a VM', () => {
     // so the guest notices it by its NOP-Out timeout (1022): that, once, and no I/O error.
     expectClean(r, t, [/connection1:0: detected conn error \(1022\)/]);
     expect(r.dmesg.filter((l) => /conn error/.test(l))).toHaveLength(1);
-    const logins = t.log.filter((e) => e.msg === 'login complete' && e.type === 'Normal');
+    const logins = t.log.filter((e) => e.msg === 'login complete' && e.sessionType === 'Normal');
     expect(logins).toHaveLength(2);
     const reinstated = t.log.filter((e) => e.msg === 'session closed' && e.reason === 'session reinstated');
     expect(reinstated, t.rawLog.join('\n')).toHaveLength(1);

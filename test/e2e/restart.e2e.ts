@@ -54,7 +54,7 @@ describe('open-iscsi across a target restart in a VM', () => {
     const logout = t.log.findIndex((e) => e.msg === 'logout');
     expect(logout).toBeGreaterThan(serving[0]!);
     expect(logout).toBeLessThan(serving[1]!);
-    const logins = t.log.filter((e) => e.msg === 'login complete' && e.type === 'Normal');
+    const logins = t.log.filter((e) => e.msg === 'login complete' && e.sessionType === 'Normal');
     expect(logins.length).toBeGreaterThanOrEqual(2);
   });
 });

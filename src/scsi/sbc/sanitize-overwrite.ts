@@ -82,6 +82,7 @@ export function overwriteOperation(device: BlockDevice, plan: OverwritePlan, pac
   const sleep = pace.sleep ?? defaultSleep;
   const chunkBytes = overwriteChunkBytes(device.blockSize, size, rate);
   return {
+    name: 'OVERWRITE',
     total: size * plan.passes,
     async run(report) {
       const straight = patternChunk(plan.pattern, device.blockSize, chunkBytes);

@@ -3,6 +3,8 @@ import type { SanitizeMarker } from './sanitize-marker.js';
 
 /** One sanitize operation of a whole LU, run in the background of the LU (not of a task). */
 export interface SanitizeOperation {
+  /** For the log: OVERWRITE, BLOCK ERASE. */
+  readonly name?: string;
   /** Bytes the operation processes in all (every pass), for the progress indication; 0 = unknown. */
   readonly total: number;
   /** Does the work; `report(done)` tells how many of `total` bytes are done. Rejects when it fails. */
@@ -10,6 +12,13 @@ export interface SanitizeOperation {
 }
 
 export type SanitizeResult = 'completed' | 'failed';
+
+/** A change of the sanitize state, told to whoever logs the LU's state. */
+export type SanitizeChange =
+  | { readonly kind: 'started'; readonly operation: string | undefined; readonly ause: boolean }
+  | { readonly kind: 'completed' }
+  | { readonly kind: 'failed'; readonly error: unknown }
+  | { readonly kind: 'failure_cleared' };
 
 type Phase =
   | { readonly kind: 'idle' }
@@ -36,9 +45,16 @@ export class SanitizeState {
 
   /** Told when the marker cannot be written or removed (the LU logs and counts it). */
   private readonly onMarkerError: ((op: 'set' | 'clear', err: unknown) => void) | undefined;
+  private readonly onChange: ((change: SanitizeChange) => void) | undefined;
 
   constructor(
-    opts: { rate?: number; overwrite?: boolean; marker?: SanitizeMarker; onMarkerError?: (op: 'set' | 'clear', err: unknown) => void } = {},
+    opts: {
+      rate?: number;
+      overwrite?: boolean;
+      marker?: SanitizeMarker;
+      onMarkerError?: (op: 'set' | 'clear', err: unknown) => void;
+      onChange?: (change: SanitizeChange) => void;
+    } = {},
   ) {
     const rate = opts.rate ?? 0;
     if (!Number.isFinite(rate) || rate < 0) throw new RangeError(`sanitize rate ${rate} is not a byte count per second`);
@@ -46,13 +62,12 @@ export class SanitizeState {
     this.overwriteOffered = opts.overwrite === true;
     this.marker = opts.marker;
     this.onMarkerError = opts.onMarkerError;
+    this.onChange = opts.onChange;
     const interrupted = this.marker?.read();
     if (interrupted) {
-      this.phase = Object.freeze({
-        kind: 'failed',
-        restricted: !interrupted.ause,
-        error: new ScsiError('SANITIZE_FAILED', 'a sanitize operation was interrupted by a restart of the target'),
-      });
+      const error = new ScsiError('SANITIZE_FAILED', 'a sanitize operation was interrupted by a restart of the target');
+      this.phase = Object.freeze({ kind: 'failed', restricted: !interrupted.ause, error });
+      this.onChange?.({ kind: 'failed', error });
     }
   }
 
@@ -107,6 +122,7 @@ export class SanitizeState {
     const finished = new Promise<SanitizeResult>((resolve) => (settle = resolve));
     const running = { kind: 'running' as const, total: op.total, done: 0, finished };
     this.phase = running;
+    this.onChange?.({ kind: 'started', operation: op.name, ause });
     const report = (done: number): void => {
       running.done = Math.max(0, Math.min(done, running.total));
     };
@@ -117,15 +133,16 @@ export class SanitizeState {
         () => {
           if (this.clearMarker()) {
             this.phase = IDLE;
+            this.onChange?.({ kind: 'completed' });
             settle('completed');
           } else {
             // What a restart would find: the marker says the LU is sanitize-failed, so it is now.
-            this.phase = Object.freeze({ kind: 'failed', restricted: !ause, error: new ScsiError('SANITIZE_FAILED', 'the completed sanitize could not be recorded') });
+            this.fail(!ause, new ScsiError('SANITIZE_FAILED', 'the completed sanitize could not be recorded'));
             settle('failed');
           }
         },
         (error: unknown) => {
-          this.phase = Object.freeze({ kind: 'failed', restricted: !ause, error });
+          this.fail(!ause, error);
           settle('failed');
         },
       );
@@ -141,9 +158,16 @@ export class SanitizeState {
   exitFailureMode(): boolean {
     if (this.phase.kind === 'running') return false;
     if (this.phase.kind === 'failed' && this.phase.restricted) return false;
-    if (this.phase.kind === 'failed' && !this.clearMarker()) throw new ScsiError('SANITIZE_MARKER', 'the sanitize marker cannot be removed');
+    const failed = this.phase.kind === 'failed';
+    if (failed && !this.clearMarker()) throw new ScsiError('SANITIZE_MARKER', 'the sanitize marker cannot be removed');
     this.phase = IDLE;
+    if (failed) this.onChange?.({ kind: 'failure_cleared' });
     return true;
+  }
+
+  private fail(restricted: boolean, error: unknown): void {
+    this.phase = Object.freeze({ kind: 'failed', restricted, error });
+    this.onChange?.({ kind: 'failed', error });
   }
 
   /** Removes the marker; false (reported) when it stays, and with it the failed condition at the next start. */

@@ -61,6 +61,7 @@ function startSanitize(lu: LogicalUnit, op: SanitizeOperation, cdb: SanitizeCdb,
   try {
     finished = lu.sanitize.start(
       {
+        name: op.name,
         total: op.total,
         run: async (report) => {
           await Promise.all(busy);
@@ -102,6 +103,7 @@ function parseBlockErase(cdb: Buffer, lu: LogicalUnit, writeProtected: boolean):
   const checked = checkCdb(cdb, lu, writeProtected, (length) => length === 0);
   if (isSenseReason(checked)) return checked;
   const op: SanitizeOperation = {
+    name: 'BLOCK ERASE',
     total: lu.device.size,
     run: async (report) => {
       const outcome = await deallocate(lu, [{ lba: 0, blocks: lu.numBlocks }]);
