@@ -10,6 +10,7 @@ import type { BackupInfo } from '../config/backups.js';
 import { ConfigFileChangedError } from '../config/config-file.js';
 import type { Config } from '../config/schema.js';
 import { ScatterError } from '../shared/errors.js';
+import { LogEvent } from '../shared/log-events.js';
 import { applyPlan, type LiveRuntime } from './apply.js';
 import { Revisions } from './revisions.js';
 import { describeStep, inEffect, planChange, type FaultLookup } from './plan.js';
@@ -113,7 +114,7 @@ export class ControlPlane {
    * e.g. on a stale revision, and runs when earlier changes are done, so it sees the latest).
    */
   change(edit: (desired: Config) => Config | Promise<Config>, opts: ChangeOptions = {}): Promise<ChangeResult> {
-    return this.serialised(async () => this.changeTo(await edit(this.desiredConfig), opts));
+    return this.serialised(async () => this.changeTo(await edit(this.desiredConfig), opts, 'api'));
   }
 
   /** SIGHUP: the file is the desired config; apply it as the operator re-applying everything. */
@@ -122,7 +123,7 @@ export class ControlPlane {
       const persistence = this.opts.persistence;
       if (!persistence) throw new Error('started without a config file: nothing to reload');
       const next = await persistence.reread();
-      return this.changeTo(next, { reapply: true }, false);
+      return this.changeTo(next, { reapply: true }, 'reload');
     });
   }
 
@@ -142,7 +143,9 @@ export class ControlPlane {
     return run;
   }
 
-  private async changeTo(next: Config, opts: ChangeOptions, persist = true): Promise<ChangeResult> {
+  /** `via`: an API change is written to the file; a reload came from it. */
+  private async changeTo(next: Config, opts: ChangeOptions, via: 'api' | 'reload'): Promise<ChangeResult> {
+    const persist = via === 'api';
     const { log, runtime, persistence, faultOf } = this.opts;
     const plan = planChange(this.runningConfig, next, opts.reapply ? { reapply: faultOf } : {});
     const changed = !isDeepStrictEqual(next, this.desiredConfig);
@@ -167,7 +170,10 @@ export class ControlPlane {
     this.runningConfig = inEffect(this.runningConfig, next);
     for (const change of plan.needsRestart) log.warn({ change }, 'config change needs a restart');
     if (steps.length > 0 || changed) {
-      log.info({ revision: this.revision, steps, needsRestart: plan.needsRestart, warnings: applied.warnings }, 'config changed');
+      log.info(
+        { event: LogEvent.configApplied, via, revision: this.revision, steps, needsRestart: plan.needsRestart, warnings: applied.warnings },
+        'config changed',
+      );
     }
     return { revision: this.revision, changed, dryRun: false, steps: applied.done, needsRestart: plan.needsRestart, warnings: applied.warnings };
   }
