@@ -5,6 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
+import { resolveDataPath } from '../config/data-dir.js';
+import { ENV_ADMIN, ENV_DATA_DIR, envValue, splitAddress } from '../config/env-vars.js';
 import { UsageError } from './errors.js';
 
 export const DEFAULT_CONFIG = 'config/scatter.yaml';
@@ -33,16 +35,37 @@ interface ConfigHints {
 }
 
 export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Connection {
-  const explicitConfig = opts.config ?? env.SCATTER_CONFIG;
-  const hints = readConfigHints(explicitConfig ?? DEFAULT_CONFIG, explicitConfig !== undefined);
-  const url = normaliseUrl(opts.url ?? env.SCATTER_URL ?? urlFromConfig(hints) ?? DEFAULT_URL);
+  const hints = configHints(opts, env);
+  const url = urlOf(opts, env, hints);
   const token = opts.token ?? env.SCATTER_TOKEN;
   if (token !== undefined && token !== '') return { url, token, tokenSource: opts.token !== undefined ? '--token' : 'SCATTER_TOKEN' };
   const explicitFile = opts.tokenFile ?? env.SCATTER_TOKEN_FILE;
   if (explicitFile !== undefined) return { url, token: readToken(explicitFile, true), tokenSource: resolve(explicitFile) };
-  // Relative paths in the config resolve against the current directory, as `scatter serve` resolves them.
-  const file = hints.tokenFile ?? (hints.stateDir !== undefined ? `${hints.stateDir}/admin-token` : DEFAULT_TOKEN_FILE);
-  return { url, token: readToken(file, false), tokenSource: resolve(file) };
+  // Relative paths in the config resolve as `scatter serve` resolves them: against the current
+  // directory, `./data/...` under $SCATTER_DATA_DIR when it is set.
+  const written = hints.tokenFile ?? (hints.stateDir !== undefined ? `${hints.stateDir}/admin-token` : DEFAULT_TOKEN_FILE);
+  const file = resolveDataPath(written, envValue(env, ENV_DATA_DIR));
+  return { url, token: readToken(file, false), tokenSource: file };
+}
+
+/** The admin listener's base URL as the other commands find it (the container's HEALTHCHECK uses it too). */
+export function adminUrl(opts: Pick<ConnectionOptions, 'url' | 'config'>, env: NodeJS.ProcessEnv = process.env): string {
+  return urlOf(opts, env, configHints(opts, env));
+}
+
+function urlOf(opts: Pick<ConnectionOptions, 'url'>, env: NodeJS.ProcessEnv, hints: ConfigHints): string {
+  return normaliseUrl(opts.url ?? env.SCATTER_URL ?? urlFromConfig(hints) ?? DEFAULT_URL);
+}
+
+/** What the config file says of the admin listener, with $SCATTER_ADMIN over it as `scatter serve` has it. */
+function configHints(opts: Pick<ConnectionOptions, 'config'>, env: NodeJS.ProcessEnv): ConfigHints {
+  const explicitConfig = opts.config ?? env.SCATTER_CONFIG;
+  const hints = readConfigHints(explicitConfig ?? DEFAULT_CONFIG, explicitConfig !== undefined);
+  const admin = envValue(env, ENV_ADMIN);
+  if (admin === undefined) return hints;
+  const written = splitAddress(admin);
+  if (typeof written === 'string') throw new UsageError(`${ENV_ADMIN}=${admin}: ${written}`);
+  return { ...hints, host: written.host, port: written.port ?? 9470 };
 }
 
 function readConfigHints(path: string, required: boolean): ConfigHints {

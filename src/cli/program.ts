@@ -16,11 +16,12 @@ import { EXIT, EXIT_HELP, UsageError, exitForStatus } from './errors.js';
 import { formatProblem } from './format.js';
 
 const CONNECTION_HELP = `Connection (no flag needed on the target's host):
-  URL:   --url, else $SCATTER_URL, else admin.host/port of the config file, else http://127.0.0.1:9470
+  URL:   --url, else $SCATTER_URL, else $SCATTER_ADMIN, else admin.host/port of the config file,
+         else http://127.0.0.1:9470
   token: --token, else $SCATTER_TOKEN, else --token-file / $SCATTER_TOKEN_FILE, else the config
          file's admin.tokenFile, else <stateDir>/admin-token, else ./data/state/admin-token
   config file: -c/--config, else $SCATTER_CONFIG, else config/scatter.yaml (relative paths in it
-         resolve against the current directory, as for \`scatter serve\`)
+         resolve against the current directory, ./data/... under $SCATTER_DATA_DIR, as for \`scatter serve\`)
 CHAP secrets: --secret-file FILE or $${SECRET_ENV} ($${MUTUAL_SECRET_ENV} for mutual CHAP).
 Sizes: 512M, 10G, 1GiB (powers of 1024). Output: tables; --json or -o yaml for scripts.`;
 

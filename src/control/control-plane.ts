@@ -33,6 +33,8 @@ export interface ControlPlaneOptions {
   readonly faultOf: FaultLookup;
   /** Undefined: started without a file, changes live in memory only. */
   readonly persistence?: ConfigPersistence;
+  /** Keys set outside the config (the environment): one line per such key `next` changes from `desired`. */
+  readonly pinned?: (desired: Config, next: Config) => readonly string[];
   readonly log: Logger;
 }
 
@@ -61,6 +63,13 @@ export interface ChangeResult {
 export class RefusedChangeError extends ScatterError<'CONFIG_REFUSED'> {
   constructor(readonly refused: readonly string[]) {
     super('CONFIG_REFUSED', refused.join('; '));
+  }
+}
+
+/** The change touches keys set outside the config (SCATTER_PORTAL, ...); nothing was applied or written. */
+export class PinnedChangeError extends ScatterError<'CONFIG_PINNED'> {
+  constructor(readonly pinned: readonly string[]) {
+    super('CONFIG_PINNED', pinned.join('; '));
   }
 }
 
@@ -150,6 +159,8 @@ export class ControlPlane {
     const plan = planChange(this.runningConfig, next, opts.reapply ? { reapply: faultOf } : {});
     const changed = !isDeepStrictEqual(next, this.desiredConfig);
     if (plan.refused.length > 0) throw new RefusedChangeError(plan.refused);
+    const pinned = this.opts.pinned?.(this.desiredConfig, next) ?? [];
+    if (pinned.length > 0) throw new PinnedChangeError(pinned);
     const steps = plan.steps.map(describeStep);
     if (opts.dryRun) {
       return { revision: this.revision, changed, dryRun: true, steps, needsRestart: plan.needsRestart, warnings: [] };

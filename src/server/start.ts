@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ControlPlane } from '../control/control-plane.js';
 import { ConfigFile } from '../config/config-file.js';
 import { toFileForm } from '../config/file-form.js';
+import { applyEnvOverrides, pinnedConflicts, withFileValues, type EnvOverrides } from '../config/env-overrides.js';
 import { startAdminListener, type AdminListener, type AdminListenerOptions } from '../admin/listener.js';
 import { Mempool } from '../block/mempool.js';
 import { adminTokenPath, type Config } from '../config/schema.js';
@@ -46,11 +47,14 @@ export interface StartOptions {
   readonly configPath?: string;
   /** Admin listener settings the config file does not hold (tests: shorter auth limits, extra routes). */
   readonly admin?: Pick<AdminListenerOptions, 'authLimits' | 'routes'>;
+  /** What the environment set over the file (`config` has it already): applied again at each reload, never written. */
+  readonly overrides?: EnvOverrides;
 }
 
 /** Open every backstore, build the SCSI and iSCSI layers from a validated config, and listen. */
 export async function startScatter(config: Config, log: Logger, opts: StartOptions = {}): Promise<Scatter> {
   const path = opts.configPath;
+  const env = opts.overrides;
   // The file the config came from: where every change is persisted (comments kept, backups beside it).
   const file = path === undefined ? undefined : await ConfigFile.open(path);
   const pool = new Mempool({ pages: config.memory.poolPages, pageSize: config.memory.pageSize });
@@ -78,14 +82,15 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     },
     faultOf: (iqn, lun) => luns.faultOf(iqn, lun),
     persistence: file && {
-      reread: () => file.reread(),
+      reread: async () => (env ? applyEnvOverrides(await file.reread(), env, file.path) : file.reread()),
       commit: async (_was, next) => {
         // The file form: a config validates only as it is written (a named backstore by its name).
-        const result = await file.commit(toFileForm(next));
+        const result = await file.commit(toFileForm(env ? withFileValues(next, file.current, env) : next));
         if (result.warning !== undefined) log.warn({ config: file.path, backup: result.backup }, result.warning);
       },
       listBackups: () => file.listBackups(),
     },
+    ...(env && { pinned: (desired: Config, next: Config) => pinnedConflicts(desired, next, env) }),
     log,
   });
   let admin: AdminListener | undefined;

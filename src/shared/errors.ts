@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   CONFIG_APPLY: 'a step of a config change failed; what was applied before it was undone',
   CONFIG_REFUSED: 'a config change would lose data (a shrink) and is refused whole',
   CONFIG_PERSIST: 'a config change could not be written to the config file; it was undone',
+  CONFIG_PINNED: 'a config change touches a key set outside the config (the environment) and is refused whole',
   // admin/ (ApiProblem: each is one problem type of the REST API, docs/admin.md)
   API_VALIDATION: 'a request does not match its schema (the problem lists each field and rule)',
   API_MALFORMED: 'a request body cannot be parsed (bad JSON, bad length)',

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ConfigFileChangedError } from '../../config/config-file.js';
 import type { Config } from '../../config/schema.js';
 import { ApplyError } from '../../control/apply.js';
-import { PersistError, RefusedChangeError, type ChangeResult, type ControlPlane } from '../../control/control-plane.js';
+import { PersistError, PinnedChangeError, RefusedChangeError, type ChangeResult, type ControlPlane } from '../../control/control-plane.js';
 import { ApiProblem } from '../problem.js';
 import { Draft } from './draft.js';
 
@@ -95,6 +95,7 @@ export async function writeResource<R>(control: ControlPlane, req: FastifyReques
 /** The control plane's refusals as problems; anything else goes on to the generic handler. */
 export function asProblem(err: unknown): unknown {
   if (err instanceof RefusedChangeError) return new ApiProblem('refused', err.message, { cause: err });
+  if (err instanceof PinnedChangeError) return new ApiProblem('conflict', err.message, { cause: err });
   if (err instanceof ApplyError) return new ApiProblem('apply-failed', `${err.message}; nothing was changed`, { cause: err });
   if (err instanceof PersistError) return new ApiProblem('persist-failed', err.message, { cause: err });
   if (err instanceof ConfigFileChangedError) {

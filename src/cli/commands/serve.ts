@@ -1,16 +1,19 @@
 /** `scatter serve`: run the target in this process until SIGINT / SIGTERM; SIGHUP reloads the config. */
 import type { Command } from 'commander';
+import { envValue } from '../../config/env-vars.js';
 
 async function serve(path: string): Promise<number> {
   // Loaded here, not at start-up: the admin subcommands need none of the server.
-  const [{ pino }, { ConfigError, loadConfig }, { startScatter }] = await Promise.all([
+  const [{ pino }, { ConfigError }, { loadServeConfig }, { startScatter }] = await Promise.all([
     import('pino'),
     import('../../config/load.js'),
+    import('../../config/env-overrides.js'),
     import('../../server/start.js'),
   ]);
-  let config;
+  let config, overrides;
   try {
-    config = await loadConfig(path);
+    // SCATTER_PORTAL, SCATTER_ADMIN, SCATTER_DATA_DIR over the file (docs/operations.md, "The container").
+    ({ config, overrides } = await loadServeConfig(path, process.env));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`scatter: invalid configuration\n${err.message}\n`);
@@ -24,7 +27,7 @@ async function serve(path: string): Promise<number> {
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
   let scatter;
   try {
-    scatter = await startScatter(config, log, { configPath: path });
+    scatter = await startScatter(config, log, { configPath: path, overrides });
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
     return 1;
@@ -36,7 +39,7 @@ async function serve(path: string): Promise<number> {
     running.reload().catch((err: unknown) => log.error({ err }, 'config reload failed'));
   };
   process.on('SIGHUP', reload);
-  log.info({ config: path, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');
+  log.info({ config: path, environment: overrides.variables, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
@@ -58,9 +61,9 @@ async function serve(path: string): Promise<number> {
 export function registerServe(program: Command, done: (code: number) => void): void {
   program
     .command('serve')
-    .description('start the iSCSI target (config: -c/--config FILE, default config/scatter.yaml)')
+    .description('start the iSCSI target (config: -c/--config FILE, else $SCATTER_CONFIG, else config/scatter.yaml)')
     .action(async function (this: Command) {
       const { config } = this.optsWithGlobals<{ config?: string }>();
-      done(await serve(config ?? 'config/scatter.yaml'));
+      done(await serve(config ?? envValue(process.env, 'SCATTER_CONFIG') ?? 'config/scatter.yaml'));
     });
 }

@@ -1,7 +1,7 @@
 /** Building blocks shared by the config schemas: numbers, sizes, names, addresses, paths. */
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
 import { z } from 'zod';
+import { resolveConfigPath } from '../data-dir.js';
 import { iscsiNameProblem } from '../iscsi-name.js';
 import { SizeError, formatSize, parseSize } from '../size.js';
 
@@ -54,14 +54,15 @@ export const IscsiNameSchema = z.string({ error: 'must be an iSCSI name' }).supe
 /**
  * A backing file or device path. Relative paths are resolved against the
  * working directory of the process at load time (`npm start` runs from the
- * repository root, so `./data/lun0.img` is `<repo>/data/lun0.img`); the
+ * repository root, so `./data/lun0.img` is `<repo>/data/lun0.img`), `./data/...`
+ * against SCATTER_DATA_DIR when `scatter serve` has one (data-dir.ts); the
  * resulting Config, and any file saved from it, holds absolute paths.
  */
 export const PathSchema = z
   .string({ error: 'must be a path' })
   .min(1, 'must not be empty')
   .refine((path) => !path.includes('\0'), 'must not contain NUL')
-  .transform((path) => resolve(path));
+  .transform((path) => resolveConfigPath(path));
 
 export const HostSchema = z
   .string({ error: 'must be an IP address' })
