@@ -27,7 +27,9 @@ function landingPool(): Mempool | undefined {
 
 /**
  * Aligned pages a write command's Data-Out is received into straight from the socket, so that a LU
- * under O_DIRECT writes them without a bounce copy. Pages go back to the pool only when both the
+ * under O_DIRECT writes them without a bounce copy, and a buffered LU's large writes reuse memory
+ * instead of filling fresh receive buffers (each 64 MiB of those costs a full garbage collection,
+ * whose price grows with the heap a long-running target has). Pages go back to the pool only when both the
  * command has let go of its data (release) and no socket read still targets them (pins): a read
  * into pages already serving another command would corrupt its data.
  */
@@ -43,7 +45,7 @@ export class DataLanding {
 
   /** Pages for `length` bytes whose addresses are multiples of `alignment`, or undefined (none to spare, or pointless). */
   static take(length: number, alignment: number): DataLanding | undefined {
-    if (alignment <= 1 || PAGE_BYTES % alignment !== 0 || length < LANDING_MIN_BYTES) return undefined;
+    if (PAGE_BYTES % Math.max(alignment, 1) !== 0 || length < LANDING_MIN_BYTES) return undefined;
     const n = Math.ceil(length / PAGE_BYTES);
     if (n > MAX_PAGES_PER_COMMAND) return undefined;
     const pages = landingPool()?.tryAlloc(n);

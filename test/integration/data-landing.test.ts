@@ -29,13 +29,14 @@ beforeAll(async () => {
   t = await startTestTarget((raw, dir) => {
     (raw.targets as { luns: unknown[] }[])[0]!.luns = [
       { lun: 0, backstore: { type: 'file', path: join(dir, 'direct.img'), size: '32MiB', direct: true } },
+      { lun: 1, backstore: { type: 'file', path: join(dir, 'buffered.img'), size: '32MiB' } },
     ];
   });
 });
 afterAll(() => t?.stop());
 
-function onDisk(offset: number, length: number): Buffer {
-  return fileBytes(join(t.dir, 'direct.img'), offset, length);
+function onDisk(offset: number, length: number, file = 'direct.img'): Buffer {
+  return fileBytes(join(t.dir, file), offset, length);
 }
 
 function blockStats(): { directBytes: number; bouncedBytes: number } {
@@ -134,5 +135,29 @@ describe('large writes to an O_DIRECT LU land in aligned pages', () => {
     await held;
     await waitUntil(() => t.scatter.iscsi.sessions.size === 0, 'the session ends');
     expect(landingPagesInUse()).toBe(0);
+  });
+});
+
+describe('large writes to a buffered LU land in the same recycled pages', () => {
+  it('the Data-Out is read into landing pages (not fresh receive buffers), the bytes on the file are exact, and the pages go back', async () => {
+    const i = await session(SOLICITED_ONLY);
+    await i.command({ lun: 1, cdb: testUnitReady() }); // this LU's power-on unit attention
+    const lba = 30_000;
+    const payload = randomBytes(256 * 1024);
+    const held = i.command({ lun: 1, cdb: write10(lba, payload.length / BLOCK), write: payload, holdData: true });
+    const r2t = await i.arrival((b) => opcodeOf(b) === Op.R2T);
+    const length = r2t.readUInt32BE(44);
+    expect(length).toBe(payload.length);
+    expect(landingPagesInUse()).toBe(length / (64 * 1024));
+    i.sendRaw(
+      P.dataOut({ final: true, lun: 1, itt: r2t.readUInt32BE(16), ttt: r2t.readUInt32BE(20), expStatSN: i.expStatSN, dataSN: 0, bufferOffset: 0, dataLength: length }),
+    );
+    i.sendRaw(payload);
+    expect((await held).status).toBe(GOOD);
+    expect(onDisk(lba * BLOCK, payload.length, 'buffered.img').equals(payload)).toBe(true);
+    expect(landingPagesInUse()).toBe(0);
+    const back = await i.command({ lun: 1, cdb: read10(lba, payload.length / BLOCK), read: payload.length });
+    expect(back.data.equals(payload)).toBe(true);
+    await i.logout();
   });
 });
