@@ -26,8 +26,8 @@ export class CommandIntake {
   ) {}
 
   /**
-   * Aligned pages of its own for a large write's immediate data on a LU under O_DIRECT (see
-   * data-landing.ts): the framer reads the payload into them, the task keeps them for the rest.
+   * Aligned pages of its own for a large write's immediate data (see data-landing.ts): the
+   * framer reads the payload into them, the task keeps them for the rest.
    */
   landingFor(bhs: Buffer, length: number): PayloadLanding | undefined {
     this.dropPendingLanding();

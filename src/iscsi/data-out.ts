@@ -49,8 +49,8 @@ export class DataOutAssembly {
   }
 
   /**
-   * Before the first R2T of a large write to a LU under O_DIRECT: aligned pages for its data, so the
-   * solicited Data-Out is read from the socket straight into memory the device can take as it is.
+   * Before the first R2T of a large write: aligned pages for its data, so the solicited Data-Out is
+   * read from the socket straight into memory the device can take as it is (and that is reused).
    * Without pages to spare it takes the usual path (received buffers, bounced below).
    */
   private offerLanding(task: IscsiTask): void {
