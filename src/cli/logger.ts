@@ -41,7 +41,9 @@ function prettyDestination(out: DestinationStream, colorize: boolean): Destinati
     colorize,
     singleLine: true,
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
-    ignore: 'pid,hostname',
+    // The event name leads, where the eye looks first.
+    messageFormat: '{if event}{event}: {end}{msg}',
+    ignore: 'pid,hostname,event',
   });
   return { write: (line: string) => out.write(prettify(line)) };
 }

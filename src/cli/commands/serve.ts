@@ -1,11 +1,13 @@
 /** `scatter serve`: run the target in this process until SIGINT / SIGTERM; SIGHUP reloads the config. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { LOG_FORMATS, chooseLogFormat, wantsColour, type LogFormat } from '../log-format.js';
+import { LogEvent } from '../../shared/log-events.js';
 import { envValue } from '../../config/env-vars.js';
 
-async function serve(path: string): Promise<number> {
+async function serve(path: string, logFormat: LogFormat | undefined): Promise<number> {
   // Loaded here, not at start-up: the admin subcommands need none of the server.
-  const [{ pino }, { ConfigError }, { loadServeConfig }, { startScatter }] = await Promise.all([
-    import('pino'),
+  const [{ createLogger }, { ConfigError }, { loadServeConfig }, { startScatter }] = await Promise.all([
+    import('../logger.js'),
     import('../../config/load.js'),
     import('../../config/env-overrides.js'),
     import('../../server/start.js'),
@@ -21,7 +23,10 @@ async function serve(path: string): Promise<number> {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  // A terminal gets readable lines, anything else JSON; --log-format overrides.
+  const tty = process.stdout.isTTY === true;
+  const format = chooseLogFormat(logFormat, tty);
+  const log = createLogger({ level: config.logLevel, format, colorize: format === 'pretty' && wantsColour(tty, process.env) });
   // A promise rejected where nobody listens is a bug, but one such bug must not take every
   // initiator's storage down with it: log it loudly and keep serving.
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
@@ -29,7 +34,7 @@ async function serve(path: string): Promise<number> {
   try {
     scatter = await startScatter(config, log, { configPath: path, overrides });
   } catch (err) {
-    log.fatal({ err }, 'start-up failed');
+    log.fatal({ event: LogEvent.startFailed, err }, 'start-up failed');
     return 1;
   }
   // SIGHUP: re-read the config file and apply what can change live (LUNs added / removed / resized).
@@ -39,21 +44,22 @@ async function serve(path: string): Promise<number> {
     running.reload().catch((err: unknown) => log.error({ err }, 'config reload failed'));
   };
   process.on('SIGHUP', reload);
-  log.info({ config: path, environment: overrides.variables, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
+      log.info({ event: LogEvent.stopping, signal }, 'shutting down');
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // Only once the handlers are in: whoever waits for this line may send SIGTERM at once.
+    log.info({ event: LogEvent.started, config: path, environment: overrides.variables, targets: config.targets.map((t) => t.iqn) }, 'scatter is serving');
   });
   process.off('SIGHUP', reload);
   // stop() lets a reload under way finish before the LUNs are closed.
   await scatter.stop();
-  log.info('stopped');
+  log.info({ event: LogEvent.stopped }, 'stopped');
   return 0;
 }
 
@@ -62,8 +68,9 @@ export function registerServe(program: Command, done: (code: number) => void): v
   program
     .command('serve')
     .description('start the iSCSI target (config: -c/--config FILE, else $SCATTER_CONFIG, else config/scatter.yaml)')
+    .addOption(new Option('--log-format <format>', 'JSON lines or pretty (default: pretty on a terminal, else JSON)').choices(LOG_FORMATS))
     .action(async function (this: Command) {
-      const { config } = this.optsWithGlobals<{ config?: string }>();
-      done(await serve(config ?? envValue(process.env, 'SCATTER_CONFIG') ?? 'config/scatter.yaml'));
+      const { config, logFormat } = this.optsWithGlobals<{ config?: string; logFormat?: LogFormat }>();
+      done(await serve(config ?? envValue(process.env, 'SCATTER_CONFIG') ?? 'config/scatter.yaml', logFormat));
     });
 }
