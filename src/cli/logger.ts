@@ -41,9 +41,9 @@ function prettyDestination(out: DestinationStream, colorize: boolean): Destinati
     colorize,
     singleLine: true,
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
-    // The event name leads, where the eye looks first.
+    // The event name leads, where the eye looks first; the pid stays (`kill -HUP` needs it).
     messageFormat: '{if event}{event}: {end}{msg}',
-    ignore: 'pid,hostname,event',
+    ignore: 'hostname,event',
   });
   return { write: (line: string) => out.write(prettify(line)) };
 }

@@ -3,7 +3,7 @@ import type { LunConfig, TargetConfig } from '../config/schema.js';
 import type { TargetRegistry } from '../iscsi/target.js';
 import type { ScsiTargetCore } from '../scsi/target-core.js';
 import type { LunFault, LunRegistry } from './lun-registry.js';
-import { logLuState } from './lu-state-log.js';
+import { logLuState, luWhere } from './lu-state-log.js';
 import { failedLun, openLun, type LunOpenContext } from './open-lun.js';
 
 export interface LiveLunsOptions {
@@ -34,7 +34,7 @@ export class LiveLuns {
       throw err;
     }
     this.opts.registry.set(opened);
-    logLuState(this.log, 'info', { target: target.iqn, lun: lun.lun, change: 'added', backstore: lun.backstore.type, size: opened.unit.device.size }, 'LUN added');
+    logLuState(this.log, 'info', { ...luWhere(opened), change: 'added', backstore: lun.backstore.type, size: opened.unit.device.size }, 'LUN added');
   }
 
   /** Takes the LU out (its tasks end, TASK ABORTED), then flushes and closes its backstore. */
@@ -49,13 +49,13 @@ export class LiveLuns {
       // The LU is gone either way; a failed final flush is worth an error in the log, not a live LU.
       this.log.error({ err, target: iqn, lun }, 'closing a removed LUN failed');
     }
-    logLuState(this.log, 'info', { target: iqn, lun, change: 'removed' }, 'LUN removed');
+    logLuState(this.log, 'info', { ...(entry ? luWhere(entry) : { target: iqn, lun }), change: 'removed' }, 'LUN removed');
   }
 
   /** Online resize (file/null: to `to.size`; block: re-read the device). Resolves with the sizes in bytes. */
   async resize(iqn: string, lun: number, to: ResizeRequest): Promise<{ oldSize: number; newSize: number }> {
     const sizes = await this.core(iqn).resizeLogicalUnit(lun, to);
-    if (sizes.newSize !== sizes.oldSize) logLuState(this.log, 'info', { target: iqn, lun, change: 'resized', ...sizes }, 'LUN resized');
+    if (sizes.newSize !== sizes.oldSize) logLuState(this.log, 'info', { ...this.where(iqn, lun), change: 'resized', ...sizes }, 'LUN resized');
     return sizes;
   }
 
@@ -100,7 +100,7 @@ export class LiveLuns {
     logLuState(
       this.log,
       'info',
-      { target: target.iqn, lun: lun.lun, change: 'reopened', backstore: lun.backstore.type, size: opened.unit.device.size },
+      { ...luWhere(opened), change: 'reopened', backstore: lun.backstore.type, size: opened.unit.device.size },
       'LUN opened again',
     );
   }
@@ -116,10 +116,16 @@ export class LiveLuns {
       logLuState(
         this.log,
         'warn',
-        { target: iqn, lun, change: 'writeback_acknowledged' },
+        { ...this.where(iqn, lun), change: 'writeback_acknowledged' },
         'failed write-back acknowledged by a reload: SYNCHRONIZE CACHE and FUA writes are served again',
       );
     }
+  }
+
+  /** What an lu_state line names: the LUN's path from the registry (the target's IQN as configured). */
+  private where(iqn: string, lun: number): { target: string; lun: number; path?: string } {
+    const entry = this.opts.registry.get(iqn, lun);
+    return entry ? luWhere(entry) : { target: iqn, lun };
   }
 
   private get log(): LunOpenContext['log'] {

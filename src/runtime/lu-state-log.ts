@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DeviceFault, DeviceHealth, FaultReport, FaultSink } from '../block/health.js';
 import type { SanitizeChange } from '../scsi/sbc/sanitize-state.js';
 import { LogEvent, type LuChange } from '../shared/log-events.js';
+import type { LunEntry } from './lun-registry.js';
 
 export interface LuStateLine {
   readonly target: string;
@@ -21,6 +22,12 @@ export function logLuState(log: Logger, level: 'info' | 'warn' | 'error', line: 
 }
 
 type LuWhere = { readonly target: string; readonly lun: number; readonly path?: string };
+
+/** Target, LUN and (where it has one) the path of a LUN's storage: what every lu_state line names. */
+export function luWhere(entry: Pick<LunEntry, 'target' | 'lun' | 'backstore'>): LuWhere {
+  const path = entry.backstore.path;
+  return { target: entry.target, lun: entry.lun, ...(path === undefined ? {} : { path }) };
+}
 
 /** A SANITIZE state change of the LU (it outlives the command that started it). */
 export function logSanitizeChange(log: Logger, where: LuWhere, c: SanitizeChange): void {

@@ -5,7 +5,7 @@ import type { IscsiTarget, PortalAddress } from '../iscsi/target.js';
 import { ScsiTargetCore } from '../scsi/target-core.js';
 import type { LunEntry, LunRegistry } from './lun-registry.js';
 import { targetAccessFromConfig } from './target-access.js';
-import { logLuState } from './lu-state-log.js';
+import { logLuState, luWhere } from './lu-state-log.js';
 import { failedLun, openLun, type LunOpenContext } from './open-lun.js';
 
 /**
@@ -18,7 +18,7 @@ export async function openTargetLuns(target: TargetConfig, registry: LunRegistry
     let entry: LunEntry;
     try {
       entry = await openLun(target, lun, ctx);
-      logLuState(ctx.log, 'info', { target: target.iqn, lun: lun.lun, change: 'ready', backstore: lun.backstore.type, size: entry.unit.device.size }, 'LUN ready');
+      logLuState(ctx.log, 'info', { ...luWhere(entry), change: 'ready', backstore: lun.backstore.type, size: entry.unit.device.size }, 'LUN ready');
     } catch (err) {
       entry = failedLun(target, lun, err, ctx);
     }

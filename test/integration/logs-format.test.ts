@@ -15,7 +15,7 @@ import { waitUntil } from '../helpers/wait.js';
 const IQN = 'iqn.2026-11.io.scatter:log-format';
 const ESC = '\u001b[';
 /** A pretty line (colour codes taken out): time, level, then the event when the line has one. */
-const PRETTY_STARTED = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: started: scatter is serving \{/m;
+const PRETTY_STARTED = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO \(\d+\): started: scatter is serving \{/m;
 
 /** `s` without ANSI colour codes (ESC [ digits m). */
 function plain(s: string): string {
@@ -130,7 +130,7 @@ describe('scatter serve: log format', () => {
     expect(p.stdout).toMatch(PRETTY_STARTED);
     expect(p.stdout).not.toContain(ESC);
     expect(p.stdout.split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
-    expect(p.stdout).toMatch(/INFO: stopped: stopped\n$/);
+    expect(p.stdout).toMatch(/INFO \(\d+\): stopped: stopped\n$/);
   });
 
   it('an unknown --log-format is refused before anything starts', async () => {
