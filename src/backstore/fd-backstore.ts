@@ -72,32 +72,34 @@ export abstract class FdBackstore<S extends FdIoStats = FdIoStats> implements Ba
     return this.capacity;
   }
 
+  // readv and writev chain promises rather than await: they run for every bio, and each async
+  // frame costs a promise and a microtask even when the I/O was done inline.
   readv(bio: Bio): Promise<void> {
-    return this.op(async () => {
+    return this.op(() => {
       this.checkBio(bio);
-      try {
-        await readFully(this.fh.fd, bio, this.path, this.inline);
-      } catch (err) {
-        await this.readFailed(err, bio);
-      }
-      this.stats.reads++;
-      this.stats.bytesRead += bio.length;
+      const counted = (): void => {
+        this.stats.reads++;
+        this.stats.bytesRead += bio.length;
+      };
+      return readFully(this.fh.fd, bio, this.path, this.inline).then(counted, (err: unknown) => this.readFailed(err, bio).then(counted));
     }, 'read');
   }
 
   writev(bio: Bio, durable: boolean): Promise<void> {
-    return this.op(async () => {
+    return this.op(() => {
       this.refuseIfReadOnly();
       this.checkBio(bio);
       this.checkMedium();
-      try {
-        await writeFully(this.fh.fd, bio, this.path, this.inline);
-      } catch (err) {
-        throw this.writeFailed(err, bio);
-      }
-      this.stats.writes++;
-      this.stats.bytesWritten += bio.length;
-      if (durable) await this.syncUnlessDsync();
+      const written = writeFully(this.fh.fd, bio, this.path, this.inline).then(
+        () => {
+          this.stats.writes++;
+          this.stats.bytesWritten += bio.length;
+        },
+        (err: unknown) => {
+          throw this.writeFailed(err, bio);
+        },
+      );
+      return durable ? written.then(() => this.syncUnlessDsync()) : written;
     }, 'write');
   }
 

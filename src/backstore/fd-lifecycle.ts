@@ -17,17 +17,26 @@ export class FdLifecycle {
     private readonly fh: FileHandle,
   ) {}
 
-  async op(body: () => Promise<void>, what: string): Promise<void> {
-    if (this.closing) throw new BackstoreError('ECLOSED', `${this.path}: closed`);
-    const p = body();
-    this.pending.add(p);
+  op(body: () => Promise<void>, what: string): Promise<void> {
+    if (this.closing) return Promise.reject(new BackstoreError('ECLOSED', `${this.path}: closed`));
+    let p: Promise<void>;
     try {
-      await p;
+      p = body();
     } catch (err) {
-      throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
-    } finally {
-      this.pending.delete(p);
+      p = Promise.reject(err as Error);
     }
+    // No async frame of its own: this runs for every bio.
+    const tracked: Promise<void> = p.then(
+      () => {
+        this.pending.delete(tracked);
+      },
+      (err: unknown) => {
+        this.pending.delete(tracked);
+        throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
+      },
+    );
+    this.pending.add(tracked);
+    return tracked;
   }
 
   /** Whether close() has begun. */

@@ -119,10 +119,17 @@ export class ShortTransferError extends BackstoreError {
  * bio) rejects with a ShortTransferError: inside the capacity it is a fault (a truncated file, a
  * shrunk device), never zeros.
  */
-async function transferFully(op: 'read' | 'write', fd: number, bio: Bio, path: string, inline: InlineIo | undefined): Promise<void> {
+function transferFully(op: 'read' | 'write', fd: number, bio: Bio, path: string, inline: InlineIo | undefined): Promise<void> {
+  const done = inline ? inline[op](fd, bio.segments, bio.offset, bio.length) : 0;
+  // All of it inline (the usual case on a memory-backed file): no async frame to pay for.
+  return done >= bio.length ? DONE : transferRest(op, fd, bio, path, done);
+}
+
+const DONE = Promise.resolve();
+
+async function transferRest(op: 'read' | 'write', fd: number, bio: Bio, path: string, done: number): Promise<void> {
   const vectored = op === 'read' ? preadv : pwritev;
   let views: readonly Buffer[] = bio.segments;
-  let done = inline ? inline[op](fd, views, bio.offset, bio.length) : 0;
   if (done > 0) views = advance(views, done);
   while (done < bio.length) {
     const n = await vectored(fd, views, bio.offset + done);

@@ -46,11 +46,20 @@ export class BioRunner {
   }
 
   /** Submit the plan's bios in order; on failure stop submitting, let the in-flight ones settle, reject with the first error. */
-  async run(plan: SgMapPlan, dir: Direction, durable: boolean, signal?: CancelSignal): Promise<void> {
+  run(plan: SgMapPlan, dir: Direction, durable: boolean, signal?: CancelSignal): Promise<void> {
+    const only = plan.bios.length === 1 ? plan.bios[0]! : undefined;
+    if (only && only.bouncePages === 0 && !signal?.aborted && this.slots.tryAcquire()) {
+      // Most requests: one bio straight from the caller's memory, a slot free, nothing to order or wait for.
+      recordBiosPerRequest(this.stats, 1);
+      return this.submit(only, NO_PAGES, dir, durable);
+    }
+    return this.runPlan(plan, dir, durable, signal);
+  }
+
+  private async runPlan(plan: SgMapPlan, dir: Direction, durable: boolean, signal?: CancelSignal): Promise<void> {
     const only = plan.bios.length === 1 ? plan.bios[0]! : undefined;
     if (only && only.bouncePages === 0 && !signal?.aborted) {
-      // Most requests: one bio straight from the caller's memory, nothing to order or to wait for.
-      if (!this.slots.tryAcquire()) await this.slots.acquire();
+      await this.slots.acquire();
       try {
         await this.submit(only, NO_PAGES, dir, durable);
       } finally {
@@ -95,26 +104,42 @@ export class BioRunner {
   }
 
   /** One bio: bounce in, I/O, bounce out; its slot and pages are given back however it ends. */
-  private async submit(planned: PlannedBio, pages: Buffer[], dir: Direction, durable: boolean): Promise<void> {
+  private submit(planned: PlannedBio, pages: Buffer[], dir: Direction, durable: boolean): Promise<void> {
     const s = this.stats;
     s.inflightBios++;
     if (s.inflightBios > s.inflightHighWater) s.inflightHighWater = s.inflightBios;
+    let io: Promise<void>;
     try {
       const prepared = prepareBio(planned, pages, this.pool.pageSize);
       if (dir === 'write') {
         bounceIn(prepared);
-        await this.backstore.writev(prepared.bio, durable);
+        io = this.backstore.writev(prepared.bio, durable);
       } else {
-        await this.backstore.readv(prepared.bio);
-        bounceOut(prepared);
+        io = this.backstore.readv(prepared.bio).then(() => {
+          bounceOut(prepared);
+        });
       }
-      s.bios++;
-      s.bouncedBytes += planned.bounceBytes;
-      s.directBytes += planned.length - planned.bounceBytes;
-    } finally {
-      s.inflightBios--;
-      this.slots.release();
-      if (pages.length > 0) this.pool.free(pages);
+    } catch (err) {
+      io = Promise.reject(err as Error);
     }
+    // Chained, not awaited (every bio passes here); the slot and pages go back however it ends.
+    return io.then(
+      () => {
+        this.settle(pages);
+        s.bios++;
+        s.bouncedBytes += planned.bounceBytes;
+        s.directBytes += planned.length - planned.bounceBytes;
+      },
+      (err: unknown) => {
+        this.settle(pages);
+        throw err;
+      },
+    );
+  }
+
+  private settle(pages: Buffer[]): void {
+    this.stats.inflightBios--;
+    this.slots.release();
+    if (pages.length > 0) this.pool.free(pages);
   }
 }

@@ -50,7 +50,9 @@ export class BlockQueue implements BlockDevice {
   private readonly maxPagesPerRequestBio: number;
   /** mapSg options for reads into pool pages: nothing there is tiny enough to merge. */
   private readonly poolPageMapOptions: MapSgOptions;
-  private readonly active = new Set<Promise<unknown>>();
+  /** Requests under way, and what close() waits on once they are all done. */
+  private inflight = 0;
+  private idle: (() => void) | undefined;
   private readonly slab = new BufferSlab(SLAB_BYTES);
   private closing: Promise<void> | undefined;
   /** Resizes run one at a time. */
@@ -112,43 +114,50 @@ export class BlockQueue implements BlockDevice {
 
   write(offset: number, data: SgVector, opts: { fua: boolean; signal?: CancelSignal }): Promise<void> {
     this.stats.writeRequests++;
-    return this.track('write', offset, data.length, async () => {
-      this.health.refuseIfOffline();
-      if (this.backstore.readOnly) throw new BlockError('READ_ONLY', 'backstore is read-only');
-      this.checkRange(offset, data.length);
-      if (opts.fua) this.health.refuseIfWritebackFailed();
-      if (data.length === 0) return;
-      const plan = mapSg(data, offset, this.limits, this.mapOptions);
-      // One durable bio is cheapest as a durable write; several are written and then flushed once.
-      const several = plan.bios.length > 1;
-      await this.bios.run(plan, 'write', opts.fua && !several, opts.signal);
-      if (opts.fua && several) await this.backstore.flush();
+    return this.track('write', offset, data.length, () => this.startWrite(offset, data, opts.fua, opts.signal));
+  }
+
+  /** The write's bios (no async frame of its own: this runs for every WRITE). */
+  private startWrite(offset: number, data: SgVector, fua: boolean, signal: CancelSignal | undefined): Promise<void> {
+    this.health.refuseIfOffline();
+    if (this.backstore.readOnly) throw new BlockError('READ_ONLY', 'backstore is read-only');
+    this.checkRange(offset, data.length);
+    if (fua) this.health.refuseIfWritebackFailed();
+    if (data.length === 0) return Promise.resolve();
+    const plan = mapSg(data, offset, this.limits, this.mapOptions);
+    // One durable bio is cheapest as a durable write; several are written and then flushed once.
+    const several = plan.bios.length > 1;
+    const written = this.bios.run(plan, 'write', fua && !several, signal);
+    return (fua && several ? written.then(() => this.backstore.flush()) : written).then(() => {
       this.stats.writtenBytes += data.length;
     });
   }
 
   read(offset: number, length: number, opts: { signal?: CancelSignal } = {}): Promise<BlockReadResult> {
     this.stats.readRequests++;
-    return this.track('read', offset, length, async () => {
-      this.health.refuseIfOffline();
-      this.checkRange(offset, length);
-      if (length === 0) return { data: new SgVector(), release: noop };
-      const pages = Math.ceil(length / this.pool.pageSize);
-      let result: BlockReadResult;
-      if (this.limits.alignment > 1 && pages <= this.maxPagesPerRequestBio) {
-        result = await this.readIntoPoolPages(offset, length, await this.bios.allocPages(pages, opts.signal), opts.signal);
-      } else if (length >= POOLED_READ_MIN_BYTES && pages <= this.maxPagesPerRequestBio) {
-        // Large buffered reads land in preallocated pool pages when some are free right now
-        // (never waiting: a fresh buffer is the fallback), sparing malloc/mmap and GC per read.
-        const free = this.pool.tryAlloc(pages);
-        result = free
-          ? await this.readIntoPoolPages(offset, length, free, opts.signal)
-          : await this.readIntoFreshBuffer(offset, length, opts.signal);
-      } else {
-        result = await this.readIntoFreshBuffer(offset, length, opts.signal);
-      }
+    return this.track('read', offset, length, () => this.startRead(offset, length, opts.signal));
+  }
+
+  /** The read's memory and bios (no async frame of its own: this runs for every READ). */
+  private startRead(offset: number, length: number, signal: CancelSignal | undefined): Promise<BlockReadResult> {
+    this.health.refuseIfOffline();
+    this.checkRange(offset, length);
+    if (length === 0) return Promise.resolve({ data: new SgVector(), release: noop });
+    const pages = Math.ceil(length / this.pool.pageSize);
+    let result: Promise<BlockReadResult>;
+    if (this.limits.alignment > 1 && pages <= this.maxPagesPerRequestBio) {
+      result = this.bios.allocPages(pages, signal).then((held) => this.readIntoPoolPages(offset, length, held, signal));
+    } else if (length >= POOLED_READ_MIN_BYTES && pages <= this.maxPagesPerRequestBio) {
+      // Large buffered reads land in preallocated pool pages when some are free right now
+      // (never waiting: a fresh buffer is the fallback), sparing malloc/mmap and GC per read.
+      const free = this.pool.tryAlloc(pages);
+      result = free ? this.readIntoPoolPages(offset, length, free, signal) : this.readIntoFreshBuffer(offset, length, signal);
+    } else {
+      result = this.readIntoFreshBuffer(offset, length, signal);
+    }
+    return result.then((r) => {
       this.stats.readBytes += length;
-      return result;
+      return r;
     });
   }
 
@@ -199,7 +208,7 @@ export class BlockQueue implements BlockDevice {
   /** Waits for requests under way, then closes the backstore. Later requests fail with IO_ERROR. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.allSettled([...this.active]);
+      if (this.inflight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
       try {
         await this.backstore.close();
       } catch (err) {
@@ -240,11 +249,10 @@ export class BlockQueue implements BlockDevice {
   }
 
   /** One allocation, many views; on an aligned backstore each bio reads via bounce pages and is copied back. */
-  private async readIntoFreshBuffer(offset: number, length: number, signal?: CancelSignal): Promise<BlockReadResult> {
+  private readIntoFreshBuffer(offset: number, length: number, signal?: CancelSignal): Promise<BlockReadResult> {
     // Small reads are carved from a shared slab (no ArrayBuffer, hence no GC bookkeeping, per read); large ones get their own memory.
     const data = new SgVector([length < POOLED_READ_MIN_BYTES ? this.slab.take(length) : Buffer.allocUnsafeSlow(length)]);
-    await this.bios.run(mapSg(data, offset, this.limits, this.mapOptions), 'read', false, signal);
-    return { data, release: noop };
+    return this.bios.run(mapSg(data, offset, this.limits, this.mapOptions), 'read', false, signal).then(() => ({ data, release: noop }));
   }
 
   private checkRange(offset: number, length: number): void {
@@ -266,20 +274,36 @@ export class BlockQueue implements BlockDevice {
   }
 
   /** Run a request, turning every failure into a counted BlockError, and remember it so close() can wait. */
-  private async track<T>(op: Operation, offset: number | undefined, length: number | undefined, fn: () => Promise<T>): Promise<T> {
-    if (this.closing) throw new BlockError('IO_ERROR', 'block queue is closed');
-    const p = fn();
-    this.active.add(p);
+  private track<T>(op: Operation, offset: number | undefined, length: number | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new BlockError('IO_ERROR', 'block queue is closed'));
+    this.inflight++;
+    let p: Promise<T>;
     try {
-      return await p;
+      p = fn();
     } catch (err) {
-      // A closed backstore is the LU going away, not a fault of the medium.
-      if (err instanceof BackstoreError && err.code !== 'ECLOSED') this.health.backstoreFailed(err, op, range(offset, length));
-      const e = toBlockError(err);
-      this.stats.failures[e.code]++;
-      throw e;
-    } finally {
-      this.active.delete(p);
+      p = Promise.reject(err as Error);
+    }
+    return p.then(
+      (value) => {
+        this.settled();
+        return value;
+      },
+      (err: unknown) => {
+        this.settled();
+        // A closed backstore is the LU going away, not a fault of the medium.
+        if (err instanceof BackstoreError && err.code !== 'ECLOSED') this.health.backstoreFailed(err, op, range(offset, length));
+        const e = toBlockError(err);
+        this.stats.failures[e.code]++;
+        throw e;
+      },
+    );
+  }
+
+  private settled(): void {
+    if (--this.inflight === 0 && this.idle) {
+      const idle = this.idle;
+      this.idle = undefined;
+      idle();
     }
   }
 }

@@ -55,12 +55,29 @@ export class RangeLock {
 }
 
 /** Runs `body` holding [lba, lba + blocks). */
-export async function withRange<T>(lock: RangeLock, lba: number, blocks: number, exclusive: boolean, body: () => Promise<T>): Promise<T> {
+export function withRange<T>(lock: RangeLock, lba: number, blocks: number, exclusive: boolean, body: () => Promise<T>): Promise<T> {
   const got = lock.lock(lba, blocks, exclusive);
-  const unlock = typeof got === 'function' ? got : await got;
+  // Usually free at once: then no promise waits for the lock (every READ and WRITE passes here).
+  return typeof got === 'function' ? runLocked(got, body) : got.then((unlock) => runLocked(unlock, body));
+}
+
+/** `body` under a held range; the range is let go of however it ends. */
+function runLocked<T>(unlock: () => void, body: () => Promise<T>): Promise<T> {
+  let p: Promise<T>;
   try {
-    return await body();
-  } finally {
+    p = body();
+  } catch (err) {
     unlock();
+    return Promise.reject(err as Error);
   }
+  return p.then(
+    (value) => {
+      unlock();
+      return value;
+    },
+    (err: unknown) => {
+      unlock();
+      throw err;
+    },
+  );
 }

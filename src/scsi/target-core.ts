@@ -233,22 +233,27 @@ export class ScsiTargetCore {
   }
 
   /** Second phase, once the Data-Out (if any) is complete. Never rejects. */
-  async execute(cmd: ScsiCommand, dataOut?: SgVector, opts: ExecuteOptions = {}): Promise<ScsiResponse> {
+  execute(cmd: ScsiCommand, dataOut?: SgVector, opts: ExecuteOptions = {}): Promise<ScsiResponse> {
     let task = this.prepared.get(cmd);
     try {
       if (!task) {
         const first = this.prepare(cmd);
-        if (first.kind === 'respond') return first.response;
+        if (first.kind === 'respond') return Promise.resolve(first.response);
         task = this.prepared.get(cmd);
         if (!task) throw new ScsiError('INTERNAL', 'prepared command has no task');
       }
       this.prepared.delete(cmd);
-      return await this.phases.run(task, dataOut, opts.admit);
+      const running = task;
+      return this.phases.run(running, dataOut, opts.admit).catch((err: unknown) => this.executeFailed(cmd, running, err));
     } catch (err) {
-      this.logger?.error({ err, lun: cmd.lun, opcode: cmd.cdb[0] }, 'SCSI execute failed');
-      task?.finish();
-      return toResponse(Sense.internalTargetFailure, 'fixed');
+      return Promise.resolve(this.executeFailed(cmd, task, err));
     }
+  }
+
+  private executeFailed(cmd: ScsiCommand, task: Task | undefined, err: unknown): ScsiResponse {
+    this.logger?.error({ err, lun: cmd.lun, opcode: cmd.cdb[0] }, 'SCSI execute failed');
+    task?.finish();
+    return toResponse(Sense.internalTargetFailure, 'fixed');
   }
 
   // ---- Task management (SAM-5) ----

@@ -1,4 +1,5 @@
 import type { CancelSignal } from '../../block/cancel.js';
+import type { BlockReadResult } from '../../block/device.js';
 import { blockFailure } from '../block-failure.js';
 import { blocksOut, isWriteProtected, type LuCommandHandler, type ParsedCommand } from '../handler.js';
 import type { LogicalUnit } from '../logical-unit.js';
@@ -72,14 +73,19 @@ export function writeHandler(size: RwLayout['size']): LuCommandHandler {
   };
 }
 
-async function readBlocks(lu: LogicalUnit, req: RwRequest, signal: CancelSignal): Promise<Outcome> {
-  if (req.blocks === 0) return GOOD;
+function readBlocks(lu: LogicalUnit, req: RwRequest, signal: CancelSignal): Promise<Outcome> {
+  if (req.blocks === 0) return Promise.resolve(GOOD);
+  const read = () => lu.device.read(req.lba * lu.blockSize, req.blocks * lu.blockSize, { signal });
+  let result: Promise<BlockReadResult>;
   try {
-    const read = () => lu.device.read(req.lba * lu.blockSize, req.blocks * lu.blockSize, { signal });
     // Where WRITE ATOMIC(16) is offered a read takes its blocks shared, so it never sees half of one.
-    const result = await (lu.atomicJournal ? withRange(lu.rangeLock, req.lba, req.blocks, false, read) : read());
-    return { kind: 'good', data: result.data, release: () => result.release() };
+    result = lu.atomicJournal ? withRange(lu.rangeLock, req.lba, req.blocks, false, read) : read();
   } catch (err) {
-    return blockFailure(err, 'read', req.lba);
+    return Promise.resolve(blockFailure(err, 'read', req.lba));
   }
+  // Chained, not awaited: every READ passes here, and an async frame costs a promise and a microtask.
+  return result.then(
+    (r): Outcome => ({ kind: 'good', data: r.data, release: () => r.release() }),
+    (err: unknown) => blockFailure(err, 'read', req.lba),
+  );
 }
