@@ -1,8 +1,10 @@
 /** The built `scatter` CLI as a child process, for tests that need a real process (signals, exit codes). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeAll } from 'vitest';
 
 export const CLI = join(process.cwd(), 'dist/cli/main.js');
 
@@ -37,7 +39,36 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeAr
   const p: CliProc = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
   child.stdout!.on('data', (c: Buffer) => (p.stdout += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (p.stderr += c.toString()));
+  running.add(p);
+  void p.exited.then(() => running.delete(p));
   return p;
+}
+
+/** Processes startCli started that have not exited, and scratch directories: cliSuite cleans both up. */
+const running = new Set<CliProc>();
+const scratch = new Set<string>();
+
+/** A fresh temporary directory, removed after the test by cliSuite's hook. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.add(dir);
+  return dir;
+}
+
+/**
+ * The hooks of a suite that runs the built CLI: the build is checked once (a direct vitest run has
+ * no pretest build), and after each test every process it started is killed and every scratchDir removed.
+ */
+export function cliSuite(): void {
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
+  });
+  afterEach(() => {
+    for (const p of running) p.child.kill('SIGKILL');
+    running.clear();
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+    scratch.clear();
+  });
 }
 
 /** Log lines (pino JSON on stdout) with this message, in order. */

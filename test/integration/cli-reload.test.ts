@@ -3,11 +3,10 @@
  * initiator (libiscsi's iscsi-readcapacity16) before and after.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, freePort, logged, startCli, type CliProc } from '../helpers/cli-proc.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, freePort, scratchDir, logged, startCli, type CliProc } from '../helpers/cli-proc.js';
 import { createLoop, loopAvailable } from '../helpers/loop.js';
 import { findTool, missingTools, run } from '../helpers/tools.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -50,18 +49,10 @@ let dir: string | undefined;
 
 describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', () => {
   let proc: CliProc | undefined;
-  beforeAll(() => {
-    if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
-  });
-  afterEach(() => {
-    proc?.child.kill('SIGKILL');
-    proc = undefined;
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-  });
+  cliSuite();
 
   it('grows a file LUN and adds a LUN live; an invalid or shrinking config changes nothing; alias and LUN removal apply live, memory waits for a restart', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'scatter-reload-'));
+    dir = scratchDir('scatter-reload-');
     const port = await freePort();
     const cfg = join(dir, 'scatter.yaml');
     writeFileSync(cfg, configText(port, [fileLun(dir, 0, '64MiB')]));
@@ -119,7 +110,7 @@ describe.skipIf(missing.length > 0)('scatter serve: SIGHUP reloads the config', 
   it.skipIf(!loopAvailable())('re-reads a block LUN whose device grew (losetup -c)', async () => {
     const loop = createLoop(16 * MiB);
     try {
-      dir = mkdtempSync(join(tmpdir(), 'scatter-reload-'));
+      dir = scratchDir('scatter-reload-');
       const port = await freePort();
       const cfg = join(dir, 'scatter.yaml');
       writeFileSync(cfg, configText(port, [`{ lun: 0, backstore: { type: block, path: ${loop.dev} } }`]));

@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, freePort, startCli, writeServeConfig, type CliProc } from '../helpers/cli-proc.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, freePort, scratchDir, startCli, writeServeConfig, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { inquiry } from '../helpers/cdb.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -10,18 +9,10 @@ import { waitUntil } from '../helpers/wait.js';
 describe('scatter serve (the built CLI)', () => {
   let dir: string;
   let proc: CliProc | undefined;
-  beforeAll(() => {
-    // `npm test` builds first (pretest); this guards a direct vitest run.
-    if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
-  });
-  afterEach(() => {
-    proc?.child.kill('SIGKILL');
-    proc = undefined;
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  cliSuite();
 
   it('stops start-up on an invalid config with a message naming the field', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
+    dir = scratchDir('scatter-cli-');
     const cfg = join(dir, 'bad.yaml');
     writeFileSync(
       cfg,
@@ -34,7 +25,7 @@ describe('scatter serve (the built CLI)', () => {
   });
 
   it('serves a sparse file LUN, and on SIGTERM asks initiators to log out and exits 0', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
+    dir = scratchDir('scatter-cli-');
     const port = await freePort();
     const adminPort = await freePort();
     const cfg = writeServeConfig(dir, {
@@ -64,7 +55,7 @@ describe('scatter serve (the built CLI)', () => {
   });
 
   it('keeps serving after a promise rejection nobody handles, and logs it as a bug', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'scatter-cli-'));
+    dir = scratchDir('scatter-cli-');
     const port = await freePort();
     const adminPort = await freePort();
     const cfg = writeServeConfig(dir, { port, adminPort, iqn: 'iqn.2026-11.io.scatter:cli', luns: ['{ lun: 0, backstore: { type: null, size: 1GiB } }'] });

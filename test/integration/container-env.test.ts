@@ -4,12 +4,11 @@
  * says; at start, through the admin API and CLI, and across a SIGHUP reload. A malformed value
  * stops the start with a message naming the variable, no stack trace.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, freePort, logged, startCli, type CliProc } from '../helpers/cli-proc.js';
+import { describe, expect, it } from 'vitest';
+import { cliSuite, freePort, scratchDir, logged, startCli, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -82,18 +81,10 @@ function writeConfig(filePort: number, fileAdmin: number): string {
 }
 
 describe('scatter serve under SCATTER_PORTAL / SCATTER_ADMIN / SCATTER_DATA_DIR', () => {
-  beforeAll(() => {
-    if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
-  });
-  afterEach(() => {
-    proc?.child.kill('SIGKILL');
-    proc = undefined;
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-  });
+  cliSuite();
 
   it('listens where the environment says and keeps ./data under SCATTER_DATA_DIR; the API cannot move what it pins, nor does the file learn it; SIGHUP keeps it', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'scatter-env-'));
+    dir = scratchDir('scatter-env-');
     const [port, adminPort, filePort, fileAdmin] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const cfg = writeConfig(filePort, fileAdmin);
     const vol = join(dir, 'vol');
@@ -166,7 +157,7 @@ describe('scatter serve under SCATTER_PORTAL / SCATTER_ADMIN / SCATTER_DATA_DIR'
   });
 
   it('empty variables are unset: the file decides, ./data is under the working directory', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'scatter-env-'));
+    dir = scratchDir('scatter-env-');
     const [filePort, fileAdmin] = [await freePort(), await freePort()];
     const cfg = writeConfig(filePort, fileAdmin);
     const work = join(dir, 'work');
@@ -182,7 +173,7 @@ describe('scatter serve under SCATTER_PORTAL / SCATTER_ADMIN / SCATTER_DATA_DIR'
     ['SCATTER_ADMIN', '0.0.0.0:99999', 'environment: SCATTER_ADMIN: "0.0.0.0:99999": port must be a whole number from 1 to 65535'],
     ['SCATTER_PORTAL', '0.0.0.0:http', 'environment: SCATTER_PORTAL: "0.0.0.0:http": port "http" is not a number'],
   ])('%s=%s stops the start (exit 2) naming the variable', async (name, value, message) => {
-    dir = mkdtempSync(join(tmpdir(), 'scatter-env-'));
+    dir = scratchDir('scatter-env-');
     const cfg = writeConfig(await freePort(), await freePort());
     proc = startCli(['serve', '--config', cfg], { env: cleanEnv({ [name]: value }), cwd: join(dir, 'work') });
     expect(await proc.exited).toBe(2);
@@ -192,7 +183,7 @@ describe('scatter serve under SCATTER_PORTAL / SCATTER_ADMIN / SCATTER_DATA_DIR'
   });
 
   it('a clash the environment makes with the file (admin port = portal port) stops the start naming both', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'scatter-env-'));
+    dir = scratchDir('scatter-env-');
     const filePort = await freePort();
     const cfg = writeConfig(filePort, await freePort());
     proc = startCli(['serve', '--config', cfg], { env: cleanEnv({ SCATTER_ADMIN: `127.0.0.1:${filePort}` }), cwd: join(dir, 'work') });

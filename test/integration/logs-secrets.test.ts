@@ -5,12 +5,11 @@
  * SIGHUP reloads with a new and an invalid secret. Everything the process wrote is then searched
  * for every secret, in JSON and in pretty format.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminClient } from '../helpers/admin-client.js';
-import { CLI, freePort, startCli, type CliProc } from '../helpers/cli-proc.js';
+import { cliSuite, freePort, scratchDir, startCli, type CliProc } from '../helpers/cli-proc.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -77,20 +76,12 @@ let dir: string | undefined;
 let proc: CliProc | undefined;
 
 describe('secrets never reach the log', () => {
-  beforeAll(() => {
-    if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
-  });
-  afterEach(() => {
-    proc?.child.kill('SIGKILL');
-    proc = undefined;
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-  });
+  cliSuite();
 
   for (const format of ['json', 'pretty'] as const) {
     it(`${format}: CHAP logins, admin API and reloads, every secret searched for`, async () => {
       const pretty = format === 'pretty';
-      dir = mkdtempSync(join(tmpdir(), 'scatter-log-secrets-'));
+      dir = scratchDir('scatter-log-secrets-');
       mkdirSync(join(dir, 'state'));
       writeFileSync(join(dir, 'admin-token'), `${S.adminToken}\n`, { mode: 0o600 });
       const [port, adminPort] = [await freePort(), await freePort()];
