@@ -56,17 +56,8 @@ export class BioRunner {
     return this.runPlan(plan, dir, durable, signal);
   }
 
+  /** Several bios, bounce pages, a slot to wait for, or an aborted request: in order, as DESIGN.md §3 asks. */
   private async runPlan(plan: SgMapPlan, dir: Direction, durable: boolean, signal?: CancelSignal): Promise<void> {
-    const only = plan.bios.length === 1 ? plan.bios[0]! : undefined;
-    if (only && only.bouncePages === 0 && !signal?.aborted) {
-      await this.slots.acquire();
-      try {
-        await this.submit(only, NO_PAGES, dir, durable);
-      } finally {
-        recordBiosPerRequest(this.stats, 1);
-      }
-      return;
-    }
     const inFlight: Promise<void>[] = [];
     let failure: { error: unknown } | undefined;
     const fail = (error: unknown): void => {

@@ -273,7 +273,7 @@ export class BlockQueue implements BlockDevice {
     return this.health.clearWritebackFailure();
   }
 
-  /** Run a request, turning every failure into a counted BlockError, and remember it so close() can wait. */
+  /** Run a request, turning every failure into a counted BlockError, and count it under way so close() can wait. */
   private track<T>(op: Operation, offset: number | undefined, length: number | undefined, fn: () => Promise<T>): Promise<T> {
     if (this.closing) return Promise.reject(new BlockError('IO_ERROR', 'block queue is closed'));
     this.inflight++;
