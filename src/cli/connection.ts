@@ -6,11 +6,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { resolveDataPath } from '../config/data-dir.js';
-import { ENV_ADMIN, ENV_DATA_DIR, envValue, splitAddress } from '../config/env-vars.js';
+import { DEFAULT_ADMIN_PORT, ENV_ADMIN, ENV_DATA_DIR, envValue, splitAddress } from '../config/env-vars.js';
 import { UsageError } from './errors.js';
 
 export const DEFAULT_CONFIG = 'config/scatter.yaml';
-export const DEFAULT_URL = 'http://127.0.0.1:9470';
+export const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_ADMIN_PORT}`;
 const DEFAULT_TOKEN_FILE = './data/state/admin-token';
 
 export interface ConnectionOptions {
@@ -65,7 +65,7 @@ function configHints(opts: Pick<ConnectionOptions, 'config'>, env: NodeJS.Proces
   if (admin === undefined) return hints;
   const written = splitAddress(admin);
   if (typeof written === 'string') throw new UsageError(`${ENV_ADMIN}=${admin}: ${written}`);
-  return { ...hints, host: written.host, port: written.port ?? 9470 };
+  return { ...hints, host: written.host, port: written.port ?? DEFAULT_ADMIN_PORT };
 }
 
 function readConfigHints(path: string, required: boolean): ConfigHints {
@@ -98,7 +98,7 @@ function urlFromConfig(h: ConfigHints): string | undefined {
   if (host === '0.0.0.0') host = '127.0.0.1';
   if (host === '::') host = '::1';
   if (host.includes(':')) host = `[${host}]`;
-  return `http://${host}:${h.port ?? 9470}`;
+  return `http://${host}:${h.port ?? DEFAULT_ADMIN_PORT}`;
 }
 
 function normaliseUrl(raw: string): string {

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { setDataDir } from './data-dir.js';
-import { ADDRESS_FORM, ENV_ADMIN, ENV_DATA_DIR, ENV_PORTAL, envValue, splitAddressList } from './env-vars.js';
+import { ADDRESS_FORM, DEFAULT_ADMIN_PORT, DEFAULT_PORTAL_PORT, ENV_ADMIN, ENV_DATA_DIR, ENV_PORTAL, envValue, splitAddressList } from './env-vars.js';
 import { ConfigError, formatIssuePath, type ConfigIssue } from './error.js';
 import { toFileForm } from './file-form.js';
 import { loadConfig, validateConfig } from './load.js';
@@ -55,8 +55,8 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv): EnvOverrides {
     }
     return out;
   };
-  const portals = addresses(ENV_PORTAL, 3260);
-  const admin = addresses(ENV_ADMIN, 9470);
+  const portals = addresses(ENV_PORTAL, DEFAULT_PORTAL_PORT);
+  const admin = addresses(ENV_ADMIN, DEFAULT_ADMIN_PORT);
   if (admin !== undefined && admin.length > 1) issues.push({ path: ENV_ADMIN, message: 'names one address, not a list' });
   const dataDir = envValue(env, ENV_DATA_DIR);
   if (dataDir !== undefined) variables[ENV_DATA_DIR] = dataDir;

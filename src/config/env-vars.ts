@@ -8,6 +8,10 @@ export const ENV_PORTAL = 'SCATTER_PORTAL';
 export const ENV_ADMIN = 'SCATTER_ADMIN';
 export const ENV_DATA_DIR = 'SCATTER_DATA_DIR';
 
+/** The ports an address without one gets: the iSCSI port (RFC 7143) and the admin listener's default. */
+export const DEFAULT_PORTAL_PORT = 3260;
+export const DEFAULT_ADMIN_PORT = 9470;
+
 /** A variable's value; unset and empty are the same (compose writes `VAR=` for "not set"). */
 export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();

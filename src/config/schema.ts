@@ -10,6 +10,7 @@ import { AuthSchema } from './schema/auth.js';
 import { NamedBackstoreSchema, type BackstoreConfig } from './schema/backstore.js';
 import { HostSchema, PathSchema, byteSize, integer, reportDuplicates } from './schema/fields.js';
 import { IscsiSchema } from './schema/iscsi.js';
+import { DEFAULT_ADMIN_PORT } from './env-vars.js';
 import { TargetSchema } from './schema/target.js';
 
 export { defaultLunSerial } from './schema/target.js';
@@ -35,7 +36,7 @@ const AdminSchema = z.strictObject(
   {
     enabled: z.boolean().default(true),
     host: HostSchema.default('127.0.0.1'),
-    port: integer(1, 65535).default(9470),
+    port: integer(1, 65535).default(DEFAULT_ADMIN_PORT),
     /**
      * The /v1 API's bearer token, one line in a file of mode 0600 (made on first
      * start if missing; a file others may read stops the start). Default

@@ -1,11 +1,12 @@
 /** The iSCSI transport: portals, negotiated parameters, resource limits and the CHAP brake. */
 import { z } from 'zod';
 import { HostSchema, MAX_ISCSI_LENGTH, byteSize, integer, reportDuplicates, seconds } from './fields.js';
+import { DEFAULT_PORTAL_PORT } from '../env-vars.js';
 
 export const PortalSchema = z.strictObject({
   /** Loopback by default: exposing storage on the network must be a decision. */
   host: HostSchema.default('127.0.0.1'),
-  port: integer(1, 65535).default(3260),
+  port: integer(1, 65535).default(DEFAULT_PORTAL_PORT),
 });
 
 const DigestListSchema = z
@@ -87,7 +88,7 @@ export const IscsiSchema = z
     portals: z
       .array(PortalSchema)
       .min(1, 'must list at least one portal')
-      .default(() => [{ host: '127.0.0.1', port: 3260 }]),
+      .default(() => [{ host: '127.0.0.1', port: DEFAULT_PORTAL_PORT }]),
     /** Seconds between NOP-In pings on an idle connection; 0 turns them off. */
     nopInInterval: integer(0, 3600).default(15),
     /** Seconds to wait for the NOP-Out answer before dropping the connection. */
