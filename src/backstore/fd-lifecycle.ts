@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Bio } from '../block/bio.js';
 import { BackstoreError } from '../block/backstore-error.js';
+import { SlotList } from '../shared/slot-list.js';
 import { fromErrno } from './file-io.js';
 
 /**
@@ -9,7 +10,7 @@ import { fromErrno } from './file-io.js';
  * and nothing starts once closing has begun.
  */
 export class FdLifecycle {
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly pending = new SlotList<Promise<unknown>>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -26,16 +27,17 @@ export class FdLifecycle {
       p = Promise.reject(err as Error);
     }
     // No async frame of its own: this runs for every bio.
+    let slot = -1;
     const tracked: Promise<void> = p.then(
       () => {
-        this.pending.delete(tracked);
+        this.pending.remove(slot);
       },
       (err: unknown) => {
-        this.pending.delete(tracked);
+        this.pending.remove(slot);
         throw err instanceof BackstoreError ? err : fromErrno(err, `${this.path}: ${what}`);
       },
     );
-    this.pending.add(tracked);
+    slot = this.pending.add(tracked);
     return tracked;
   }
 
@@ -46,13 +48,13 @@ export class FdLifecycle {
 
   /** Resolves once every operation under way has settled (a shrink waits for I/O past the new end). */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
+    await Promise.allSettled(this.pending.values());
   }
 
   /** Waits for I/O under way, runs `beforeClose` (make written data durable), closes the fd. */
   close(beforeClose: () => Promise<void>): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.allSettled([...this.pending]);
+      await Promise.allSettled(this.pending.values());
       try {
         await beforeClose();
       } finally {

@@ -79,7 +79,10 @@ export class Mempool {
   faultInjector: ((n: number) => boolean) | undefined;
 
   private readonly freePages: Buffer[] = [];
-  private readonly taken = new Set<Buffer>();
+  /** Every page's number, set once (a Set of pages taken would be rebuilt per allocation: see shared/int-map.ts). */
+  private readonly pageIndex = new Map<Buffer, number>();
+  private readonly isTaken: Uint8Array;
+  private takenCount = 0;
   private readonly waiters: Waiter[] = [];
   private highWater = 0;
   private allocations = 0;
@@ -94,6 +97,7 @@ export class Mempool {
     }
     this.pageSize = pageSize;
     this.capacity = pages;
+    this.isTaken = new Uint8Array(pages);
     // Alignment is recorded only where it is a fact: a caller's allocateRun promises it, posix_memalign gives it.
     const native = opts.allocateRun === undefined && alignedMemoryAvailable();
     const aligned = opts.allocateRun !== undefined || native;
@@ -107,13 +111,17 @@ export class Mempool {
       if (run.byteLength < count * pageSize) throw new RangeError('Mempool: allocateRun returned a short buffer');
       POOL_MEMORY.add(run);
       if (aligned) baseAlignment.set(run, pageSize);
-      for (let i = 0; i < count; i++) this.freePages.push(Buffer.from(run, i * pageSize, pageSize));
+      for (let i = 0; i < count; i++) {
+        const page = Buffer.from(run, i * pageSize, pageSize);
+        this.pageIndex.set(page, this.pageIndex.size);
+        this.freePages.push(page);
+      }
       made += count;
     }
   }
 
   get inUse(): number {
-    return this.taken.size;
+    return this.takenCount;
   }
 
   get available(): number {
@@ -124,7 +132,7 @@ export class Mempool {
     return {
       capacity: this.capacity,
       pageSize: this.pageSize,
-      inUse: this.taken.size,
+      inUse: this.takenCount,
       available: this.freePages.length,
       waiting: this.waiters.length,
       highWater: this.highWater,
@@ -204,13 +212,15 @@ export class Mempool {
   /** Give pages back. Throws (and frees nothing) on a page that this pool did not hand out. */
   free(pages: readonly Buffer[]): void {
     for (const p of pages) {
-      if (!this.taken.has(p)) throw new Error('Mempool.free: page not allocated from this pool (or freed twice)');
+      const i = this.pageIndex.get(p);
+      if (i === undefined || this.isTaken[i] !== 1) throw new Error('Mempool.free: page not allocated from this pool (or freed twice)');
     }
-    if (new Set(pages).size !== pages.length) throw new Error('Mempool.free: the same page given twice');
+    if (pages.length > 1 && new Set(pages).size !== pages.length) throw new Error('Mempool.free: the same page given twice');
     for (const p of pages) {
-      this.taken.delete(p);
+      this.isTaken[this.pageIndex.get(p)!] = 0;
       this.freePages.push(p);
     }
+    this.takenCount -= pages.length;
     this.serveWaiters();
   }
 
@@ -225,9 +235,10 @@ export class Mempool {
 
   private take(n: number): Buffer[] {
     const pages = this.freePages.splice(this.freePages.length - n, n);
-    for (const p of pages) this.taken.add(p);
+    for (const p of pages) this.isTaken[this.pageIndex.get(p)!] = 1;
+    this.takenCount += n;
     this.allocations++;
-    if (this.taken.size > this.highWater) this.highWater = this.taken.size;
+    if (this.takenCount > this.highWater) this.highWater = this.takenCount;
     return pages;
   }
 

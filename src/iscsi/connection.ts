@@ -96,7 +96,11 @@ export class Connection implements ConnectionLink {
       this.framer.push(chunk);
     };
     // Reads into buffers of our own, so a landing payload is read straight into its pages.
-    const owned = withOwnedReads(accepted, { onChunk, readTarget: () => this.framer.readTarget() });
+    const owned = withOwnedReads(accepted, {
+      onChunk,
+      readTarget: () => this.framer.readTarget(),
+      recycle: (slab) => this.framer.recycle(slab),
+    });
     const socket = (this.socket = owned ?? accepted);
     if (!owned) {
       socket.on('data', onChunk);

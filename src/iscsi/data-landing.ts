@@ -2,16 +2,23 @@ import { hasKnownAlignment } from '../block/alignment.js';
 import { Mempool } from '../block/mempool.js';
 import type { PayloadLanding } from './framer.js';
 
-/** Landing pages: 64 KiB each, 16 MiB in all (allocated on first use, touched only when used). */
+/** Landing pages for large writes: 64 KiB each, 16 MiB in all (allocated on first use, touched only when used). */
 const PAGE_BYTES = 64 * 1024;
 const POOL_PAGES = 256;
 /** One command takes at most this share of the pool, so a few large writes cannot hold all of it. */
 const MAX_PAGES_PER_COMMAND = POOL_PAGES / 4;
-/** Smaller writes gain little (their Data-Out is a copy of a few pages at most): they take the usual path. */
+/** Writes at least this long land in the large (aligned) pages, whatever their LU. */
 export const LANDING_MIN_BYTES = 64 * 1024;
+/**
+ * Smaller writes land in small pages, and only on LUs without an alignment rule (buffered): there
+ * the gain is memory that is reused, not a copy saved (O_DIRECT LUs bounce them as before).
+ */
+const SMALL_PAGE_BYTES = 4 * 1024;
+const SMALL_POOL_PAGES = 4096;
 
 let pool: Mempool | undefined;
 let poolAligned: boolean | undefined;
+let smallPool: Mempool | undefined;
 
 /** The shared landing pool, or undefined where its pages cannot be proven page-aligned (no libc). */
 function landingPool(): Mempool | undefined {
@@ -23,6 +30,21 @@ function landingPool(): Mempool | undefined {
     if (probe) pool.free(probe);
   }
   return poolAligned ? pool : undefined;
+}
+
+/** Pages for `length` bytes (of `alignment`) from the pool that serves that size, or undefined. */
+function pagesFor(length: number, alignment: number): { pool: Mempool; pages: Buffer[]; pageBytes: number } | undefined {
+  if (length >= LANDING_MIN_BYTES) {
+    if (PAGE_BYTES % Math.max(alignment, 1) !== 0) return undefined;
+    const n = Math.ceil(length / PAGE_BYTES);
+    const from = n <= MAX_PAGES_PER_COMMAND ? landingPool() : undefined;
+    const pages = from?.tryAlloc(n);
+    return from && pages ? { pool: from, pages, pageBytes: PAGE_BYTES } : undefined;
+  }
+  if (length <= 0 || alignment > 1) return undefined;
+  smallPool ??= new Mempool({ pages: SMALL_POOL_PAGES, pageSize: SMALL_PAGE_BYTES });
+  const pages = smallPool.tryAlloc(Math.ceil(length / SMALL_PAGE_BYTES));
+  return pages ? { pool: smallPool, pages, pageBytes: SMALL_PAGE_BYTES } : undefined;
 }
 
 /**
@@ -39,17 +61,16 @@ export class DataLanding {
   private freed = false;
 
   private constructor(
+    private readonly pool: Mempool,
     private readonly pages: readonly Buffer[],
+    private readonly pageBytes: number,
     readonly length: number,
   ) {}
 
-  /** Pages for `length` bytes whose addresses are multiples of `alignment`, or undefined (none to spare, or pointless). */
+  /** Pages for `length` bytes whose addresses are multiples of `alignment`, or undefined (none to spare, or not served). */
   static take(length: number, alignment: number): DataLanding | undefined {
-    if (PAGE_BYTES % Math.max(alignment, 1) !== 0 || length < LANDING_MIN_BYTES) return undefined;
-    const n = Math.ceil(length / PAGE_BYTES);
-    if (n > MAX_PAGES_PER_COMMAND) return undefined;
-    const pages = landingPool()?.tryAlloc(n);
-    return pages ? new DataLanding(pages, length) : undefined;
+    const got = pagesFor(length, alignment);
+    return got ? new DataLanding(got.pool, got.pages, got.pageBytes, length) : undefined;
   }
 
   /** Views covering bytes [offset, offset + length) of the landing, one per page touched. */
@@ -59,9 +80,9 @@ export class DataLanding {
     }
     const out: Buffer[] = [];
     for (let at = offset; at < offset + length; ) {
-      const page = this.pages[Math.floor(at / PAGE_BYTES)]!;
-      const from = at % PAGE_BYTES;
-      const n = Math.min(PAGE_BYTES - from, offset + length - at);
+      const page = this.pages[Math.floor(at / this.pageBytes)]!;
+      const from = at % this.pageBytes;
+      const n = Math.min(this.pageBytes - from, offset + length - at);
       out.push(page.subarray(from, from + n));
       at += n;
     }
@@ -71,9 +92,9 @@ export class DataLanding {
   /** Whether `piece` is exactly the landing's memory at byte `offset` (received there, nothing to copy). */
   holdsAt(piece: Buffer, offset: number): boolean {
     if (offset + piece.length > this.length) return false;
-    const page = this.pages[Math.floor(offset / PAGE_BYTES)]!;
-    const from = offset % PAGE_BYTES;
-    return piece.buffer === page.buffer && piece.byteOffset === page.byteOffset + from && from + piece.length <= PAGE_BYTES;
+    const page = this.pages[Math.floor(offset / this.pageBytes)]!;
+    const from = offset % this.pageBytes;
+    return piece.buffer === page.buffer && piece.byteOffset === page.byteOffset + from && from + piece.length <= this.pageBytes;
   }
 
   /** Bytes [offset, offset + length) for the framer to read a payload into: pinned until its done(). */
@@ -101,11 +122,11 @@ export class DataLanding {
   private freeIfUnused(): void {
     if (!this.released || this.pins > 0 || this.freed) return;
     this.freed = true;
-    pool!.free(this.pages);
+    this.pool.free(this.pages);
   }
 }
 
 /** Pages of the landing pool in use now (tests: everything goes back). */
 export function landingPagesInUse(): number {
-  return pool?.inUse ?? 0;
+  return (pool?.inUse ?? 0) + (smallPool?.inUse ?? 0);
 }

@@ -1,7 +1,7 @@
 import { ScsiStatus } from '../scsi/command.js';
 import { Sense, type SenseReason } from '../scsi/sense-reasons.js';
 import type { Completion } from './completion.js';
-import { DataLanding, LANDING_MIN_BYTES } from './data-landing.js';
+import { DataLanding } from './data-landing.js';
 import type { PayloadLanding } from './framer.js';
 import { Op, RESERVED_TAG, RejectReason } from './opcodes.js';
 import { encodeR2t, opcodeOf, parseDataOut, type InPdu } from './pdu.js';
@@ -49,12 +49,12 @@ export class DataOutAssembly {
   }
 
   /**
-   * Before the first R2T of a large write: aligned pages for its data, so the solicited Data-Out is
-   * read from the socket straight into memory the device can take as it is (and that is reused).
+   * Before the first R2T of a write: pages for its data (data-landing.ts), so the solicited Data-Out
+   * is received into memory that is reused and, for a large write, that the device can take as it is.
    * Without pages to spare it takes the usual path (received buffers, bounced below).
    */
   private offerLanding(task: IscsiTask): void {
-    if (task.needed < LANDING_MIN_BYTES || task.data.hasLanding) return;
+    if (task.data.hasLanding) return;
     const alignment = this.s.scsi?.dataOutAlignment(this.s.nexus, task.lun) ?? 1;
     const landing = DataLanding.take(task.needed, alignment);
     if (landing) task.data.landIn(landing);

@@ -32,7 +32,7 @@ export interface FramerSink {
   landing?(bhs: Buffer, length: number): PayloadLanding | undefined;
 }
 
-/** Payloads at least this long are offered a landing (two reads per PDU are worth it then). */
+/** Payloads at least this long are read into their landing in place (two reads per PDU are worth it then); shorter ones are copied there. */
 const LANDING_MIN_SEGMENT = 16 * 1024;
 
 /** No AHS (the usual case): one shared empty view rather than a new one per PDU. */
@@ -47,9 +47,11 @@ const enum Stage {
 
 /**
  * Frames arbitrary socket chunks into PDUs. Data segments come out as views of the
- * received chunks (no copy); only a BHS, AHS or digest that straddles two chunks is copied.
- * A large Data-Out payload may instead land in memory its command owns: what the receive buffers
- * already hold of it is copied there, and `readTarget` tells the socket to read the rest in place.
+ * received chunks (no copy). A write's payload may instead land in memory its command owns: what
+ * the receive buffers hold of it is copied there, and for a large one `readTarget` tells the
+ * socket to read the rest in place. Headers are always copied (48 bytes), so that, while no data
+ * segment went out as a view, the receive buffer can be read into again (recycle) rather than
+ * left to the garbage collector.
  */
 export class PduFramer {
   private chunks: Buffer[] = [];
@@ -68,6 +70,8 @@ export class PduFramer {
   /** The last PDU's payload landed: read the next header alone, so its payload is not read into a receive buffer first. */
   private headerOnly = false;
   private headerBuf: Buffer | undefined;
+  /** A data segment went out as a view of a receive chunk since the last recycle(). */
+  private viewsOut = false;
 
   constructor(
     private settings: FramerSettings,
@@ -125,10 +129,28 @@ export class PduFramer {
     return this.headerBuf;
   }
 
+  /**
+   * The socket's receive buffer `slab` is nearly full: if nothing handed out since the last call
+   * can point into it (no data segment went out as a view; headers are copies), move what is
+   * buffered to its start and return how many bytes that is, so the socket reads on after them.
+   * Undefined when the buffer must be left to its views (the socket takes a fresh one).
+   */
+  recycle(slab: Buffer): number | undefined {
+    const clean = !this.viewsOut;
+    this.viewsOut = false; // from here on it tracks the buffer the socket reads into next
+    // The buffered bytes are the last ones read, at the slab's end: a quarter of it never overlaps them.
+    if (!clean || this.stage === Stage.Dead || this.available > slab.length / 4) return undefined;
+    let at = 0;
+    for (const [k, c] of this.chunks.entries()) at += c.copy(slab, at, k === 0 ? this.head : 0);
+    this.chunks = at > 0 ? [slab.subarray(0, at)] : [];
+    this.head = 0;
+    return at;
+  }
+
   /** After a landed payload: the bytes up to the end of the next header (its trailer still due, then a BHS); else 0. */
   private headerReadBytes(): number {
     const header = BHS_LENGTH + (this.settings.headerDigest ? 4 : 0);
-    if (this.stage === Stage.Data && this.land && this.landFill >= this.dataLength) {
+    if (this.stage === Stage.Data && this.land && this.landFill >= this.dataLength && this.dataLength >= LANDING_MIN_SEGMENT) {
       const due = this.trailerLength() - this.available;
       return due > 0 ? due + header : 0;
     }
@@ -143,7 +165,9 @@ export class PduFramer {
 
   private landingTarget(): Buffer | undefined {
     const land = this.land;
-    if (!land || this.stage === Stage.Dead || this.available > 0 || this.landFill >= this.dataLength) return undefined;
+    if (!land || this.stage === Stage.Dead || this.available > 0 || this.landFill >= this.dataLength || this.dataLength < LANDING_MIN_SEGMENT) {
+      return undefined;
+    }
     return land.segments[this.landSeg]!.subarray(this.landSegFill);
   }
 
@@ -183,7 +207,7 @@ export class PduFramer {
       switch (this.stage) {
         case Stage.Bhs: {
           if (this.available < BHS_LENGTH) return;
-          this.bhs = this.takeContiguous(BHS_LENGTH);
+          this.bhs = this.takeCopy(BHS_LENGTH);
           this.stage = Stage.AhsAndDigest;
           break;
         }
@@ -191,7 +215,7 @@ export class PduFramer {
           const ahsLen = totalAhsLength(this.bhs);
           const need = ahsLen + (this.settings.headerDigest ? 4 : 0);
           if (this.available < need) return;
-          this.ahs = ahsLen > 0 ? this.takeContiguous(ahsLen) : EMPTY;
+          this.ahs = ahsLen > 0 ? this.takeCopy(ahsLen) : EMPTY;
           if (this.settings.headerDigest) {
             const got = readDigest(this.takeContiguous(4));
             if (got !== crc32cOf([this.bhs, this.ahs])) return this.die({ kind: 'headerDigest', bhs: this.bhs });
@@ -217,7 +241,7 @@ export class PduFramer {
           } else if (this.available < this.dataLength + trailer) {
             return;
           }
-          this.headerOnly = this.land !== undefined;
+          this.headerOnly = this.land !== undefined && this.dataLength >= LANDING_MIN_SEGMENT;
           const data = this.land ? this.takeLanded() : this.takeViews(this.dataLength);
           const pad = padded > this.dataLength ? this.takeContiguous(padded - this.dataLength) : undefined;
           const bhs = this.bhs;
@@ -244,9 +268,9 @@ export class PduFramer {
     }
   }
 
-  /** A landing for the payload just announced, when it is a large Data-Out and the sink has one. */
+  /** A landing for the payload just announced, when it is a write's and the sink has one. */
   private offerLanding(): void {
-    if (this.dataLength < LANDING_MIN_SEGMENT || !this.sink.landing) return;
+    if (this.dataLength === 0 || !this.sink.landing) return;
     const op = opcodeOf(this.bhs);
     if (op !== Op.DATA_OUT && op !== Op.SCSI_CMD) return;
     const land = this.sink.landing(this.bhs, this.dataLength);
@@ -280,14 +304,8 @@ export class PduFramer {
     this.sink.onFault(fault);
   }
 
-  /** n bytes as one Buffer: a view when they sit in one chunk, else a (small) copy. */
-  private takeContiguous(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length - this.head >= n) {
-      const view = first.subarray(this.head, this.head + n);
-      this.advance(n);
-      return view;
-    }
+  /** n bytes as a Buffer of their own (headers: they outlive the receive buffer's next use). */
+  private takeCopy(n: number): Buffer {
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
@@ -300,8 +318,20 @@ export class PduFramer {
     return out;
   }
 
+  /** n bytes as one Buffer, used only before the next push: a view when they sit in one chunk, else a (small) copy. */
+  private takeContiguous(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length - this.head >= n) {
+      const view = first.subarray(this.head, this.head + n);
+      this.advance(n);
+      return view;
+    }
+    return this.takeCopy(n);
+  }
+
   private takeViews(n: number): SgVector {
     const sg = new SgVector();
+    if (n > 0) this.viewsOut = true;
     let left = n;
     while (left > 0) {
       const c = this.chunks[0]!;

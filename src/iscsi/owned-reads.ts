@@ -1,14 +1,25 @@
 import net from 'node:net';
 
-/** Receive buffers are slices of slabs this big; a fresh slab once less than MIN_READ is left. */
+/** Receive buffers are slices of slabs this big; once less than MIN_READ is left, the slab is recycled or a fresh one taken. */
 const SLAB_BYTES = 128 * 1024;
 const MIN_READ = 32 * 1024;
+
+/** Receive slabs taken fresh and slabs read into again, process-wide (tests and benchmarks read them). */
+const slabs = { allocated: 0, recycled: 0 };
+export function receiveSlabStats(): Readonly<typeof slabs> {
+  return { ...slabs };
+}
 
 export interface ReadSink {
   /** Bytes read: a view of memory nobody else will write, kept as long as the sink likes. */
   onChunk(chunk: Buffer): void;
   /** Memory the next read should fill instead of a receive buffer (a landing payload), if any. */
   readTarget(): Buffer | undefined;
+  /**
+   * The slab is nearly full: may it be read into again? If nothing the sink handed on points into
+   * it, the sink moves what it still buffers to the slab's start and returns that length; else undefined.
+   */
+  recycle?(slab: Buffer): number | undefined;
 }
 
 interface StreamHandle {
@@ -38,14 +49,22 @@ export function withOwnedReads(socket: net.Socket, sink: ReadSink): net.Socket |
   socket.destroy();
 
   let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  slabs.allocated++;
   let used = 0;
   let given: Buffer | undefined;
   const nextBuffer = (): Buffer => {
     const target = sink.readTarget();
     if (target) return target;
     if (SLAB_BYTES - used < MIN_READ) {
-      slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-      used = 0;
+      // A slab read into again costs nothing; a fresh one is external memory only a GC gives back.
+      const kept = sink.recycle?.(slab);
+      if (kept === undefined) {
+        slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+        slabs.allocated++;
+      } else {
+        slabs.recycled++;
+      }
+      used = kept ?? 0;
     }
     given = slab.subarray(used);
     return given;

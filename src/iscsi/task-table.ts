@@ -1,3 +1,4 @@
+import { IntMap } from '../shared/int-map.js';
 import type { CmdSnWindow } from './cmdsn-window.js';
 import type { IscsiTask } from './task.js';
 
@@ -6,7 +7,7 @@ import type { IscsiTask } from './task.js';
  * window and against the immediate-command bound, and the CmdSNs aborted before they arrived.
  */
 export class TaskTable {
-  private readonly byItt = new Map<number, IscsiTask>();
+  private readonly byItt = new IntMap<IscsiTask>();
   private immediate = 0;
   /** CmdSNs of tasks aborted before they arrived (ABORT TASK for a command still in flight). */
   readonly abortedBeforeArrival = new Set<number>();

@@ -1,3 +1,5 @@
+import { SlotList } from '../shared/slot-list.js';
+
 /**
  * Block-range lock of one LU, for COMPARE AND WRITE, ORWRITE and WRITE ATOMIC: their read-modify-write
  * or all-or-nothing write must not interleave with any other write to the same blocks. Plain writes
@@ -17,7 +19,7 @@ interface Entry {
 }
 
 export class RangeLock {
-  private readonly entries = new Set<Entry>();
+  private readonly entries = new SlotList<Entry>();
   /** Exclusive entries held or waiting: with none, a shared request conflicts with nothing. */
   private exclusives = 0;
 
@@ -29,19 +31,19 @@ export class RangeLock {
     const entry: Entry = { start: lba, end: lba + Math.max(blocks, 1), exclusive };
     const blockers: Promise<void>[] = [];
     if (exclusive || this.exclusives > 0) {
-      for (const other of this.entries) {
+      for (const other of this.entries.values()) {
         if ((other.exclusive || exclusive) && other.start < entry.end && entry.start < other.end) {
           blockers.push((other.released ??= new Promise<void>((r) => (other.release = r))));
         }
       }
     }
-    this.entries.add(entry);
+    const slot = this.entries.add(entry);
     if (exclusive) this.exclusives++;
     let done = false;
     const unlock: Unlock = () => {
       if (done) return;
       done = true;
-      this.entries.delete(entry);
+      this.entries.remove(slot);
       if (exclusive) this.exclusives--;
       entry.release?.();
     };

@@ -1,4 +1,5 @@
 import type { CancelSignal } from '../block/cancel.js';
+import { IntMap } from '../shared/int-map.js';
 import type { TaskAttribute } from './command.js';
 
 export interface TaskSetEntry {
@@ -16,8 +17,11 @@ export interface TaskSetEntry {
  * Entries join on arrival (prepare), in command order, and leave when they end or are aborted.
  */
 export class TaskSet<T extends TaskSetEntry> {
-  /** Live entries by seq; a Map iterates in insertion order, so the first key is the oldest. */
-  private readonly live = new Map<number, T>();
+  /** Live entries by seq (not a Map: see int-map.ts). */
+  private readonly live = new IntMap<T>();
+  /** Entries in arrival order from `head` on, live or ended; the ended are dropped from the front, or all at once when they pile up behind a long task. */
+  private order: (T | undefined)[] = [];
+  private head = 0;
   /** Live ORDERED / HEAD OF QUEUE entries, oldest first: the barriers SIMPLE tasks respect. */
   private readonly barriers: T[] = [];
   private readonly waiters = new Map<T, (enabled: boolean) => void>();
@@ -28,6 +32,7 @@ export class TaskSet<T extends TaskSetEntry> {
 
   add(entry: T): void {
     this.live.set(entry.seq, entry);
+    this.order.push(entry);
     if (entry.attr !== 'simple') this.barriers.push(entry);
   }
 
@@ -35,14 +40,16 @@ export class TaskSet<T extends TaskSetEntry> {
     return this.live.get(entry.seq) === entry;
   }
 
-  entries(): IterableIterator<T> {
-    return this.live.values();
+  /** Live entries, oldest first. */
+  *entries(): IterableIterator<T> {
+    for (const e of this.order.slice(this.head)) if (e && this.has(e)) yield e;
   }
 
   /** The entry has ended (or was aborted): it stops blocking; waiters it held back are released. */
   remove(entry: T): void {
     if (!this.has(entry)) return;
     this.live.delete(entry.seq);
+    this.trimOrder();
     if (entry.attr !== 'simple') {
       const i = this.barriers.indexOf(entry);
       if (i >= 0) this.barriers.splice(i, 1);
@@ -69,10 +76,24 @@ export class TaskSet<T extends TaskSetEntry> {
         const oldestBarrier = this.barriers[0];
         return oldestBarrier === undefined || oldestBarrier.seq > entry.seq;
       }
-      default: {
-        const oldest: number | undefined = this.live.keys().next().value;
-        return oldest === entry.seq;
-      }
+      default:
+        return this.order[this.head] === entry;
+    }
+  }
+
+  /** Drop ended entries from the front; rebuild when ended ones behind a live one outnumber the live. */
+  private trimOrder(): void {
+    const order = this.order;
+    while (this.head < order.length && !this.has(order[this.head]!)) order[this.head++] = undefined;
+    if (this.head === order.length) {
+      this.order = [];
+      this.head = 0;
+    } else if (order.length - this.head > 2 * this.live.size + 64) {
+      this.order = order.slice(this.head).filter((e) => e !== undefined && this.has(e));
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > order.length) {
+      this.order = order.slice(this.head);
+      this.head = 0;
     }
   }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/iscsi/connection.js';
 import { landingPagesInUse } from '../../src/iscsi/data-landing.js';
+import { receiveSlabStats } from '../../src/iscsi/owned-reads.js';
 import { Op } from '../../src/iscsi/opcodes.js';
 import { opcodeOf } from '../../src/iscsi/pdu.js';
 import { read10, testUnitReady, write10 } from '../helpers/cdb.js';
@@ -158,6 +159,34 @@ describe('large writes to a buffered LU land in the same recycled pages', () => 
     expect(landingPagesInUse()).toBe(0);
     const back = await i.command({ lun: 1, cdb: read10(lba, payload.length / BLOCK), read: payload.length });
     expect(back.data.equals(payload)).toBe(true);
+    await i.logout();
+  });
+});
+
+describe('small writes to a buffered LU: receive memory is reused, not collected', () => {
+  it.each([
+    ['immediate data', IMMEDIATE, false],
+    ['solicited Data-Out', SOLICITED_ONLY, false],
+    ['header and data digests', IMMEDIATE, true],
+  ])('%s: thousands of 4 KiB writes through one receive slab, byte-exact on the file, every page back', async (_name, keys, digests) => {
+    const i = await session(keys, digests);
+    await i.command({ lun: 1, cdb: testUnitReady() }); // LU 1's power-on unit attention
+    const before = receiveSlabStats();
+    const writes = 3000;
+    const payloads = Array.from({ length: writes }, () => randomBytes(4096));
+    // 32 at a time, as a deep queue would; each write its own 4 KiB block.
+    for (let k = 0; k < writes; k += 32) {
+      const batch = payloads.slice(k, k + 32).map((p, j) => i.command({ lun: 1, cdb: write10((k + j) * 8, 8), write: p }));
+      expect((await Promise.all(batch)).every((r) => r.status === GOOD)).toBe(true);
+    }
+    const after = receiveSlabStats();
+    // ~12 MB received: without reuse that is ~130 fresh 128 KiB slabs.
+    expect(after.allocated - before.allocated).toBeLessThanOrEqual(2);
+    expect(after.recycled - before.recycled).toBeGreaterThan(50);
+    await waitUntil(() => landingPagesInUse() === 0, 'every landing page back');
+    for (let k = 0; k < writes; k += 97) expect(onDisk(k * 4096, 4096, 'buffered.img').equals(payloads[k]!)).toBe(true);
+    const back = await i.command({ lun: 1, cdb: read10(0, 8 * 64), read: 64 * 4096 });
+    expect(back.data.equals(Buffer.concat(payloads.slice(0, 64)))).toBe(true);
     await i.logout();
   });
 });

@@ -27,7 +27,7 @@ interface Rig {
   framer: PduFramer;
   pdus: InPdu[];
   faults: FramerFault[];
-  landings: { segments: Buffer[]; done: number }[];
+  landings: { length: number; segments: Buffer[]; done: number }[];
 }
 
 function rig(digests: WireDigests, offer = true): Rig {
@@ -41,8 +41,7 @@ function rig(digests: WireDigests, offer = true): Rig {
       onFault: (f) => faults.push(f),
       landing: (_bhs, length): PayloadLanding | undefined => {
         if (!offer) return undefined;
-        expect(length).toBe(PAYLOAD);
-        const l = { segments: SEGMENTS.map((n) => Buffer.alloc(n)), done: 0 };
+        const l = { length, segments: (length === PAYLOAD ? SEGMENTS : [length]).map((n) => Buffer.alloc(n)), done: 0 };
         landings.push(l);
         return { segments: l.segments, done: () => l.done++ };
       },
@@ -85,12 +84,16 @@ describe('PduFramer landing', () => {
         expect(r.pdus.map((p) => p.bhs[0]! & 0x3f)).toEqual([0x00, 0x05, 0x05, 0x04, 0x05]);
         const sent = [NOP_OUT, DATA_OUT, SMALL_DATA_OUT, TEXT, DATA_OUT];
         expect(r.pdus.map((p, k) => p.data.toBuffer().equals(sent[k]!.data!))).toEqual(sent.map(() => true));
-        // Only the two large Data-Out landed (not the small one, not the Text request), each let go of once.
-        expect(r.landings.map((l) => l.done)).toEqual([1, 1]);
-        for (const [k, pdu] of [r.pdus[1]!, r.pdus[4]!].entries()) {
+        // The Data-Out payloads landed (the small one too: copied there), not the Text request; each let go of once.
+        expect(r.landings.map((l) => [l.length, l.done])).toEqual([
+          [PAYLOAD, 1],
+          [100, 1],
+          [PAYLOAD, 1],
+        ]);
+        for (const [k, pdu] of [r.pdus[1]!, r.pdus[2]!, r.pdus[4]!].entries()) {
           const landing = r.landings[k]!;
           expect(pdu.data.segments).toEqual(landing.segments);
-          expect(Buffer.concat(landing.segments).equals(DATA_OUT.data!)).toBe(true);
+          expect(Buffer.concat(landing.segments).equals(sent[k === 1 ? 2 : 1]!.data!)).toBe(true);
         }
         // Reads that leave the payload's rest to come were made into the landing itself.
         if (step < PAYLOAD) expect(inPlace).toBeGreaterThan(0);
@@ -153,6 +156,32 @@ describe('PduFramer landing', () => {
       // The first payload came with its header in one receive buffer and was copied; the others were read in place.
       expect(landedInPlace).toBe(2 * PAYLOAD);
       expect(r.landings.map((l) => l.done)).toEqual([1, 1, 1]);
+    });
+  }
+
+  for (const digests of [
+    { headerDigest: false, dataDigest: false },
+    { headerDigest: true, dataDigest: true },
+  ]) {
+    it(`a small payload is copied into its landing: never read in place, and the next header is not read alone (digests ${digests.dataDigest})`, () => {
+      const r = rig(digests);
+      const sent = [SMALL_DATA_OUT, SMALL_DATA_OUT, NOP_OUT];
+      for (const pdu of sent) {
+        // Each PDU arrives in two reads: its header and part of its payload, then the rest.
+        const bytes = wireBytes(pdu, digests);
+        for (const part of [bytes.subarray(0, 60), bytes.subarray(60)]) {
+          expect(r.framer.readTarget()).toBeUndefined();
+          r.framer.push(Buffer.from(part));
+        }
+      }
+      expect(r.framer.readTarget()).toBeUndefined();
+      expect(r.faults).toEqual([]);
+      expect(r.pdus.map((p, k) => p.data.toBuffer().equals(sent[k]!.data!))).toEqual([true, true, true]);
+      expect(r.landings.map((l) => [l.length, l.done])).toEqual([
+        [100, 1],
+        [100, 1],
+      ]);
+      expect(r.pdus[0]!.data.segments).toEqual(r.landings[0]!.segments);
     });
   }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Cancellation } from '../../../src/block/cancel.js';
 import { describe, expect, it } from 'vitest';
 import type { TaskAttribute } from '../../../src/scsi/command.js';
@@ -10,6 +11,28 @@ function entries(...attrs: TaskAttribute[]): TaskSetEntry[] {
 }
 
 describe('TaskSet rules (SAM-5)', () => {
+  it('lists live entries oldest first and enables ORDERED by the oldest live one, whatever the order tasks end in', () => {
+    // Long runs with one long task held: the arrival-order list is trimmed and rebuilt under it.
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom<TaskAttribute>('simple', 'ordered'), fc.nat(40)), { maxLength: 600 }), (steps) => {
+        const set = new TaskSet<TaskSetEntry>();
+        const live: TaskSetEntry[] = [];
+        let seq = 0;
+        for (const [attr, pick] of steps) {
+          const e = { seq: ++seq, attr };
+          set.add(e);
+          live.push(e);
+          // End one live task (not always the oldest), keeping a few around.
+          if (live.length > 3) set.remove(live.splice(pick % live.length, 1)[0]!);
+          expect([...set.entries()]).toEqual(live);
+          expect(set.size).toBe(live.length);
+          for (const x of live) if (x.attr === 'ordered') expect(set.isEnabled(x)).toBe(x === live[0]);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('SIMPLE tasks are enabled together', () => {
     const set = new TaskSet<TaskSetEntry>();
     const [a, b] = entries('simple', 'simple');
