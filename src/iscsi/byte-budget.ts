@@ -53,7 +53,8 @@ const NO_OWNER: BudgetOwner = {};
 export class ByteBudget {
   private used = 0;
   private readonly queue: Waiter[] = [];
-  private readonly byOwner = new Map<BudgetOwner, number>();
+  /** Bytes per owner (a WeakMap: a Map that gains and loses an owner per command chains its tables, see shared/int-map.ts). */
+  private readonly byOwner = new WeakMap<BudgetOwner, number>();
 
   constructor(
     readonly limit: number,
