@@ -1,4 +1,6 @@
 import type { SgVector } from '../block/sg.js';
+import type { AluaProvider } from './alua.js';
+import { aluaRefusal } from './alua-gate.js';
 import { ScsiStatus, type PrepareResult, type ScsiCommand, type ScsiResponse } from './command.js';
 import type { DeviceType } from './device-type.js';
 import type { CommandHandler, ParsedCommand, TargetInfo } from './handler.js';
@@ -30,12 +32,14 @@ const SECONDS_PER_MS = 1e-3;
  * task set, runs the handler and answers. Every refusal and completion is counted in `stats`.
  */
 export class CommandPhases {
-  private readonly table: CommandTable;
+  private table: CommandTable;
   private nextSeq = 1;
+  /** Asymmetric access (alua.ts): when set, this port's access state gates commands first. */
+  private alua: AluaProvider | undefined;
 
   constructor(
     private readonly inventory: LuInventory,
-    private readonly deviceType: DeviceType,
+    private deviceType: DeviceType,
     /** The target as nexus `id` sees it (its LUN view applied). */
     private readonly infoFor: (nexusId: number) => TargetInfo,
     private readonly stats: ScsiStats,
@@ -44,6 +48,15 @@ export class CommandPhases {
     private readonly views: NexusViews,
   ) {
     this.table = new CommandTable(deviceType.handlers);
+  }
+
+  /** ALUA on (with the device type that has REPORT TARGET PORT GROUPS) or off (with the plain one). */
+  useAlua(alua: AluaProvider | undefined, deviceType: DeviceType): void {
+    if (deviceType !== this.deviceType) {
+      this.table = new CommandTable(deviceType.handlers);
+      this.deviceType = deviceType;
+    }
+    this.alua = alua;
   }
 
   /** A task to run, or the answer now. */
@@ -121,11 +134,17 @@ export class CommandPhases {
   }
 
   /**
-   * The storage offline (the core's own gate: a truncated or deleted backing file, an LU that could
-   * not be opened), then the device type's gates (a disk: ejected medium, sanitize). `atStart`:
-   * only the gates whose condition may have begun while the task waited in the task set.
+   * The core's own gates: this port's asymmetric access state (only with ALUA; it may change while a
+   * task waits, so it is checked at start too) and the storage offline (a truncated or deleted
+   * backing file, an LU that could not be opened); then the device type's gates (a disk: ejected
+   * medium, sanitize). `atStart`: only the gates whose condition may have begun while the task
+   * waited in the task set.
    */
   private gate(lu: LogicalUnit, cdb: Buffer, atStart: boolean): SenseReason | undefined {
+    if (this.alua) {
+      const inaccessible = aluaRefusal(this.alua, lu, cdb);
+      if (inaccessible) return inaccessible;
+    }
     const offline = offlineRefusal(lu, cdb);
     if (offline) return offline;
     for (const g of this.deviceType.gates) {

@@ -1,4 +1,5 @@
 import type { CancelSignal } from '../block/cancel.js';
+import type { AluaProvider } from './alua.js';
 import type { SgVector } from '../block/sg.js';
 import { truncateToAllocation } from './cdb.js';
 import type { Nexus } from './command.js';
@@ -20,6 +21,8 @@ export interface TargetInfo {
   readonly logicalUnits?: readonly LogicalUnit[];
   /** True for an LU this nexus reaches through a read-only LUN mapping (nexus-view.ts). */
   readonly mappedReadOnly?: (lu: LogicalUnit) => boolean;
+  /** Asymmetric access (alua.ts) when set: INQUIRY TPGS, VPD 83h port designators, REPORT TARGET PORT GROUPS. */
+  readonly alua?: AluaProvider;
 }
 
 /** Writes to `lu` are refused for this command: the LU is read-only, or read-only for this nexus. */

@@ -16,6 +16,9 @@ export const Asc = {
   NO_ADDITIONAL_SENSE: [0x00, 0x00],
   OPERATION_IN_PROGRESS: [0x00, 0x16],
   LOGICAL_UNIT_NOT_READY_MANUAL_INTERVENTION_REQUIRED: [0x04, 0x03],
+  LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION: [0x04, 0x0a],
+  LOGICAL_UNIT_NOT_ACCESSIBLE_TARGET_PORT_IN_STANDBY_STATE: [0x04, 0x0b],
+  LOGICAL_UNIT_NOT_ACCESSIBLE_TARGET_PORT_IN_UNAVAILABLE_STATE: [0x04, 0x0c],
   LOGICAL_UNIT_NOT_READY_SANITIZE_IN_PROGRESS: [0x04, 0x1b],
   WRITE_ERROR: [0x0c, 0x00],
   UNEXPECTED_UNSOLICITED_DATA: [0x0c, 0x0c],
@@ -45,6 +48,7 @@ export const Asc = {
   RESERVATIONS_PREEMPTED: [0x2a, 0x03],
   RESERVATIONS_RELEASED: [0x2a, 0x04],
   REGISTRATIONS_PREEMPTED: [0x2a, 0x05],
+  ASYMMETRIC_ACCESS_STATE_CHANGED: [0x2a, 0x06],
   CAPACITY_DATA_HAS_CHANGED: [0x2a, 0x09],
   COMMANDS_CLEARED_BY_ANOTHER_INITIATOR: [0x2f, 0x00],
   SANITIZE_COMMAND_FAILED: [0x31, 0x03],
@@ -127,6 +131,12 @@ export const Sense = {
   mediumNotPresent: reason(NOT_READY, Asc.MEDIUM_NOT_PRESENT),
   /** With the PROGRESS INDICATION: the fraction done, 0..65535 of 65536. */
   sanitizeInProgress: (progress: number): SenseReason => reason(NOT_READY, Asc.LOGICAL_UNIT_NOT_READY_SANITIZE_IN_PROGRESS, { progress }),
+  /** ALUA (alua-gate.ts): this target port's group is changing state; Linux retries until the transition time. */
+  asymmetricAccessStateTransition: reason(NOT_READY, Asc.LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION),
+  /** ALUA: this target port's group is in standby (multipath's TUR checker shows the path as a ghost). */
+  targetPortInStandbyState: reason(NOT_READY, Asc.LOGICAL_UNIT_NOT_ACCESSIBLE_TARGET_PORT_IN_STANDBY_STATE),
+  /** ALUA: this target port's group is unavailable. */
+  targetPortInUnavailableState: reason(NOT_READY, Asc.LOGICAL_UNIT_NOT_ACCESSIBLE_TARGET_PORT_IN_UNAVAILABLE_STATE),
 
   internalTargetFailure: reason(SenseKey.HARDWARE_ERROR, Asc.INTERNAL_TARGET_FAILURE),
 

@@ -1,10 +1,11 @@
 import type { SgVector } from '../block/sg.js';
+import type { AluaProvider } from './alua.js';
 import type { Nexus, PrepareResult, ScsiCommand, ScsiResponse } from './command.js';
 import { CommandPhases, type ScsiLogger } from './command-phases.js';
 import type { DeviceType } from './device-type.js';
 import { DIRECT_ACCESS_DEVICE } from './disk.js';
 import { ScsiError } from './errors.js';
-import type { TargetInfo } from './handler.js';
+import type { CommandHandler, TargetInfo } from './handler.js';
 import type { LogicalUnit } from './logical-unit.js';
 import { LuInventory, type ResizeRequest } from './lu-inventory.js';
 import { senseFormatOf, toResponse } from './response.js';
@@ -15,6 +16,7 @@ import { Task } from './task.js';
 import { abortAll, resetLogicalUnit, settled } from './task-management.js';
 import { NexusAborts, type NexusAbortHook } from './nexus-aborts.js';
 import { NexusViews, viewTargetInfo, type NexusLunView } from './nexus-view.js';
+import { ALUA_COMMANDS } from './spc/command-set.js';
 
 export type { ScsiLogger } from './command-phases.js';
 export type { LunMapping, NexusLunView } from './nexus-view.js';
@@ -37,6 +39,8 @@ export interface ScsiTargetCoreOptions {
   protocolId?: number;
   /** What the LUs are (their commands, VPD pages, gates); default the direct-access block device (disk.ts). */
   deviceType?: DeviceType;
+  /** Implicit asymmetric access (alua.ts); none (the default) = a single always-active node, no ALUA. */
+  alua?: AluaProvider;
 }
 
 export type AbortTaskResult = 'complete' | 'notFound';
@@ -54,6 +58,10 @@ export class ScsiTargetCore {
 
   private readonly inventory: LuInventory;
   private readonly deviceType: DeviceType;
+  /** `deviceType` with REPORT TARGET PORT GROUPS: what the LUs are while an ALUA provider is set. */
+  private readonly aluaDeviceType: DeviceType;
+  private alua: AluaProvider | undefined;
+  private unsubscribeAlua: (() => void) | undefined;
   private readonly phases: CommandPhases;
   private readonly logger: ScsiLogger | undefined;
   /** Prepared commands waiting for execute(). */
@@ -63,10 +71,11 @@ export class ScsiTargetCore {
   /** LUN masking and mapping per nexus (none = every LU under its own number). */
   private readonly views = new NexusViews();
   /** The target as each view shows it, built once per view. */
-  private readonly viewInfos = new WeakMap<NexusLunView, TargetInfo>();
+  private viewInfos = new WeakMap<NexusLunView, TargetInfo>();
 
   constructor(opts: ScsiTargetCoreOptions) {
     this.deviceType = opts.deviceType ?? DIRECT_ACCESS_DEVICE;
+    this.aluaDeviceType = withCommands(this.deviceType, ALUA_COMMANDS);
     const inventory = (this.inventory = new LuInventory(opts.luns, this.deviceType));
     this.logger = opts.logger;
     // Live views: REPORT LUNS and EXTENDED COPY see LUs added or removed at runtime.
@@ -81,14 +90,60 @@ export class ScsiTargetCore {
         return inventory.units();
       },
     };
+    // With ALUA: the same target, with the provider and REPORT TARGET PORT GROUPS.
+    let aluaInfo: TargetInfo | undefined;
     const infoFor = (nexusId: number): TargetInfo => {
       const view = this.views.get(nexusId);
-      if (!view) return info;
+      if (!view) {
+        if (!this.alua) return info;
+        if (aluaInfo?.alua !== this.alua) aluaInfo = withAlua(info, this.aluaDeviceType, this.alua);
+        return aluaInfo;
+      }
       let seen = this.viewInfos.get(view);
-      if (!seen) this.viewInfos.set(view, (seen = viewTargetInfo(info, view, (lun) => inventory.get(lun))));
+      if (!seen) {
+        seen = viewTargetInfo(info, view, (lun) => inventory.get(lun));
+        if (this.alua) seen = withAlua(seen, this.aluaDeviceType, this.alua);
+        this.viewInfos.set(view, seen);
+      }
       return seen;
     };
     this.phases = new CommandPhases(inventory, this.deviceType, infoFor, this.stats, this.logger, this.views);
+    if (opts.alua) this.setAluaProvider(opts.alua);
+  }
+
+  // ---- Asymmetric logical unit access (alua.ts) ----
+
+  /**
+   * Turns implicit ALUA on with `provider`, or off with undefined (the default: what a single node
+   * answers). While on: INQUIRY reports TPGS = 01b, VPD 83h the provider's local group and relative
+   * port, REPORT TARGET PORT GROUPS answers (and REPORT SUPPORTED OPERATION CODES lists it), and
+   * this port's access state gates commands (alua-gate.ts). The provider's onChange, if any, is
+   * subscribed to: each change establishes ASYMMETRIC ACCESS STATE CHANGED (asymmetricAccessChanged).
+   * Meant to be set before initiators log in: switching it live establishes no unit attention.
+   */
+  setAluaProvider(provider: AluaProvider | undefined): void {
+    if (provider === this.alua) return;
+    this.unsubscribeAlua?.();
+    this.unsubscribeAlua = provider?.onChange?.((luns) => this.asymmetricAccessChanged(luns));
+    this.alua = provider;
+    // View infos were built for the old setting.
+    this.viewInfos = new WeakMap();
+    this.phases.useAlua(provider, provider ? this.aluaDeviceType : this.deviceType);
+  }
+
+  /** The ALUA provider in use, if any. */
+  get aluaProvider(): AluaProvider | undefined {
+    return this.alua;
+  }
+
+  /**
+   * Target port group states changed (implicitly): every I_T nexus gets ASYMMETRIC ACCESS STATE
+   * CHANGED on each LU of `luns` (the target's own LUNs; undefined = every LU). What a provider
+   * without onChange calls after a change; AluaModel.setState gets here through onChange.
+   */
+  asymmetricAccessChanged(luns?: readonly number[]): void {
+    const lus = luns === undefined ? this.inventory.units() : luns.map((l) => this.inventory.get(l)).filter((lu) => lu !== undefined);
+    for (const lu of lus) this.inventory.attentionToAll(lu, Asc.ASYMMETRIC_ACCESS_STATE_CHANGED);
   }
 
   /** The LUNs that have an LU, ascending (what REPORT LUNS lists to a nexus without a view). */
@@ -324,4 +379,27 @@ export class ScsiTargetCore {
     for (const lu of lus) abortAll(lu, () => true);
     await transports;
   }
+}
+
+/** `base` with more handlers (the opcode table and REPORT SUPPORTED OPERATION CODES see them); the rest as is. */
+function withCommands(base: DeviceType, extra: readonly CommandHandler[]): DeviceType {
+  const has = (h: CommandHandler): boolean => base.handlers.some((b) => b.opcode === h.opcode && b.serviceAction === h.serviceAction);
+  return Object.freeze<DeviceType>({
+    peripheralType: base.peripheralType,
+    commandSetVersion: base.commandSetVersion,
+    handlers: Object.freeze([...base.handlers, ...extra.filter((h) => !has(h))]),
+    vpdPages: base.vpdPages,
+    gates: base.gates,
+    pollableSense: (lu) => base.pollableSense(lu),
+    reset: (lu) => base.reset(lu),
+    nexusLost: (lu, nexusId) => base.nexusLost(lu, nexusId),
+  });
+}
+
+/** `base` as the target looks with ALUA on: its getters (live LUN lists) stay live. */
+function withAlua(base: TargetInfo, deviceType: DeviceType, alua: AluaProvider): TargetInfo {
+  return Object.create(base, {
+    deviceType: { value: deviceType, enumerable: true },
+    alua: { value: alua, enumerable: true },
+  }) as TargetInfo;
 }

@@ -6,6 +6,7 @@ import { modeSense10, modeSense6 } from './mode-sense.js';
 import { reportLuns } from './report-luns.js';
 import { reportSupportedOperationCodes } from './report-supported-opcodes.js';
 import { reportSupportedTmfs } from './report-tmf.js';
+import { reportTargetPortGroups } from './report-target-port-groups.js';
 import { requestSense } from './request-sense.js';
 import { testUnitReady } from './test-unit-ready.js';
 import { xcopyHandlers } from './xcopy.js';
@@ -26,3 +27,6 @@ export const SPC_COMMANDS: readonly CommandHandler[] = Object.freeze([
   // EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (xcopy*.ts)
   ...xcopyHandlers,
 ]);
+
+/** Added to the opcode table only while the core has an ALUA provider (target-core.ts). */
+export const ALUA_COMMANDS: readonly CommandHandler[] = Object.freeze([reportTargetPortGroups]);

@@ -8,8 +8,10 @@ export const STANDARD_INQUIRY_LENGTH = 96;
 /** Version descriptors (SPC-4), each "no version claimed": SAM-5, SPC-4, then the device type's command set. */
 const VERSION_SAM5 = 0x00a0;
 const VERSION_SPC4 = 0x0460;
+/** TPGS = 01b: implicit asymmetric access only (alua.ts), when the core has an ALUA provider. */
+const TPGS_IMPLICIT = 0x10;
 
-/** Standard INQUIRY data (SPC-4): SPC-4, response format 2, HISUP, CMDQUE, 96 bytes. */
+/** Standard INQUIRY data (SPC-4): SPC-4, response format 2, HISUP, CMDQUE, 96 bytes; TPGS 01b with ALUA. */
 export function standardInquiry(lu: LogicalUnit | undefined, target: TargetInfo): Buffer {
   const b = Buffer.alloc(STANDARD_INQUIRY_LENGTH);
   b[0] = peripheralByte(lu, target);
@@ -17,7 +19,7 @@ export function standardInquiry(lu: LogicalUnit | undefined, target: TargetInfo)
   b[2] = 0x06; // VERSION: SPC-4
   b[3] = 0x10 | 0x02; // HISUP | RESPONSE DATA FORMAT 2
   b[4] = STANDARD_INQUIRY_LENGTH - 5; // ADDITIONAL LENGTH
-  if (lu) b[5] = 0x08; // 3PC: EXTENDED COPY between this target's LUs (spc/xcopy.ts)
+  if (lu) b[5] = 0x08 | (target.alua ? TPGS_IMPLICIT : 0); // 3PC: EXTENDED COPY between this target's LUs (spc/xcopy.ts)
   b[7] = 0x02; // CMDQUE: full task management with SIMPLE/ORDERED/HEAD OF QUEUE
   asciiField(lu?.vendor ?? DEFAULT_VENDOR, 8).copy(b, 8);
   asciiField(lu?.product ?? DEFAULT_PRODUCT, 16).copy(b, 16);

@@ -26,7 +26,7 @@ const TYPE_RELATIVE_TARGET_PORT = 4;
 const TYPE_TARGET_PORT_GROUP = 5;
 const TYPE_SCSI_NAME_STRING = 8;
 
-/** Target port group reported in VPD 83h (TPGS = 0: no ALUA yet, a single group). */
+/** Target port group reported in VPD 83h without ALUA (TPGS = 0: a single group). */
 export const TARGET_PORT_GROUP = 0;
 
 /** SPC-4 designation descriptor. PIV = 1 only where the protocol identifier means something. */
@@ -77,15 +77,20 @@ function unitSerialNumber({ lu }: VpdContext): Buffer {
 
 /**
  * Device identification: what Linux (NAA first, association LU) and multipath tools key on.
- * LU: NAA 6h, T10 vendor id + serial. Target port: relative port, port group, port name.
+ * LU: NAA 6h, T10 vendor id + serial. Target port: relative port, port group (the ALUA provider's
+ * when set), port name.
  * Target device: the target name.
  */
 function deviceIdentification({ lu, nexus, target }: VpdContext): Buffer {
   const proto = target.protocolId;
+  // With ALUA, which port and group this is comes from the provider (each node reports its own).
+  const local = target.alua?.localGroup(lu);
+  const relativePort = local?.relativeTargetPortId ?? nexus.relativeTargetPortId;
+  const group = local?.groupId ?? TARGET_PORT_GROUP;
   return Buffer.concat([
     ...logicalUnitDesignators(lu).map((d) => designator(d.codeSet, ASSOC_LOGICAL_UNIT, d.type, d.value)),
-    designator(CODE_SET_BINARY, ASSOC_TARGET_PORT, TYPE_RELATIVE_TARGET_PORT, twoByteId(nexus.relativeTargetPortId), proto),
-    designator(CODE_SET_BINARY, ASSOC_TARGET_PORT, TYPE_TARGET_PORT_GROUP, twoByteId(TARGET_PORT_GROUP), proto),
+    designator(CODE_SET_BINARY, ASSOC_TARGET_PORT, TYPE_RELATIVE_TARGET_PORT, twoByteId(relativePort), proto),
+    designator(CODE_SET_BINARY, ASSOC_TARGET_PORT, TYPE_TARGET_PORT_GROUP, twoByteId(group), proto),
     designator(CODE_SET_UTF8, ASSOC_TARGET_PORT, TYPE_SCSI_NAME_STRING, scsiNameString(nexus.targetPort), proto),
     designator(CODE_SET_UTF8, ASSOC_TARGET_DEVICE, TYPE_SCSI_NAME_STRING, scsiNameString(lu.targetName), proto),
   ]);
