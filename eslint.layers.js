@@ -2,7 +2,8 @@
  * The layers of src/ and which may import which (docs/architecture.md, "Layers"):
  *   cli -> server -> admin -> {control, metrics} -> runtime -> iscsi -> scsi -> block <- backstore,
  * admin and metrics also reading iscsi directly (sessions, login attempts, counters),
- * with config, shared helpers and native (FFI) at the bottom. Each folder lists what it may import;
+ * with config, shared helpers and native (FFI) at the bottom; cluster (etcd coordination) sits beside
+ * the planes, used by server. Each folder lists what it may import;
  * everything else is forbidden by import-x/no-restricted-paths.
  */
 export const LAYERS = {
@@ -16,9 +17,11 @@ export const LAYERS = {
   runtime: ['iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   metrics: ['runtime', 'iscsi', 'scsi', 'block', 'shared', 'config'],
   control: ['runtime', 'shared', 'config'],
+  // cluster mode's etcd coordination; it will later drive scsi's ALUA provider.
+  cluster: ['shared', 'config'],
   // admin reads live iSCSI state (sessions, login attempts) and changes the target through control.
   admin: ['control', 'metrics', 'runtime', 'iscsi', 'shared', 'config'],
-  server: ['admin', 'metrics', 'control', 'runtime', 'iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
+  server: ['admin', 'metrics', 'control', 'cluster', 'runtime', 'iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   cli: ['server', 'shared', 'config'],
 };
 
@@ -41,11 +44,19 @@ export function layerZones() {
   return zones;
 }
 
-/** Only the planes talk to the outside world's libraries. */
+/** Only the planes talk to the outside world's libraries; only src/cluster talks to etcd. */
 export function restrictedPackages() {
-  const rule = (names) => ['error', { paths: names.map((name) => ({ name, message: `${name} belongs to the admin or metrics plane` })) }];
+  const rule = (paths) => ['error', { paths }];
+  const plane = (name) => ({ name, message: `${name} belongs to the admin or metrics plane` });
+  const etcd = { name: 'etcd3', message: 'etcd3 belongs to src/cluster (NodeLease and its siblings), nowhere else' };
   return [
-    { files: ['src/**/*.ts'], ignores: ['src/metrics/**', 'src/admin/**', 'src/server/**'], rules: { 'no-restricted-imports': rule(['prom-client', 'fastify']) } },
-    { files: ['src/metrics/**/*.ts'], rules: { 'no-restricted-imports': rule(['fastify']) } },
+    {
+      files: ['src/**/*.ts'],
+      ignores: ['src/metrics/**', 'src/admin/**', 'src/server/**', 'src/cluster/**'],
+      rules: { 'no-restricted-imports': rule([plane('prom-client'), plane('fastify'), etcd]) },
+    },
+    { files: ['src/metrics/**/*.ts'], rules: { 'no-restricted-imports': rule([plane('fastify'), etcd]) } },
+    { files: ['src/admin/**/*.ts', 'src/server/**/*.ts'], rules: { 'no-restricted-imports': rule([etcd]) } },
+    { files: ['src/cluster/**/*.ts'], rules: { 'no-restricted-imports': rule([plane('prom-client'), plane('fastify')]) } },
   ];
 }

@@ -28,6 +28,12 @@ describe('layer lint rule', () => {
     ]);
   });
 
+  it('keeps etcd3 inside src/cluster', async () => {
+    const code = "import { Etcd3 } from 'etcd3';\nexport const c = new Etcd3();\n";
+    expect(await problems('src/server/probe.ts', code)).toEqual([expect.stringContaining('etcd3 belongs to src/cluster')]);
+    expect(await problems('src/cluster/probe.ts', code)).toEqual([]);
+  });
+
   it('lets imports along the direction through', async () => {
     expect(await problems('src/iscsi/probe.ts', "import { SgVector } from '../block/sg.js';\nexport const v = new SgVector();\n")).toEqual([]);
     expect(await problems('src/metrics/probe.ts', "import { Registry } from 'prom-client';\nexport const r = new Registry();\n")).toEqual([]);
