@@ -8,12 +8,11 @@
  * when it receives it, which is later: counting from the send stays on the safe side).
  */
 import { EventEmitter } from 'node:events';
-import type { Etcd3 } from 'etcd3';
 
 /** The part of etcd3's Lease this class uses (a fake one in unit tests). */
 export interface LeaseLike {
   grant(): Promise<string>;
-  put(key: string): { value(value: string): PromiseLike<unknown> };
+  put(key: string): { value(value: string): { exec(): Promise<unknown> } };
   revoke(): Promise<void>;
   on(event: 'keepaliveFired' | 'keepaliveEstablished' | 'keepaliveSucceeded', handler: () => void): unknown;
   on(event: 'lost', handler: (err: Error) => void): unknown;
@@ -38,7 +37,7 @@ export const systemClock: LeaseClock = {
 
 export interface NodeLeaseOptions {
   /** An etcd3 `Etcd3` client (or a fake with the same `lease()`). */
-  client: Etcd3 | LeaseClient;
+  client: LeaseClient;
   /** Key prefix of this cluster, e.g. `/scatter/prod`; no trailing slash. */
   prefix: string;
   nodeId: string;
@@ -97,7 +96,7 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
       );
     }
     this.key = `${prefix}/nodes/${nodeId}`;
-    this.client = opts.client as LeaseClient;
+    this.client = opts.client;
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -131,7 +130,10 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
     lease.on('keepaliveSucceeded', () => this.onConfirmed());
     lease.on('lost', (err) => this.onLost(err));
     this.leaseId = await lease.grant();
-    await lease.put(this.key).value(JSON.stringify({ nodeId: this.opts.nodeId, startedAt: new Date().toISOString() }));
+    await lease
+      .put(this.key)
+      .value(JSON.stringify({ nodeId: this.opts.nodeId, startedAt: new Date().toISOString() }))
+      .exec();
   }
 
   /** Revoke the lease (the key disappears at once) and stop the timers. Safe to call again. */

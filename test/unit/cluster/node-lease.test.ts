@@ -15,8 +15,8 @@ class FakeLease extends EventEmitter implements LeaseLike {
   grant(): Promise<string> {
     return Promise.resolve('42');
   }
-  put(key: string): { value(value: string): Promise<void> } {
-    return { value: async (value: string) => void this.puts.push([key, value]) };
+  put(key: string): { value(value: string): { exec(): Promise<void> } } {
+    return { value: (value: string) => ({ exec: async () => void this.puts.push([key, value]) }) };
   }
   revoke(): Promise<void> {
     this.revokes++;
