@@ -174,11 +174,14 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
 
   private arm(): void {
     this.disarm();
-    const wait = Math.max(0, this.confirmedAt + this.ttlMs - this.marginMs - this.clock.now());
+    const wait = this.confirmedAt + this.ttlMs - this.marginMs - this.clock.now();
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      if (this.stateNow === 'live') this.fence();
-    }, wait);
+      if (this.stateNow !== 'live') return;
+      // Node's timers count whole milliseconds and may fire a fraction early: check, else wait the rest.
+      if (this.clock.now() - this.confirmedAt < this.ttlMs - this.marginMs) this.arm();
+      else this.fence();
+    }, Math.max(0, Math.ceil(wait)));
   }
 
   private disarm(): void {

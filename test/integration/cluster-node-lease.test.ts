@@ -40,9 +40,9 @@ describe.skipIf(missing.length > 0)('NodeLease with a real etcd', () => {
     await etcd?.stop();
   });
 
-  function nodeLease(nodeId: string): NodeLease {
+  function nodeLease(nodeId: string, marginMs = MARGIN_MS): NodeLease {
     const asLeaseClient: LeaseClient = client; // the real client fits the interface NodeLease uses
-    const lease = new NodeLease({ client: asLeaseClient, prefix: PREFIX, nodeId, ttlSeconds: TTL_S, marginMs: MARGIN_MS });
+    const lease = new NodeLease({ client: asLeaseClient, prefix: PREFIX, nodeId, ttlSeconds: TTL_S, marginMs });
     leases.push(lease);
     return lease;
   }
@@ -106,6 +106,29 @@ describe.skipIf(missing.length > 0)('NodeLease with a real etcd', () => {
     await within(deleted, 10_000, 'etcd deleting the node key when it expires the lease after the thaw');
     expect(seen).toEqual(['fenced', 'lost']);
     expect(lease.state).toBe('lost');
+  });
+
+  it('renews when etcd answers again before the lease ran out', async () => {
+    // A wide margin: the fence comes 1 s before etcd's earliest expiry, and the thaw right after it.
+    const lease = nodeLease('d', 1000);
+    const seen: string[] = [];
+    lease.on('fenced', () => seen.push('fenced'));
+    lease.on('renewed', () => seen.push('renewed'));
+    lease.on('lost', () => seen.push('lost'));
+    await lease.start();
+    const fencedP = once(lease, 'fenced') as Promise<[FencedEvent]>;
+    const renewedP = once(lease, 'renewed');
+
+    etcd.freeze();
+    const [fenced] = await within(fencedP, 5_000, 'fenced with etcd frozen');
+    etcd.thaw();
+    // etcd answers the keepalives queued while it was frozen; the lease never expired.
+    await within(renewedP, 5_000, 'renewed after the thaw');
+    expect(lease.lastConfirmedAt).toBeGreaterThan(fenced.lastConfirmedAt);
+    expect(lease.state).toBe('live');
+    const got = await etcdctl('get', lease.key, '--keys-only');
+    expect(got.stdout.trim()).toBe(lease.key);
+    expect(seen).toEqual(['fenced', 'renewed']);
   });
 
   it('reports a lease revoked from outside as lost', async () => {

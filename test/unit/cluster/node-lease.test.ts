@@ -41,14 +41,14 @@ let fake: FakeLease;
 let events: string[];
 let fences: FencedEvent[];
 
-async function started(opts: { ttlSeconds?: number; marginMs?: number } = {}): Promise<NodeLease> {
+async function started(opts: { ttlSeconds?: number; marginMs?: number; clock?: LeaseClock } = {}): Promise<NodeLease> {
   const lease = new NodeLease({
     client: { lease: (ttl: number) => (fake = new FakeLease(ttl)) },
     prefix: '/scatter/test',
     nodeId: 'a',
     ttlSeconds: opts.ttlSeconds ?? 2,
     marginMs: opts.marginMs ?? 500,
-    clock,
+    clock: opts.clock ?? clock,
   });
   lease.on('fenced', (e) => {
     events.push('fenced');
@@ -86,6 +86,16 @@ describe('NodeLease', () => {
     expect(events).toEqual(['fenced']);
     expect(fences[0]).toEqual({ at: t0 + 1500, lastConfirmedAt: t0 });
     expect(lease.state).toBe('fenced');
+  });
+
+  it('does not fence early when a timer fires before its time', async () => {
+    const t0 = Date.now();
+    const early: LeaseClock = { ...clock, setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms - 1)) };
+    await started({ clock: early });
+    vi.advanceTimersByTime(1499);
+    expect(events).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(fences).toEqual([{ at: t0 + 1500, lastConfirmedAt: t0 }]);
   });
 
   it('counts from when the confirmed keepalive was sent, not when it was answered', async () => {
