@@ -114,7 +114,10 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
     return this.leaseId;
   }
 
-  /** Grant the lease and put the node key under it. Rejects if etcd refuses or is unreachable. */
+  /**
+   * Grant the lease and put the node key under it. Rejects if etcd refuses or is unreachable (a failed
+   * grant also emits fenced and lost); call close() afterwards either way, to stop the keepalives.
+   */
   async start(): Promise<void> {
     if (this.stateNow !== 'new') throw new Error(`NodeLease.start: already ${this.stateNow}`);
     this.stateNow = 'live';
