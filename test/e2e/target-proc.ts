@@ -163,11 +163,11 @@ export class TargetProcess {
     return sum;
   }
 
-  /** Pids of the live relays. */
+  /** Pids of the live relays (not their half-written `.<pid>` files: Number('.123') is 0.123). */
   relayPids(): number[] {
     return readdirSync(this.relayPidDir)
-      .map(Number)
-      .filter((n) => n > 0);
+      .filter((f) => /^[1-9][0-9]*$/.test(f))
+      .map(Number);
   }
 
   errors(): LogEntry[] {
