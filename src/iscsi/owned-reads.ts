@@ -11,7 +11,7 @@ export function receiveSlabStats(): Readonly<typeof slabs> {
 }
 
 export interface ReadSink {
-  /** Bytes read: a view of memory nobody else will write, kept as long as the sink likes. */
+  /** Bytes read: a view of a slab nobody writes again until the sink agrees (recycle), or of its read target. */
   onChunk(chunk: Buffer): void;
   /** Memory the next read should fill instead of a receive buffer (a landing payload), if any. */
   readTarget(): Buffer | undefined;

@@ -384,16 +384,8 @@ export class ScsiTargetCore {
 /** `base` with more handlers (the opcode table and REPORT SUPPORTED OPERATION CODES see them); the rest as is. */
 function withCommands(base: DeviceType, extra: readonly CommandHandler[]): DeviceType {
   const has = (h: CommandHandler): boolean => base.handlers.some((b) => b.opcode === h.opcode && b.serviceAction === h.serviceAction);
-  return Object.freeze<DeviceType>({
-    peripheralType: base.peripheralType,
-    commandSetVersion: base.commandSetVersion,
-    handlers: Object.freeze([...base.handlers, ...extra.filter((h) => !has(h))]),
-    vpdPages: base.vpdPages,
-    gates: base.gates,
-    pollableSense: (lu) => base.pollableSense(lu),
-    reset: (lu) => base.reset(lu),
-    nexusLost: (lu, nexusId) => base.nexusLost(lu, nexusId),
-  });
+  const handlers = Object.freeze([...base.handlers, ...extra.filter((h) => !has(h))]);
+  return Object.freeze(Object.create(base, { handlers: { value: handlers, enumerable: true } }) as DeviceType);
 }
 
 /** `base` as the target looks with ALUA on: its getters (live LUN lists) stay live. */
