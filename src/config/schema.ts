@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AuthSchema } from './schema/auth.js';
+import { ClusterSchema } from './schema/cluster.js';
 import { NamedBackstoreSchema, type BackstoreConfig } from './schema/backstore.js';
 import { HostSchema, PathSchema, byteSize, integer, reportDuplicates } from './schema/fields.js';
 import { IscsiSchema } from './schema/iscsi.js';
@@ -16,6 +17,7 @@ import { TargetSchema } from './schema/target.js';
 export { defaultLunSerial } from './schema/target.js';
 export type { AclConfig, AclLunConfig } from './schema/acl.js';
 export type { AuthConfig } from './schema/auth.js';
+export type { ClusterConfig } from './schema/cluster.js';
 export type { BackstoreConfig, NamedBackstoreConfig } from './schema/backstore.js';
 
 const MemorySchema = z.strictObject({
@@ -79,6 +81,8 @@ export const ConfigSchema = z
     targets: z.array(TargetSchema).default([]),
     /** Authentication for SendTargets discovery sessions. */
     discoveryAuth: AuthSchema.default({ method: 'none' }),
+    /** Cluster mode (docs/cluster.md); absent: a single node that never talks to etcd. */
+    cluster: ClusterSchema.optional(),
   })
   .superRefine((config, ctx) => {
     if (config.admin.enabled && config.iscsi.portals.some((portal) => sameSocket(portal, config.admin))) {
