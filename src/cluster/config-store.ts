@@ -58,6 +58,9 @@ export class EtcdUnavailableError extends Error {
   }
 }
 
+/** How long a call abandoned after its timeout may go on in the background. */
+const ABANDON_AFTER_MS = 30_000;
+
 /** What this node last read or wrote at the key: the mod revision and the shared part, normalised. */
 interface Seen {
   revision: number;
@@ -191,7 +194,9 @@ export class EtcdConfigStore {
         .if(this.key, 'Mod', '==', seen.revision)
         .then(this.client.put(this.key).value(text))
         .options({ deadline: this.deadline() });
-      const res = await this.call(txn.commit(), `writing ${this.key}`);
+      // A write etcd has not answered may still land once it answers: the watch then brings it back
+      // to every node, this one too (its revision is not one this node saw), as a remote change.
+      const res = await this.call(txn.commit(), `writing ${this.key}`, ' (the change may still land when etcd answers; every node then applies it)');
       if (!res.succeeded) throw new ClusterConfigConflictError(this.key, seen.revision, `it is no longer at revision ${seen.revision}`);
       this.seen = { revision: Number(res.header.revision), text };
       this.log.info({ key: this.key, revision: this.revision }, 'cluster config written');
@@ -230,20 +235,25 @@ export class EtcdConfigStore {
     return run;
   }
 
+  /**
+   * gRPC's own deadline, only to bound calls abandoned after `timeoutMs`: an expired deadline is a
+   * failure etcd3 retries and counts towards its circuit breaker (3 in a row refuse every call on
+   * the client for 5 s, the node lease's included), so it must not expire at `timeoutMs`.
+   */
   private deadline(): Date {
-    return new Date(Date.now() + this.timeoutMs);
+    return new Date(Date.now() + Math.max(ABANDON_AFTER_MS, 10 * this.timeoutMs));
   }
 
-  private call<T>(promise: Promise<T>, what: string): Promise<T> {
-    return bounded(promise, this.timeoutMs, `${this.where}: ${what}`);
+  private call<T>(promise: Promise<T>, what: string, lateNote = ''): Promise<T> {
+    return bounded(promise, this.timeoutMs, `${this.where}: ${what}`, lateNote);
   }
 }
 
 /** `promise`, or an EtcdUnavailableError after `ms`; its own failure becomes one too, naming `what`. */
-function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+function bounded<T>(promise: Promise<T>, ms: number, what: string, lateNote = ''): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new EtcdUnavailableError(`${what}: no answer within ${ms} ms (etcd unreachable or too slow)`)), ms);
+    timer = setTimeout(() => reject(new EtcdUnavailableError(`${what}: no answer within ${ms} ms (etcd unreachable or too slow)${lateNote}`)), ms);
   });
   const failed = promise.catch((err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
