@@ -18,6 +18,7 @@ import { LogicalUnit, type LogicalUnitConfig } from '../scsi/logical-unit.js';
 import { lunStateInStateDir, type LunStateKind } from '../scsi/lun-state-path.js';
 import { deriveNaaId } from '../scsi/naa.js';
 import { FileReservationStore } from '../scsi/pr/file-store.js';
+import type { AnyReservationStore } from '../scsi/pr/types.js';
 import { openAtomicJournal } from '../scsi/sbc/atomic-setup.js';
 import { SanitizeMarker } from '../scsi/sbc/sanitize-marker.js';
 import { LogEvent } from '../shared/log-events.js';
@@ -32,6 +33,12 @@ export interface LunOpenContext {
   /** config.stateDir */
   readonly stateDir: string;
   readonly log: Logger;
+  /**
+   * Cluster mode: the LU's reservation store, shared by every node (src/cluster/etcd-reservations.ts,
+   * fetched before the LU is built). When set it replaces the APTPL file store; the caller closes it
+   * when the LU goes.
+   */
+  readonly reservationStoreFor?: (target: TargetConfig, lun: LunConfig) => AnyReservationStore | Promise<AnyReservationStore>;
 }
 
 function configured(lun: LunConfig, ctx: LunOpenContext): ConfiguredBackstore {
@@ -79,14 +86,16 @@ export async function openLun(target: TargetConfig, lun: LunConfig, ctx: LunOpen
       log: ctx.log,
       where: { target: target.iqn, lun: lun.lun },
     });
-    const reservations = statePath('pr');
+    const reservationStore = ctx.reservationStoreFor
+      ? await ctx.reservationStoreFor(target, lun)
+      : ((path) => (path === undefined ? undefined : new FileReservationStore(path)))(statePath('pr'));
     // A sanitize cut short by a restart leaves the LU "sanitize failed".
     const sanitize = statePath('sanitize');
     const unit = new LogicalUnit({
       ...identity(target, lun, store),
       device: queue,
       thin: backstore.thin,
-      reservationStore: reservations === undefined ? undefined : new FileReservationStore(reservations),
+      reservationStore,
       atomicJournal,
       sanitizeRate: lun.sanitizeRate,
       keepsData: backstore.keepsData,

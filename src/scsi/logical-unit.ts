@@ -2,10 +2,11 @@ import type { AtomicJournal } from '../block/atomic-journal.js';
 import type { BlockDevice } from '../block/device.js';
 import { errnoOf } from './errors.js';
 import { ReservationState } from './pr/state.js';
-import type { ReservationStore } from './pr/types.js';
+import type { AnyReservationStore } from './pr/types.js';
 import { RangeLock } from './range-lock.js';
 import { RemovableMedium } from './sbc/removable.js';
 import { SanitizeState, type SanitizeChange } from './sbc/sanitize-state.js';
+import { abortAll } from './task-management.js';
 import { TaskSet } from './task-set.js';
 import type { Task } from './task.js';
 import { UnitAttentions } from './unit-attention.js';
@@ -37,8 +38,11 @@ export interface LogicalUnitConfig {
   thin?: boolean;
   /** MAXIMUM TRANSFER LENGTH in logical blocks (VPD B0h); larger READ/WRITEs are refused. Default: 8 MiB worth. */
   maxTransferLength?: number;
-  /** Where persistent reservations with APTPL live across restarts; none = they do not. */
-  reservationStore?: ReservationStore;
+  /**
+   * Where persistent reservations with APTPL live across restarts; none = they do not. In cluster
+   * mode a shared store (pr/types.ts SharedReservationStore) holding the whole state for every node.
+   */
+  reservationStore?: AnyReservationStore;
   /** SANITIZE OVERWRITE pace in bytes per second; 0 or absent = unlimited. */
   sanitizeRate?: number;
   /** The medium keeps what is written (false for the null backstore): SANITIZE OVERWRITE can be offered. Default true. */
@@ -142,7 +146,10 @@ export class LogicalUnit {
     this.defaultWriteCache = config.writeCacheEnabled;
     this.writeCacheEnabled = config.writeCacheEnabled;
     this.setWriteCache = config.setWriteCache;
-    this.reservations = new ReservationState(this.unitAttentions, config.reservationStore);
+    this.reservations = new ReservationState(this.unitAttentions, config.reservationStore, {
+      // PREEMPT AND ABORT made through another node: the preempted nexuses' tasks here end too.
+      abortTasks: (ids) => void abortAll(this, (t) => ids.has(t.cmd.nexus.id)),
+    });
     this.sanitize = new SanitizeState({
       rate: config.sanitizeRate,
       overwrite: config.keepsData !== false && !config.readOnly && !config.device.readOnly,

@@ -64,9 +64,9 @@ const LEGACY_ALLOWED = new Set([0x12, 0xa0, 0x03, 0x17, 0x57]);
  */
 export function reservationConflict(state: ReservationState, nexus: Nexus, cdb: Buffer): boolean {
   const opcode = cdb[0]!;
-  if (state.legacyHolder !== undefined) {
+  if (state.legacyReserved) {
     if (opcode === PERSISTENT_RESERVE_IN || opcode === PERSISTENT_RESERVE_OUT) return true;
-    return state.legacyHolder !== nexus.id && !LEGACY_ALLOWED.has(opcode);
+    return !state.holdsLegacy(nexus) && !LEGACY_ALLOWED.has(opcode);
   }
   const r = state.reservation;
   if (!r) return false;

@@ -6,7 +6,8 @@ import { writeFileAtomic } from '../../shared/atomic-write.js';
 import { ScsiError } from '../errors.js';
 import { isPrType, type PrSnapshot, type ReservationStore } from './types.js';
 
-const SnapshotSchema = z.object({
+/** A PrSnapshot as JSON (the file store's content; the shared store's state extends it). */
+export const PrSnapshotSchema = z.object({
   generation: z.number().int().min(0).max(0xffffffff),
   registrations: z.array(
     z.object({
@@ -40,7 +41,7 @@ export class FileReservationStore implements ReservationStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    const parsed = SnapshotSchema.safeParse(JSON.parse(text));
+    const parsed = PrSnapshotSchema.safeParse(JSON.parse(text));
     if (!parsed.success) throw new ScsiError('PR_STATE_INVALID', `${this.path}: not a reservation state file (${parsed.error.issues[0]?.message})`);
     return parsed.data as PrSnapshot;
   }

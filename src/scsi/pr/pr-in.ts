@@ -1,5 +1,7 @@
-import { checkControlByte } from '../cdb.js';
+import { checkControlByte, truncateToAllocation } from '../cdb.js';
 import { parameterData, type LuCommandHandler } from '../handler.js';
+import { goodData } from '../outcome.js';
+import { storeFailureSense } from './store-failure.js';
 import type { ReservationState } from './state.js';
 import { encodeIscsiTransportId } from './transport-id.js';
 import { isAllRegistrants, LU_SCOPE } from './types.js';
@@ -84,7 +86,20 @@ function prIn(name: string, serviceAction: number, build: (state: ReservationSta
       const control = checkControlByte(cdb, 10);
       if (control) return control;
       const allocation = cdb.readUInt16BE(7);
-      return parameterData(() => build(lu.reservations), allocation);
+      const state = lu.reservations;
+      if (!state.isShared) return parameterData(() => build(state), allocation);
+      return {
+        dataOutLength: 0,
+        // Cluster mode: another node may have changed the state a moment ago; answer with the newest.
+        async run() {
+          try {
+            await state.catchUp();
+          } catch (err) {
+            return storeFailureSense(err);
+          }
+          return goodData(truncateToAllocation(build(state), allocation));
+        },
+      };
     },
   };
 }

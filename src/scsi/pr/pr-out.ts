@@ -6,7 +6,8 @@ import { Sense, type SenseReason } from '../sense-reasons.js';
 import type { Task } from '../task.js';
 import { TASK_ABORTED } from '../outcome.js';
 import { applyPrOut, BASIC_PARAMETER_LENGTH, PrOutAction, type PrOutResult } from './pr-out-actions.js';
-import { isPrType, LU_SCOPE, PrType, type PrTypeCode } from './types.js';
+import { storeFailureSense } from './store-failure.js';
+import { isPrType, LU_SCOPE, PrStoreUnavailableError, PrType, type PrTypeCode } from './types.js';
 
 export const PERSISTENT_RESERVE_OUT = 0x5f;
 
@@ -74,8 +75,15 @@ function prOut(action: number): LuCommandHandler {
           let result: PrOutResult | undefined;
           try {
             // APTPL: durable first, in effect after; a state that cannot be saved changes nothing.
-            result = await state.change(() => applyPrOut(state, nexus, { action, type, params }), () => signal.aborted);
+            result = await state.change(
+              () => applyPrOut(state, nexus, { action, type, params }),
+              () => signal.aborted,
+              // Cluster mode: every node aborts the preempted nexuses' tasks when the change reaches it.
+              (r) => (action === PrOutAction.PREEMPT_AND_ABORT ? r.preempted : []),
+            );
           } catch (err) {
+            // Cluster mode: etcd unreachable or slow; nothing is in force, the initiator may retry.
+            if (err instanceof PrStoreUnavailableError) return storeFailureSense(err);
             lu.device.health?.report({
               cause: 'persist',
               op: `PERSISTENT RESERVE OUT (${NAMES[action]!})`,

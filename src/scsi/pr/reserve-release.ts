@@ -1,8 +1,9 @@
 import { checkControlByte } from '../cdb.js';
 import type { Nexus } from '../command.js';
-import { immediate, type LuCommandHandler } from '../handler.js';
-import { GOOD, RESERVATION_CONFLICT, type Outcome } from '../outcome.js';
+import { immediate, type LuCommandHandler, type ParsedCommand } from '../handler.js';
+import { GOOD, RESERVATION_CONFLICT, TASK_ABORTED, type Outcome } from '../outcome.js';
 import { Sense } from '../sense-reasons.js';
+import { storeFailureSense } from './store-failure.js';
 import type { ReservationState } from './state.js';
 import { admitsRegistrants } from './types.js';
 
@@ -26,20 +27,45 @@ function yieldToPersistent(state: ReservationState, nexus: Nexus): Outcome | und
   return noOp ? GOOD : RESERVATION_CONFLICT;
 }
 
-function doReserve(state: ReservationState, nexus: Nexus): Outcome {
+interface LegacyResult {
+  readonly outcome: Outcome;
+  readonly changed: boolean;
+}
+
+function doReserve(state: ReservationState, nexus: Nexus): LegacyResult {
   const persistent = yieldToPersistent(state, nexus);
-  if (persistent) return persistent;
-  if (state.legacyHolder !== undefined && state.legacyHolder !== nexus.id) return RESERVATION_CONFLICT;
-  state.legacyHolder = nexus.id;
-  return GOOD;
+  if (persistent) return { outcome: persistent, changed: false };
+  if (state.holdsLegacy(nexus)) return { outcome: GOOD, changed: false };
+  if (state.legacyReserved) return { outcome: RESERVATION_CONFLICT, changed: false };
+  state.setLegacy(nexus);
+  return { outcome: GOOD, changed: true };
 }
 
 /** RELEASE from a nexus that holds nothing is GOOD and changes nothing (SPC-2 7.17). */
-function doRelease(state: ReservationState, nexus: Nexus): Outcome {
+function doRelease(state: ReservationState, nexus: Nexus): LegacyResult {
   const persistent = yieldToPersistent(state, nexus);
-  if (persistent) return persistent;
-  if (state.legacyHolder === nexus.id) state.legacyHolder = undefined;
-  return GOOD;
+  if (persistent) return { outcome: persistent, changed: false };
+  if (!state.holdsLegacy(nexus)) return { outcome: GOOD, changed: false };
+  state.setLegacy(undefined);
+  return { outcome: GOOD, changed: true };
+}
+
+/**
+ * Cluster mode: the SPC-2 reservation is in the shared store like the persistent one, so RESERVE
+ * and RELEASE are compare-and-swaps there, in force once committed.
+ */
+function sharedLegacy(state: ReservationState, nexus: Nexus, act: typeof doReserve): ParsedCommand {
+  return {
+    dataOutLength: 0,
+    async run({ signal }) {
+      try {
+        const result = await state.change(() => act(state, nexus), () => signal.aborted);
+        return result ? result.outcome : TASK_ABORTED;
+      } catch (err) {
+        return storeFailureSense(err);
+      }
+    },
+  };
 }
 
 function legacy(name: string, opcode: number, cdbLength: 6 | 10, release: boolean): LuCommandHandler {
@@ -57,7 +83,9 @@ function legacy(name: string, opcode: number, cdbLength: 6 | 10, release: boolea
       if (control) return control;
       const bad = cdb[1]! & refused;
       if (bad) return Sense.invalidFieldInCdb(1, 31 - Math.clz32(bad));
-      return immediate(() => (release ? doRelease : doReserve)(lu.reservations, nexus));
+      const act = release ? doRelease : doReserve;
+      if (lu.reservations.isShared) return sharedLegacy(lu.reservations, nexus, act);
+      return immediate(() => act(lu.reservations, nexus).outcome);
     },
   };
 }
