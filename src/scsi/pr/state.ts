@@ -87,8 +87,11 @@ export class ReservationState {
   /** Cluster mode: the revision of the record the state shows. */
   private revision = 0n;
   private base = 0n;
-  /** Cluster mode: ids of this node's changes being committed (their effects are the committer's to establish). */
-  private readonly pending = new Set<string>();
+  /**
+   * Cluster mode: ids of this node's changes being committed (their effects are the committer's to
+   * establish), with the revision the watch brought each back at, if it did.
+   */
+  private readonly pending = new Map<string, bigint | undefined>();
   private readonly unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -344,10 +347,14 @@ export class ReservationState {
       const effects: PrEffects = { id: randomUUID(), attentions: shared, aborts: abortsOf(result).map(ports) };
       // Until the commit is in, everyone sees the old state.
       this.reinstate(before);
-      this.pending.add(effects.id);
+      this.pending.set(effects.id, undefined);
       let revision: bigint | undefined;
       try {
         revision = await store.commit(state, effects, base);
+      } catch (err) {
+        // No answer, but the watch already brought the change back: it is in.
+        revision = this.pending.get(effects.id);
+        if (revision === undefined) throw err;
       } finally {
         this.pending.delete(effects.id);
       }
@@ -385,7 +392,11 @@ export class ReservationState {
     this.revision = record.revision;
     this.base = record.base;
     const effects = record.effects;
-    if (!effects || this.pending.has(effects.id)) return; // this node's own change: its committer establishes them
+    if (!effects) return;
+    if (this.pending.has(effects.id)) {
+      this.pending.set(effects.id, record.revision); // this node's own change: its committer establishes them
+      return;
+    }
     for (const ua of effects.attentions) {
       for (const id of this.live.get(portKey(ua.initiatorPort, ua.targetPort)) ?? []) this.unitAttentions.push(id, { asc: ua.asc, ascq: ua.ascq });
     }
