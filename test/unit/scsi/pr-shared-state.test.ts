@@ -234,4 +234,19 @@ describe('ReservationState over a shared store', () => {
     expect(B.lu.reservations.legacyReserved).toBe(false);
     expect((await run(B.core, [0x16, 0, 0, 0, 0, 0], { nexus: z })).status).toBe(GOOD);
   });
+
+  it('a LOGICAL UNIT RESET through another node releases the SPC-2 reservation everywhere', async () => {
+    const etcd = new MemEtcd();
+    const dev = new MemDevice(64);
+    const A = await nodeOn(etcd, dev, 1);
+    const B = await nodeOn(etcd, dev, 2);
+    const x = await A.nexus(1, 'h1');
+    expect((await run(A.core, [0x16, 0, 0, 0, 0, 0], { nexus: x })).status).toBe(GOOD);
+    expect(B.lu.reservations.legacyReserved).toBe(true);
+    const released = new Promise<void>((resolve) => A.store.subscribe(() => resolve()));
+    B.lu.reservations.reset();
+    await released;
+    expect(A.lu.reservations.legacyReserved).toBe(false);
+    expect(etcd.newest.state?.legacy).toBeUndefined();
+  });
 });
