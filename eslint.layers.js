@@ -17,8 +17,8 @@ export const LAYERS = {
   runtime: ['iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],
   metrics: ['runtime', 'iscsi', 'scsi', 'block', 'shared', 'config'],
   control: ['runtime', 'shared', 'config'],
-  // cluster mode's etcd coordination: implements scsi's shared reservation store; it will later drive scsi's ALUA provider.
-  cluster: ['scsi', 'shared', 'config'],
+  // cluster mode's etcd coordination: it implements scsi's ALUA provider and reservation store.
+  cluster: ['scsi', 'block', 'shared', 'config'],
   // admin reads live iSCSI state (sessions, login attempts) and changes the target through control.
   admin: ['control', 'metrics', 'runtime', 'iscsi', 'shared', 'config'],
   server: ['admin', 'metrics', 'control', 'cluster', 'runtime', 'iscsi', 'scsi', 'block', 'backstore', 'shared', 'native', 'config'],

@@ -18,6 +18,7 @@ import { installBearerAuth } from './auth.js';
 import { AuthFailureLimiter, type AuthLimiterOptions } from './auth-limiter.js';
 import { installProblemHandlers } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
+import type { ClusterAdmin } from './routes/cluster.js';
 import { zodValidatorCompiler } from './validation.js';
 
 /** The fastify instance a route module gets: typed by its zod schemas. */
@@ -34,6 +35,8 @@ export interface AdminDeps {
   readonly control: ControlPlane;
   /** The target's logger: route modules log API writes here (never request bodies). */
   readonly log: Logger;
+  /** Cluster mode only (routes/cluster.ts). */
+  readonly cluster?: ClusterAdmin;
 }
 
 /** A route module: declares its routes on `app` (prefix /v1 already applied). */
@@ -71,8 +74,15 @@ export async function buildAdminApp(opts: AdminAppOptions): Promise<ZodFastifyIn
   });
   app.get(
     '/healthz',
-    { schema: { security: [], tags: ['health'], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
-    async () => ({ status: 'ok' as const }),
+    {
+      schema: {
+        security: [],
+        tags: ['health'],
+        summary: 'Liveness (in cluster mode also the lease: fenced or lost means this node serves nothing it owns)',
+        response: { 200: z.object({ status: z.literal('ok'), cluster: z.object({ nodeId: z.string(), lease: z.string() }).optional() }) },
+      },
+    },
+    async () => ({ status: 'ok' as const, ...(opts.deps.cluster && { cluster: opts.deps.cluster.health() }) }),
   );
   await app.register(
     async (v1) => {

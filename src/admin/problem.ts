@@ -18,6 +18,7 @@ export const PROBLEMS = {
   refused: { status: 409, title: 'The change would lose data and is refused', code: 'API_REFUSED' },
   'apply-failed': { status: 409, title: 'A step of the change failed; the change was undone', code: 'API_APPLY_FAILED' },
   'config-file-changed': { status: 409, title: 'The config file was edited on disk; reload it first', code: 'API_CONFIG_FILE_CHANGED' },
+  'cluster-unavailable': { status: 503, title: 'etcd cannot be reached; nothing was changed', code: 'API_CLUSTER_UNAVAILABLE' },
   'persist-failed': { status: 500, title: 'The change could not be written; it was undone', code: 'API_PERSIST_FAILED' },
   'payload-too-large': { status: 413, title: 'Request body too large', code: 'API_PAYLOAD_TOO_LARGE' },
   'unsupported-media-type': { status: 415, title: 'Unsupported content type', code: 'API_UNSUPPORTED_MEDIA_TYPE' },

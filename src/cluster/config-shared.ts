@@ -69,10 +69,12 @@ export function decodeShared(text: string, source: string): Partial<SharedPart> 
 }
 
 /**
- * `local` with its shared part replaced by `shared`, validated whole with ConfigSchema (so names
- * resolve and every default is filled). A problem is a ConfigError naming `source`: `local` is a
- * valid config already, so whatever fails comes from `shared`.
+ * `local` with its shared part replaced by `shared`, which is validated with ConfigSchema on its own
+ * (so names resolve and every default is filled; no check of the schema relates a shared key to a
+ * node-local one). A problem is a ConfigError naming `source`. `local` is not validated again: it
+ * is the node's config as it runs (tests bind port 0, which a file may not say).
  */
 export function withShared(local: Config, shared: Partial<SharedPart>, source: string): Config {
-  return validateConfig({ ...nodeLocalPart(local), ...shared }, source);
+  const parsed = validateConfig({ ...shared }, source);
+  return { ...local, targets: parsed.targets, backstores: parsed.backstores, discoveryAuth: parsed.discoveryAuth };
 }

@@ -15,6 +15,9 @@ import type { BackupInfo } from '../config/backups.js';
 import type { Config } from '../config/schema.js';
 import { ScatterError } from '../shared/errors.js';
 import type { ClusterKeys } from './keys.js';
+import { EtcdUnavailableError } from './etcd-timeout.js';
+
+export { EtcdUnavailableError };
 import { changedNodeLocalKeys, decodeShared, encodeShared, withShared } from './config-shared.js';
 
 /** The control plane's ConfigPersistence (control/control-plane.ts), restated: cluster does not import control. */
@@ -40,21 +43,13 @@ export interface EtcdConfigStoreOptions {
  * not the one etcd holds): nothing was written. The control plane undoes its local apply; the
  * watch brings the other node's change, after which the change can be made again.
  */
-export class ClusterConfigConflictError extends ScatterError<'CONFIG_CHANGED'> {
+export class ClusterConfigConflictError extends ScatterError<'CLUSTER_CONFIG_CONFLICT'> {
   constructor(
     readonly key: string,
     readonly seenRevision: number,
     reason: string,
   ) {
-    super('CONFIG_CHANGED', `another node changed the cluster config (etcd key ${key}; ${reason}); nothing was written: retry once this node has the new config`);
-  }
-}
-
-/** etcd did not answer in time, or failed the call. */
-export class EtcdUnavailableError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'EtcdUnavailableError';
+    super('CLUSTER_CONFIG_CONFLICT', `another node changed the cluster config (etcd key ${key}; ${reason}); nothing was written: retry once this node has the new config`);
   }
 }
 

@@ -45,6 +45,8 @@ export interface NodeLeaseOptions {
   /** How long before the TTL runs out the node fences itself. Default max(500 ms, TTL / 4). */
   marginMs?: number;
   clock?: LeaseClock;
+  /** More of the node's description to put in its key (membership.ts reads it). */
+  describe?: Readonly<Record<string, unknown>>;
 }
 
 export interface FencedEvent {
@@ -135,7 +137,7 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
     this.leaseId = await lease.grant();
     await lease
       .put(this.key)
-      .value(JSON.stringify({ nodeId: this.opts.nodeId, startedAt: new Date().toISOString() }))
+      .value(JSON.stringify({ ...this.opts.describe, nodeId: this.opts.nodeId, startedAt: new Date().toISOString() }))
       .exec();
   }
 

@@ -35,6 +35,8 @@ export interface ControlPlaneOptions {
   readonly persistence?: ConfigPersistence;
   /** Keys set outside the config (the environment): one line per such key `next` changes from `desired`. */
   readonly pinned?: (desired: Config, next: Config) => readonly string[];
+  /** After each change that was applied (cluster mode: the LUs this node serves are tracked again). */
+  readonly onApplied?: (running: Config) => Promise<void>;
   readonly log: Logger;
 }
 
@@ -76,7 +78,7 @@ export class PinnedChangeError extends ScatterError<'CONFIG_PINNED'> {
 /** The change was applied but could not be written; it was undone. */
 export class PersistError extends ScatterError<'CONFIG_PERSIST'> {
   constructor(reason: string, options?: ErrorOptions) {
-    super('CONFIG_PERSIST', `the config file could not be written (${reason}); the change was undone`, options);
+    super('CONFIG_PERSIST', `the config could not be stored (${reason}); the change was undone`, options);
   }
 }
 
@@ -179,6 +181,7 @@ export class ControlPlane {
     }
     this.desiredConfig = next;
     this.runningConfig = inEffect(this.runningConfig, next);
+    if (steps.length > 0) await this.opts.onApplied?.(this.runningConfig);
     for (const change of plan.needsRestart) log.warn({ change }, 'config change needs a restart');
     if (steps.length > 0 || changed) {
       log.info(

@@ -22,6 +22,7 @@ import type { AnyReservationStore } from '../scsi/pr/types.js';
 import { openAtomicJournal } from '../scsi/sbc/atomic-setup.js';
 import { SanitizeMarker } from '../scsi/sbc/sanitize-marker.js';
 import { LogEvent } from '../shared/log-events.js';
+import type { AluaProvider } from '../scsi/alua.js';
 import type { LunEntry } from './lun-registry.js';
 import { LuHealthLog, logLuState, logSanitizeChange } from './lu-state-log.js';
 
@@ -33,6 +34,8 @@ export interface LunOpenContext {
   /** config.stateDir */
   readonly stateDir: string;
   readonly log: Logger;
+  /** Cluster mode: this node's target port group (its TPGT) and the ALUA provider of each target. */
+  readonly cluster?: { readonly portGroup: number; aluaFor(iqn: string): AluaProvider };
   /**
    * Cluster mode: the LU's reservation store, shared by every node (src/cluster/etcd-reservations.ts,
    * fetched before the LU is built). When set it replaces the APTPL file store; the caller closes it

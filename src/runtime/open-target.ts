@@ -28,7 +28,11 @@ export async function openTargetLuns(target: TargetConfig, registry: LunRegistry
   return entries;
 }
 
-/** The iSCSI target node for `target` over LUs already opened (one portal group, tag 1). */
+/**
+ * The iSCSI target node for `target` over LUs already opened: one portal group, tag 1, or in
+ * cluster mode the node's port group (so each node is its own SCSI target port, and the relative
+ * target port id REPORT TARGET PORT GROUPS lists), with the cluster's ALUA provider.
+ */
 export function buildIscsiTarget(
   target: TargetConfig,
   portals: readonly PortalAddress[],
@@ -38,10 +42,10 @@ export function buildIscsiTarget(
   return {
     iqn: target.iqn,
     alias: target.alias,
-    portalGroupTag: 1,
+    portalGroupTag: ctx.cluster?.portGroup ?? 1,
     portals,
     chap: chapConfigFromAuth(target.auth) ?? undefined,
-    scsi: new ScsiTargetCore({ targetName: target.iqn, luns: entries.map((e) => e.unit), logger: ctx.log }),
+    scsi: new ScsiTargetCore({ targetName: target.iqn, luns: entries.map((e) => e.unit), logger: ctx.log, alua: ctx.cluster?.aluaFor(target.iqn) }),
     access: targetAccessFromConfig(target),
   };
 }

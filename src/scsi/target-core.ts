@@ -131,6 +131,14 @@ export class ScsiTargetCore {
     this.phases.useAlua(provider, provider ? this.aluaDeviceType : this.deviceType);
   }
 
+  /**
+   * Resolves once LU `lun` has no task under way (none for an unknown LUN). A cluster drain calls
+   * it after the access state became Transitioning, so the gate already refuses new commands.
+   */
+  async quiesce(lun: number): Promise<void> {
+    await this.inventory.get(lun)?.taskSet.whenEmpty();
+  }
+
   /** The ALUA provider in use, if any. */
   get aluaProvider(): AluaProvider | undefined {
     return this.alua;

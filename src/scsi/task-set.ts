@@ -25,6 +25,8 @@ export class TaskSet<T extends TaskSetEntry> {
   /** Live ORDERED / HEAD OF QUEUE entries, oldest first: the barriers SIMPLE tasks respect. */
   private readonly barriers: T[] = [];
   private readonly waiters = new Map<T, (enabled: boolean) => void>();
+  /** whenEmpty() callers, released when the last live entry leaves. */
+  private emptyWaiters: (() => void)[] = [];
 
   get size(): number {
     return this.live.size;
@@ -34,6 +36,12 @@ export class TaskSet<T extends TaskSetEntry> {
     this.live.set(entry.seq, entry);
     this.order.push(entry);
     if (entry.attr !== 'simple') this.barriers.push(entry);
+  }
+
+  /** Resolves once no entry is live (at once when none is). Entries added meanwhile are waited for too. */
+  whenEmpty(): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
   has(entry: T): boolean {
@@ -50,6 +58,11 @@ export class TaskSet<T extends TaskSetEntry> {
     if (!this.has(entry)) return;
     this.live.delete(entry.seq);
     this.trimOrder();
+    if (this.live.size === 0 && this.emptyWaiters.length > 0) {
+      const released = this.emptyWaiters;
+      this.emptyWaiters = [];
+      for (const resolve of released) resolve();
+    }
     if (entry.attr !== 'simple') {
       const i = this.barriers.indexOf(entry);
       if (i >= 0) this.barriers.splice(i, 1);

@@ -18,6 +18,7 @@ import type { LunOpenContext } from '../runtime/open-lun.js';
 import { buildIscsiTarget, openTargetLuns } from '../runtime/open-target.js';
 import { iscsiServerOptions } from './iscsi-options.js';
 import { reloadFromFile } from './reload.js';
+import { clusterAdmin, prepareCluster, servedLus, type ClusterWiring } from './cluster-wiring.js';
 
 /** A running Scatter: the iSCSI server and everything behind it. */
 export interface Scatter {
@@ -33,6 +34,8 @@ export interface Scatter {
   readonly adminPort: number | undefined;
   /** The running model and the one way to change it (admin API, SIGHUP). */
   readonly control: ControlPlane;
+  /** Cluster mode only: the node, its lease, owners and shared config. */
+  readonly cluster: ClusterWiring | undefined;
   /**
    * Re-read the config file Scatter started from and apply it (control/), logging the outcome;
    * never rejects. One change at a time.
@@ -52,13 +55,28 @@ export interface StartOptions {
 }
 
 /** Open every backstore, build the SCSI and iSCSI layers from a validated config, and listen. */
-export async function startScatter(config: Config, log: Logger, opts: StartOptions = {}): Promise<Scatter> {
+export async function startScatter(fileConfig: Config, log: Logger, opts: StartOptions = {}): Promise<Scatter> {
   const path = opts.configPath;
-  const env = opts.overrides;
   // The file the config came from: where every change is persisted (comments kept, backups beside it).
   const file = path === undefined ? undefined : await ConfigFile.open(path);
+  // Cluster mode: targets, backstores and discovery auth come from etcd (seeded from this file by the first node).
+  const cluster = fileConfig.cluster ? await prepareCluster(fileConfig.cluster, fileConfig, log) : undefined;
+  const config = cluster?.config ?? fileConfig;
+  try {
+    return await startNode(config, log, opts, file, cluster);
+  } catch (err) {
+    await cluster?.configStore.close().catch(() => undefined);
+    await cluster?.node.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startNode(config: Config, log: Logger, opts: StartOptions, file: ConfigFile | undefined, cluster: ClusterWiring | undefined): Promise<Scatter> {
+  const path = opts.configPath;
+  const env = opts.overrides;
+
   const pool = new Mempool({ pages: config.memory.poolPages, pageSize: config.memory.pageSize });
-  const context: LunOpenContext = { pool, poolWaitMs: config.memory.poolWaitMs, stateDir: config.stateDir, log };
+  const context: LunOpenContext = { pool, poolWaitMs: config.memory.poolWaitMs, stateDir: config.stateDir, log, ...cluster?.context };
   const lunRegistry = new LunRegistry();
   const iscsi = new IscsiServer(iscsiServerOptions(config), log);
   try {
@@ -72,7 +90,7 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
   }
   const ports = await iscsi.start();
   const luns = new LiveLuns({ targets: iscsi.targets, registry: lunRegistry, context });
-  const control = new ControlPlane({
+  const control: ControlPlane = new ControlPlane({
     config: withBoundPorts(config, ports),
     runtime: {
       luns,
@@ -81,7 +99,15 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
       logoutGraceMs: 2000,
     },
     faultOf: (iqn, lun) => luns.faultOf(iqn, lun),
-    persistence: file && {
+    ...(cluster && { onApplied: () => cluster.node.track(servedLus(lunRegistry)) }),
+    persistence: cluster
+      ? cluster.configStore.persistence(async (): Promise<Config> => {
+          // Without a file (tests, embedded use) the node-local part is what runs, bound ports and all.
+          if (!file) return control.desired;
+          const local = await file.reread();
+          return env ? applyEnvOverrides(local, env, file.path) : local;
+        })
+      : file && {
       reread: async () => (env ? applyEnvOverrides(await file.reread(), env, file.path) : file.reread()),
       commit: async (_was, next) => {
         // The file form: a config validates only as it is written (a named backstore by its name).
@@ -99,7 +125,7 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
       const registry = createMetricsRegistry(serverMetricsSources(iscsi, lunRegistry, pool));
       admin = await startAdminListener(
         { host: config.admin.host, port: config.admin.port, tokenFile: adminTokenPath(config), ...opts.admin },
-        { iscsi, lunRegistry, luns, config, control, log },
+        { iscsi, lunRegistry, luns, config, control, log, ...(cluster && { cluster: clusterAdmin(cluster, iscsi, lunRegistry) }) },
         registry,
       );
     }
@@ -109,6 +135,22 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     throw err;
   }
   if (admin && config.admin.port === 0) control.adoptBoundAdminPort(admin.port);
+  if (cluster) {
+    try {
+      await cluster.node.join({
+        portals: config.iscsi.portals.map((p, i) => `${p.host}:${ports[i] ?? p.port}`),
+        ...(admin && { admin: `http://${config.admin.host}:${admin.port}` }),
+      });
+      await cluster.node.track(servedLus(lunRegistry));
+    } catch (err) {
+      await admin?.close();
+      await iscsi.stop(0);
+      await lunRegistry.closeAll();
+      throw err;
+    }
+    // Another node changed the shared config: apply it here too (one change at a time, like SIGHUP).
+    cluster.configStore.onRemoteChange(() => void reloadFromFile(control, `etcd ${cluster.node.keys.config}`, log));
+  }
   let stopping: Promise<void> | undefined;
   return {
     iscsi,
@@ -118,12 +160,16 @@ export async function startScatter(config: Config, log: Logger, opts: StartOptio
     ports,
     adminPort: admin?.port,
     control,
+    cluster,
     reload: () => reloadFromFile(control, path ?? '(none)', log),
     stop: (graceMs = 2000) =>
       (stopping ??= (async () => {
         await control.idle();
         await admin?.close();
         await iscsi.stop(graceMs);
+        // After the portals: nothing is served any more when the lease goes and other nodes take over.
+        await cluster?.configStore.close().catch((err: unknown) => log.warn({ err }, 'cluster: config watch not closed'));
+        await cluster?.node.close();
         await lunRegistry.closeAll();
       })()),
   };

@@ -48,8 +48,11 @@ export const ERROR_CODES = {
   // control/ (changes to the running target)
   CONFIG_APPLY: 'a step of a config change failed; what was applied before it was undone',
   CONFIG_REFUSED: 'a config change would lose data (a shrink) and is refused whole',
-  CONFIG_PERSIST: 'a config change could not be written to the config file; it was undone',
+  CONFIG_PERSIST: 'a config change could not be stored (the config file, or etcd in cluster mode); it was undone',
   CONFIG_PINNED: 'a config change touches a key set outside the config (the environment) and is refused whole',
+  // cluster/ (cluster mode, docs/cluster.md)
+  ETCD_UNAVAILABLE: 'etcd did not answer in time, or failed the call (a cluster change was not made)',
+  CLUSTER_CONFIG_CONFLICT: 'another node changed the cluster config first; nothing was written (retry)',
   // admin/ (ApiProblem: each is one problem type of the REST API, docs/admin.md)
   API_VALIDATION: 'a request does not match its schema (the problem lists each field and rule)',
   API_MALFORMED: 'a request body cannot be parsed (bad JSON, bad length)',
@@ -58,6 +61,7 @@ export const ERROR_CODES = {
   API_CONFLICT: 'the request conflicts with the current state',
   API_REFUSED: 'a change that would lose data (a shrink), refused whole',
   API_APPLY_FAILED: 'a step of a change failed on the running target; what was applied was undone',
+  API_CLUSTER_UNAVAILABLE: 'cluster mode: etcd cannot be reached, so the change or query was not made',
   API_CONFIG_FILE_CHANGED: 'the config file changed on disk since Scatter read it; reload (SIGHUP) before changing it through the API',
   API_PERSIST_FAILED: 'a change could not be written to the config file; it was undone',
   API_PRECONDITION_FAILED: 'a precondition of the request (If-Match) does not hold',

@@ -5,33 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessState, AluaModel } from '../../src/scsi/alua.js';
+import { groupsOf, rtpg } from '../helpers/alua.js';
 import { inquiry, read10, senseCodes, testUnitReady } from '../helpers/cdb.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
 
 const GOOD = 0;
 const CHECK_CONDITION = 2;
-
-function rtpg(allocation: number, extended = false): Buffer {
-  const c = Buffer.alloc(12);
-  c[0] = 0xa3;
-  c[1] = (extended ? 0x20 : 0) | 0x0a;
-  c.writeUInt32BE(allocation, 6);
-  return c;
-}
-
-/** (group id, state, port ids) of each descriptor of length-only RTPG data. */
-function groupsOf(d: Buffer): [number, number, number[]][] {
-  const out: [number, number, number[]][] = [];
-  const end = 4 + d.readUInt32BE(0);
-  for (let at = 4; at + 8 <= end; ) {
-    const count = d[at + 7]!;
-    const ports = Array.from({ length: count }, (_, k) => d.readUInt16BE(at + 8 + 4 * k + 2));
-    out.push([d.readUInt16BE(at + 2), d[at]! & 0x0f, ports]);
-    at += 8 + 4 * count;
-  }
-  return out;
-}
 
 let t: TestTarget;
 beforeAll(async () => {

@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ConfigFileChangedError } from '../../config/config-file.js';
+import { ScatterError } from '../../shared/errors.js';
 import type { Config } from '../../config/schema.js';
 import { ApplyError } from '../../control/apply.js';
 import { PersistError, PinnedChangeError, RefusedChangeError, type ChangeResult, type ControlPlane } from '../../control/control-plane.js';
@@ -97,7 +98,13 @@ export function asProblem(err: unknown): unknown {
   if (err instanceof RefusedChangeError) return new ApiProblem('refused', err.message, { cause: err });
   if (err instanceof PinnedChangeError) return new ApiProblem('conflict', err.message, { cause: err });
   if (err instanceof ApplyError) return new ApiProblem('apply-failed', `${err.message}; nothing was changed`, { cause: err });
-  if (err instanceof PersistError) return new ApiProblem('persist-failed', err.message, { cause: err });
+  if (err instanceof PersistError) {
+    // Cluster mode: the "file" is etcd (src/cluster/config-store.ts), and its failures have their own meaning.
+    const code = err.cause instanceof ScatterError ? err.cause.code : undefined;
+    if (code === 'ETCD_UNAVAILABLE') return new ApiProblem('cluster-unavailable', `${err.message}; retry when etcd is back`, { cause: err });
+    if (code === 'CLUSTER_CONFIG_CONFLICT') return new ApiProblem('conflict', err.message, { cause: err });
+    return new ApiProblem('persist-failed', err.message, { cause: err });
+  }
   if (err instanceof ConfigFileChangedError) {
     return new ApiProblem('config-file-changed', `${err.message}: send SIGHUP (or restart) so Scatter reads it, then retry`, { cause: err });
   }

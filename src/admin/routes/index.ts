@@ -2,6 +2,7 @@
 import type { AdminRoutes } from '../app.js';
 import { aclRoutes } from './acls.js';
 import { backstoreRoutes } from './backstores.js';
+import { clusterRoutes } from './cluster.js';
 import { configRoutes } from './config.js';
 import { loginRoutes } from './logins.js';
 import { sessionRoutes } from './sessions.js';
@@ -16,4 +17,5 @@ export const ADMIN_ROUTES: readonly AdminRoutes[] = [
   aclRoutes,
   backstoreRoutes,
   settingsRoutes,
+  clusterRoutes,
 ];

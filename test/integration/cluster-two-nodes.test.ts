@@ -1,0 +1,241 @@
+/**
+ * Two Scatter nodes of one cluster in this process, over one etcd (a private member) and one
+ * backing file (docs/cluster.md): the first node seeds the shared config and owns the LUs
+ * (Active/Optimized after its grace), the second serves the same LU identity as Standby; REPORT
+ * TARGET PORT GROUPS through either node lists both groups; a drain through the admin API moves
+ * ownership with the data intact and an ASYMMETRIC ACCESS STATE CHANGED on the old path; a
+ * config change through one node's API appears on the other; a node that leaves (lease revoked)
+ * hands its LUs over.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccessState } from '../../src/scsi/alua.js';
+import { AdminClient } from '../helpers/admin-client.js';
+import { groupsOf, preferredOf, rtpg } from '../helpers/alua.js';
+import { inquiry, read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
+import { missingEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { TestInitiator } from '../helpers/initiator.js';
+import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const missing = missingEtcd();
+const GOOD = 0;
+const CHECK_CONDITION = 2;
+const AO = AccessState.ACTIVE_OPTIMIZED;
+const STANDBY = AccessState.STANDBY;
+const BLOCK = 512;
+
+describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
+  let etcd: TestEtcd;
+  let shared: string;
+  let a: TestTarget;
+  let b: TestTarget;
+  const name = `t${randomBytes(4).toString('hex')}`;
+
+  function node(nodeId: string, portGroup: number): Promise<TestTarget> {
+    return startTestTarget((raw) => {
+      raw.cluster = { name, nodeId, portGroup, etcd: { endpoints: [etcd.endpoint] }, leaseTtlSeconds: 2, graceMs: 300 };
+      // Both files name the same backing file; the second node takes the first's config from etcd anyway.
+      (raw.targets as { luns: unknown[] }[])[0]!.luns = [{ lun: 0, backstore: { type: 'file', path: join(shared, 'lun0.img'), size: '16MiB' } }];
+    });
+  }
+
+  function ownerOf(t: TestTarget): string | undefined {
+    return t.scatter.cluster!.node.luStates().find((l) => l.lun === 0)?.owner;
+  }
+
+  function stateOn(t: TestTarget): AccessState {
+    return t.scatter.cluster!.node.accessStateOf({ iqn: TEST_IQN, lun: 0 });
+  }
+
+  async function session(t: TestTarget): Promise<TestInitiator> {
+    const i = await TestInitiator.connect(t.port);
+    expect((await i.login({ targetName: TEST_IQN })).status).toEqual([0, 0]);
+    // The power-on unit attention first.
+    await i.command({ cdb: testUnitReady() });
+    return i;
+  }
+
+  async function groups(i: TestInitiator): Promise<{ states: [number, number, number[]][]; pref: Map<number, boolean> }> {
+    const r = await i.command({ cdb: rtpg(512), read: 512 });
+    expect(r.status).toBe(GOOD);
+    return { states: groupsOf(r.data), pref: preferredOf(r.data) };
+  }
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    shared = mkdtempSync(join(tmpdir(), 'scatter-cluster-'));
+    a = await node('a', 1);
+    await waitUntil(() => stateOn(a) === AO, 'node a is Active/Optimized');
+    b = await node('b', 2);
+    await waitUntil(() => stateOn(b) === STANDBY && ownerOf(b) === 'a', 'node b sees a as owner and is Standby');
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.stop();
+    await etcd?.stop();
+    rmSync(shared, { recursive: true, force: true });
+  });
+
+  it('reports TPGS, both port groups and the owner as preferred, through either node', async () => {
+    for (const [t, group] of [
+      [a, 1],
+      [b, 2],
+    ] as const) {
+      const i = await session(t);
+      const inq = await i.command({ cdb: inquiry(96), read: 96 });
+      expect(inq.data[5]! & 0x30).toBe(0x10); // TPGS = 01b: implicit
+      const { states, pref } = await groups(i);
+      expect(states).toEqual([
+        [1, AO, [1]],
+        [2, STANDBY, [2]],
+      ]);
+      expect(pref.get(1)).toBe(true);
+      expect(pref.get(2)).toBe(false);
+      // VPD 83h names this node's group and relative port.
+      const vpd = await i.command({ cdb: inquiry(255, true, 0x83), read: 255 });
+      expect(designator(vpd.data, 0x5)).toBe(group);
+      expect(designator(vpd.data, 0x4)).toBe(group);
+      i.close();
+    }
+  });
+
+  it('the same LU identity on both nodes (NAA, serial, capacity)', async () => {
+    const ia = await session(a);
+    const ib = await session(b);
+    const naa = async (i: TestInitiator) => (await i.command({ cdb: inquiry(255, true, 0x83), read: 255 })).data.subarray(4, 24).toString('hex');
+    const serial = async (i: TestInitiator) => (await i.command({ cdb: inquiry(255, true, 0x80), read: 255 })).data.toString('latin1');
+    expect(await naa(ib)).toBe(await naa(ia));
+    expect(await serial(ib)).toBe(await serial(ia));
+    ia.close();
+    ib.close();
+  });
+
+  it('the standby node refuses media access with NOT READY, LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE', async () => {
+    const i = await session(b);
+    const tur = await i.command({ cdb: testUnitReady() });
+    expect(tur.status).toBe(CHECK_CONDITION);
+    expect(senseCodes(tur.sense)).toEqual([0x02, 0x04, 0x0b]);
+    const rd = await i.command({ cdb: read10(0, 1), read: BLOCK });
+    expect(senseCodes(rd.sense)).toEqual([0x02, 0x04, 0x0b]);
+    i.close();
+  });
+
+  it('a drain through the admin API moves ownership; the data written through the old owner is read through the new one', async () => {
+    const ia = await session(a);
+    const ib = await session(b);
+    const data = randomBytes(8 * BLOCK);
+    expect((await ia.command({ cdb: write10(100, 8), write: data })).status).toBe(GOOD);
+
+    const api = AdminClient.of(a);
+    const moved = await api.request('POST', '/v1/cluster/drain', {
+      body: JSON.stringify({ target: TEST_IQN, lun: 0, to: 'b' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(moved.status, moved.text).toBe(200);
+    expect(moved.json).toMatchObject({ from: 'a', to: 'b' });
+    await waitUntil(() => stateOn(b) === AO && stateOn(a) === STANDBY, 'b is Active/Optimized and a Standby');
+
+    // The old path first reports the change, then is Standby; the new one serves the data.
+    const ua = await ia.command({ cdb: testUnitReady() });
+    expect(senseCodes(ua.sense)).toEqual([0x06, 0x2a, 0x06]);
+    expect(senseCodes((await ia.command({ cdb: testUnitReady() })).sense)).toEqual([0x02, 0x04, 0x0b]);
+    const uaB = await ib.command({ cdb: testUnitReady() });
+    expect(senseCodes(uaB.sense)).toEqual([0x06, 0x2a, 0x06]);
+    const rd = await ib.command({ cdb: read10(100, 8), read: 8 * BLOCK });
+    expect(rd.status).toBe(GOOD);
+    expect(rd.data.equals(data)).toBe(true);
+    expect((await groups(ia)).states).toEqual([
+      [1, STANDBY, [1]],
+      [2, AO, [2]],
+    ]);
+
+    // Asked of a node that does not own it: a problem naming the owner.
+    const wrong = await api.request('POST', '/v1/cluster/drain', {
+      body: JSON.stringify({ target: TEST_IQN, lun: 0, to: 'b' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(wrong.status).toBe(409);
+    expect(String(wrong.json?.detail)).toContain('node b');
+    // And back, for the tests after this one.
+    const back = await AdminClient.of(b).request('POST', '/v1/cluster/drain', {
+      body: JSON.stringify({ target: TEST_IQN, lun: 0, to: 'a' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(back.status, back.text).toBe(200);
+    await waitUntil(() => stateOn(a) === AO && stateOn(b) === STANDBY, 'a owns it again');
+    ia.close();
+    ib.close();
+  });
+
+  it('GET /v1/cluster shows the nodes, the lease, the owner and the states', async () => {
+    const r = await AdminClient.of(b).get('/v1/cluster');
+    expect(r.status, r.text).toBe(200);
+    expect(r.json).toMatchObject({
+      cluster: name,
+      nodeId: 'b',
+      portGroup: 2,
+      lease: { state: 'live', ttlSeconds: 2 },
+      etcd: { reachable: true },
+      lus: [{ target: TEST_IQN, lun: 0, owner: 'a', phase: 'follower', accessState: 'standby' }],
+    });
+    const nodes = (r.json!.nodes as { nodeId: string; live: boolean; portals: string[] }[]).map((n) => [n.nodeId, n.live, n.portals]);
+    expect(nodes).toEqual([
+      ['a', true, [`127.0.0.1:${a.port}`]],
+      ['b', true, [`127.0.0.1:${b.port}`]],
+    ]);
+    const health = await fetch(`http://127.0.0.1:${b.scatter.adminPort}/healthz`);
+    expect(await health.json()).toEqual({ status: 'ok', cluster: { nodeId: 'b', lease: 'live' } });
+  });
+
+  it('a LUN added through one node is served by the other, which stands by for it', async () => {
+    const api = AdminClient.of(a);
+    const added = await api.request('PUT', `/v1/targets/${TEST_IQN}/luns/3`, {
+      body: JSON.stringify({ backstore: { type: 'null', size: '64MiB' } }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(added.status, added.text).toBe(201);
+    await waitUntil(() => b.scatter.lunRegistry.get(TEST_IQN, 3) !== undefined, 'node b opened LUN 3');
+    await waitUntil(() => b.scatter.cluster!.node.accessStateOf({ iqn: TEST_IQN, lun: 3 }) === STANDBY, 'node b is Standby for LUN 3');
+    await waitUntil(() => a.scatter.cluster!.node.accessStateOf({ iqn: TEST_IQN, lun: 3 }) === AO, 'node a owns LUN 3');
+    expect(b.scatter.control.desired.targets[0]!.luns.map((l) => l.lun)).toEqual([0, 3]);
+  });
+
+  it('a node-local setting cannot be changed through the cluster', async () => {
+    const r = await AdminClient.of(a).request('PATCH', '/v1/iscsi', {
+      body: JSON.stringify({ nopInInterval: 7 }),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.text).toMatch(/node's own|this node/);
+  });
+
+  it('a node that leaves hands its LUs to the other (the lease is revoked, no waiting for a TTL)', async () => {
+    const ib = await session(b);
+    await a.stop();
+    await waitUntil(() => stateOn(b) === AO, 'b owns LUN 0 after a left');
+    const ua = await ib.command({ cdb: testUnitReady() });
+    expect(senseCodes(ua.sense)).toEqual([0x06, 0x2a, 0x06]);
+    expect((await ib.command({ cdb: testUnitReady() })).status).toBe(GOOD);
+    // a's group is still listed, as Unavailable.
+    expect((await groups(ib)).states).toEqual([
+      [1, AccessState.UNAVAILABLE, [1]],
+      [2, AO, [2]],
+    ]);
+    ib.close();
+  });
+});
+
+/** The value of the first VPD 83h designator of `type` (4h relative port, 5h port group): its last two bytes. */
+function designator(page: Buffer, type: number): number | undefined {
+  const end = 4 + page.readUInt16BE(2);
+  for (let at = 4; at + 4 <= end; ) {
+    const len = page[at + 3]!;
+    if ((page[at + 1]! & 0x0f) === type) return page.readUInt16BE(at + 4 + len - 2);
+    at += 4 + len;
+  }
+  return undefined;
+}
