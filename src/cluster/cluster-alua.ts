@@ -16,8 +16,10 @@ export interface ClusterView {
   readonly nodeId: string;
   readonly portGroup: number;
   readonly nonOwnerState: AccessState;
-  /** False while the node's lease is fenced or lost. */
+  /** False while the node's lease is fenced or lost, or past its fence deadline. */
   leaseValid(): boolean;
+  /** Clock time (performance.now()) after which leaseValid() turns false without any event. */
+  validUntil(): number;
   phaseOf(lu: LuName): OwnerPhase;
   ownerOf(lu: LuName): string | undefined;
   /** Every node seen (this one included), ascending by port group, with whether its lease is live. */
@@ -73,6 +75,8 @@ export class ClusterAluaProvider implements AluaProvider {
   private readonly cache = new Map<number, readonly TargetPortGroup[]>();
   private readonly listeners = new Set<(luns: readonly number[] | undefined) => void>();
   private readonly local: LocalTargetPort;
+  /** The cache was recomputed after the deadline passed (until the next invalidate with a valid lease). */
+  private expired = false;
 
   constructor(
     readonly iqn: string,
@@ -84,6 +88,12 @@ export class ClusterAluaProvider implements AluaProvider {
   }
 
   groups(lu: LogicalUnit): readonly TargetPortGroup[] {
+    // The fence timer may not have run yet (the event loop was stopped or busy): the clock decides,
+    // so that no command is served as owner past the lease's deadline.
+    if (performance.now() >= this.view.validUntil() && !this.expired) {
+      this.expired = true;
+      this.invalidate();
+    }
     let g = this.cache.get(lu.lun);
     if (!g) {
       g = Object.freeze(groupsOf(this.view, { iqn: this.iqn, lun: lu.lun }));
@@ -106,6 +116,7 @@ export class ClusterAluaProvider implements AluaProvider {
    * LUNs whose groups really changed (it raises ASYMMETRIC ACCESS STATE CHANGED for them).
    */
   invalidate(luns?: readonly number[]): void {
+    if (performance.now() < this.view.validUntil()) this.expired = false;
     const candidates = luns ?? [...this.cache.keys()];
     const changed: number[] = [];
     for (const lun of candidates) {

@@ -106,6 +106,15 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
     return this.stateNow;
   }
 
+  /**
+   * Clock time at which this node must stop acting as owner: the `fenced` timer fires then, but a
+   * timer can run late (an event loop that was stopped, or busy): whoever must not act past the
+   * deadline compares the clock with it. -Infinity unless the lease is live.
+   */
+  get fenceDeadline(): number {
+    return this.stateNow === 'live' ? this.confirmedAt + this.ttlMs - this.marginMs : -Infinity;
+  }
+
   /** Send time of the last keepalive (or the grant) that etcd confirmed. */
   get lastConfirmedAt(): number {
     return this.confirmedAt;

@@ -8,6 +8,8 @@ import { ApiProblem } from '../admin/problem.js';
 import type { ClusterAdmin } from '../admin/routes/cluster.js';
 import { ClusterNode, ACCESS_STATE_NAMES } from '../cluster/cluster-node.js';
 import { EtcdConfigStore } from '../cluster/config-store.js';
+import { createEtcdReservationStore, type EtcdReservationStore } from '../cluster/etcd-reservations.js';
+import { luSegment } from '../cluster/keys.js';
 import { EtcdUnavailableError } from '../cluster/etcd-timeout.js';
 import { DrainError, NotOwnerError } from '../cluster/ownership.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
@@ -20,8 +22,12 @@ export interface ClusterWiring {
   readonly configStore: EtcdConfigStore;
   /** The config to serve: the node's file with the cluster's shared part. */
   readonly config: Config;
-  /** What opening LUs and building targets needs in cluster mode. */
-  readonly context: Pick<LunOpenContext, 'cluster'>;
+  /** What opening LUs and building targets needs in cluster mode: ALUA, and reservations in etcd. */
+  readonly context: Pick<LunOpenContext, 'cluster' | 'reservationStoreFor'>;
+  /** The LUs this node serves now: it stands for their ownership; reservation stores of LUs gone are closed. */
+  track(registry: LunRegistry): Promise<void>;
+  /** Stop the config watch and every reservation store, then leave the cluster (lease revoked). */
+  close(): Promise<void>;
 }
 
 /** Connect to etcd and take the cluster's shared config (seeding it when this is the first node). */
@@ -40,7 +46,39 @@ export async function prepareCluster(cluster: ClusterConfig, local: Config, log:
       await configStore.close();
       throw err;
     });
-    return { node, configStore, config, context: { cluster: { portGroup: cluster.portGroup, aluaFor: (iqn) => node.providerFor(iqn) } } };
+    // One reservation store per LU; a LU opened again (replaced by a config change) gets a new one.
+    const stores = new Map<string, EtcdReservationStore>();
+    const closeStore = (seg: string): Promise<void> => {
+      const old = stores.get(seg);
+      stores.delete(seg);
+      return old ? old.close().catch((err: unknown) => log.warn({ err, lu: seg }, 'cluster: reservation watch not closed')) : Promise.resolve();
+    };
+    return {
+      node,
+      configStore,
+      config,
+      context: {
+        cluster: { portGroup: cluster.portGroup, aluaFor: (iqn) => node.providerFor(iqn) },
+        reservationStoreFor: async (target, lun) => {
+          const lu = { iqn: target.iqn, lun: lun.lun };
+          await closeStore(luSegment(lu));
+          const store = await createEtcdReservationStore({ client: node.client, keys: node.keys, lu, nodeId: cluster.nodeId, log, timeoutMs: cluster.etcd.callTimeoutMs });
+          stores.set(luSegment(lu), store);
+          return store;
+        },
+      },
+      track: async (registry) => {
+        const served = servedLus(registry);
+        const live = new Set([...registry.all()].map((e) => luSegment({ iqn: e.target, lun: e.lun })));
+        await Promise.all([...stores.keys()].filter((seg) => !live.has(seg)).map(closeStore));
+        await node.track(served);
+      },
+      close: async () => {
+        await configStore.close().catch((err: unknown) => log.warn({ err }, 'cluster: config watch not closed'));
+        await Promise.all([...stores.keys()].map(closeStore));
+        await node.close();
+      },
+    };
   } catch (err) {
     await node.close().catch(() => undefined);
     throw err;

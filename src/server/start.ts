@@ -18,7 +18,7 @@ import type { LunOpenContext } from '../runtime/open-lun.js';
 import { buildIscsiTarget, openTargetLuns } from '../runtime/open-target.js';
 import { iscsiServerOptions } from './iscsi-options.js';
 import { reloadFromFile } from './reload.js';
-import { clusterAdmin, prepareCluster, servedLus, type ClusterWiring } from './cluster-wiring.js';
+import { clusterAdmin, prepareCluster, type ClusterWiring } from './cluster-wiring.js';
 
 /** A running Scatter: the iSCSI server and everything behind it. */
 export interface Scatter {
@@ -65,8 +65,7 @@ export async function startScatter(fileConfig: Config, log: Logger, opts: StartO
   try {
     return await startNode(config, log, opts, file, cluster);
   } catch (err) {
-    await cluster?.configStore.close().catch(() => undefined);
-    await cluster?.node.close().catch(() => undefined);
+    await cluster?.close().catch(() => undefined);
     throw err;
   }
 }
@@ -99,7 +98,7 @@ async function startNode(config: Config, log: Logger, opts: StartOptions, file: 
       logoutGraceMs: 2000,
     },
     faultOf: (iqn, lun) => luns.faultOf(iqn, lun),
-    ...(cluster && { onApplied: () => cluster.node.track(servedLus(lunRegistry)) }),
+    ...(cluster && { onApplied: () => cluster.track(lunRegistry) }),
     persistence: cluster
       ? cluster.configStore.persistence(async (): Promise<Config> => {
           // Without a file (tests, embedded use) the node-local part is what runs, bound ports and all.
@@ -141,7 +140,7 @@ async function startNode(config: Config, log: Logger, opts: StartOptions, file: 
         portals: config.iscsi.portals.map((p, i) => `${p.host}:${ports[i] ?? p.port}`),
         ...(admin && { admin: `http://${config.admin.host}:${admin.port}` }),
       });
-      await cluster.node.track(servedLus(lunRegistry));
+      await cluster.track(lunRegistry);
     } catch (err) {
       await admin?.close();
       await iscsi.stop(0);
@@ -168,8 +167,7 @@ async function startNode(config: Config, log: Logger, opts: StartOptions, file: 
         await admin?.close();
         await iscsi.stop(graceMs);
         // After the portals: nothing is served any more when the lease goes and other nodes take over.
-        await cluster?.configStore.close().catch((err: unknown) => log.warn({ err }, 'cluster: config watch not closed'));
-        await cluster?.node.close();
+        await cluster?.close();
         await lunRegistry.closeAll();
       })()),
   };

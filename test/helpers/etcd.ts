@@ -49,6 +49,20 @@ async function healthy(endpoint: string): Promise<boolean> {
   }
 }
 
+/**
+ * Whether the etcd answering at `endpoint` is the member named `name`: two tests may be handed the
+ * same free port, and then the health check would answer from the other test's etcd.
+ */
+async function isMember(endpoint: string, name: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/v3/cluster/member/list`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+    const body = (await res.json()) as { members?: { name?: string }[] };
+    return res.ok && (body.members ?? []).some((m) => m.name === name);
+  } catch {
+    return false;
+  }
+}
+
 async function startOnce(): Promise<TestEtcd | 'port-taken'> {
   const etcd = findTool('etcd');
   const etcdctl = findTool('etcdctl');
@@ -57,12 +71,13 @@ async function startOnce(): Promise<TestEtcd | 'port-taken'> {
   const dir = await mkdtemp(join(tmpdir(), 'scatter-etcd-'));
   const endpoint = `http://127.0.0.1:${client}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
+  const name = `s${process.pid}-${client}`;
   // prettier-ignore
   const args = [
-    '--name', 's1', '--data-dir', dir,
+    '--name', name, '--data-dir', dir,
     '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
     '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', `s1=${peerUrl}`, '--initial-cluster-state', 'new', '--initial-cluster-token', 'scatter-test',
+    '--initial-cluster', `${name}=${peerUrl}`, '--initial-cluster-state', 'new', '--initial-cluster-token', 'scatter-test',
     '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'warn',
     '--unsafe-no-fsync', // throwaway data
   ];
@@ -78,7 +93,7 @@ async function startOnce(): Promise<TestEtcd | 'port-taken'> {
     await waitUntil(
       async () => {
         if (gone) throw new Error(`etcd exited while starting: ${stderr}`);
-        return healthy(endpoint);
+        return (await healthy(endpoint)) && (await isMember(endpoint, name)) && !gone;
       },
       () => `etcd at ${endpoint} is healthy (stderr: ${stderr})`,
       { timeoutMs: 20_000, pollMs: 50 },

@@ -17,6 +17,7 @@ import { AdminClient } from '../helpers/admin-client.js';
 import { groupsOf, preferredOf, rtpg } from '../helpers/alua.js';
 import { inquiry, read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
 import { missingEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { IN, SA, TYPES, parseReadKeys, parseReadReservation, prInCdb, prOutCdb, prOutParams } from '../helpers/pr.js';
 import { TestInitiator } from '../helpers/initiator.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -167,6 +168,30 @@ describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
     });
     expect(back.status, back.text).toBe(200);
     await waitUntil(() => stateOn(a) === AO && stateOn(b) === STANDBY, 'a owns it again');
+    ia.close();
+    ib.close();
+  });
+
+  it('a reservation made through the owner is in force through the standby node, and the other way round', async () => {
+    const ia = await session(a);
+    const ib = await session(b);
+    const key = 0xa1n;
+    expect((await ia.command({ cdb: prOutCdb(SA.REGISTER), write: prOutParams(0n, key) })).status).toBe(GOOD);
+    expect((await ia.command({ cdb: prOutCdb(SA.RESERVE, TYPES.WE), write: prOutParams(key, 0n) })).status).toBe(GOOD);
+    const keys = parseReadKeys((await ib.command({ cdb: prInCdb(IN.READ_KEYS), read: 4096 })).data);
+    expect(keys.keys).toEqual([key]);
+    expect(parseReadReservation((await ib.command({ cdb: prInCdb(IN.READ_RESERVATION), read: 4096 })).data)).toMatchObject({ key, type: TYPES.WE });
+    // B's nexus preempts A's registration through the standby node (PR OUT is allowed in Standby).
+    expect((await ib.command({ cdb: prOutCdb(SA.REGISTER), write: prOutParams(0n, 0xb2n) })).status).toBe(GOOD);
+    expect((await ib.command({ cdb: prOutCdb(SA.PREEMPT, TYPES.WE), write: prOutParams(0xb2n, key) })).status).toBe(GOOD);
+    // A's nexus lost its registration and the reservation: a write through the owner conflicts.
+    const ua = await ia.command({ cdb: testUnitReady() });
+    expect(senseCodes(ua.sense)).toEqual([0x06, 0x2a, 0x05]); // REGISTRATIONS PREEMPTED
+    const w = await ia.command({ cdb: write10(0, 1), write: Buffer.alloc(BLOCK) });
+    expect(w.status).toBe(0x18); // RESERVATION CONFLICT
+    // Clean up: B's key clears everything.
+    expect((await ib.command({ cdb: prOutCdb(SA.CLEAR), write: prOutParams(0xb2n, 0n) })).status).toBe(GOOD);
+    expect((await ia.command({ cdb: write10(0, 1), write: Buffer.alloc(BLOCK) })).status).toBe(GOOD);
     ia.close();
     ib.close();
   });
