@@ -4,6 +4,7 @@ import { ApiError, ConnectionError } from './api-client.js';
 import { registerAcl } from './commands/acl.js';
 import { registerBackstore } from './commands/backstore.js';
 import { MUTUAL_SECRET_ENV, SECRET_ENV, registerChap } from './commands/chap.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerConfig } from './commands/config.js';
 import { registerLs } from './commands/ls.js';
 import { registerLun } from './commands/lun.js';
@@ -49,6 +50,7 @@ export function buildProgram(done: (code: number) => void): Command {
   registerPortal(program);
   registerSession(program);
   registerConfig(program);
+  registerCluster(program);
   return program;
 }
 
