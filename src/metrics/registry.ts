@@ -1,5 +1,6 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { registerBackstoreHealthMetrics, registerBlockMetrics, registerPoolMetrics } from './block-metrics.js';
+import { registerClusterMetrics } from './cluster-metrics.js';
 import { registerIscsiMetrics } from './iscsi-metrics.js';
 import { registerScsiMetrics } from './scsi-metrics.js';
 import type { MetricsSources } from './sources.js';
@@ -16,6 +17,7 @@ export function createMetricsRegistry(src: MetricsSources, opts: { processMetric
   registerBackstoreHealthMetrics(registry, src);
   registerPoolMetrics(registry, src);
   registerIscsiMetrics(registry, src);
+  if (src.cluster) registerClusterMetrics(registry, src.cluster);
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   return registry;
 }

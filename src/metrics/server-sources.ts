@@ -2,14 +2,15 @@ import type { Mempool } from '../block/mempool.js';
 import type { IscsiServer } from '../iscsi/iscsi-server.js';
 import { OPEN_ACCESS, aclFor } from '../iscsi/target-access.js';
 import type { LunRegistry } from '../runtime/lun-registry.js';
+import { clusterSource, type ClusterNodeView } from './cluster-metrics.js';
 import { OTHER_INITIATOR, type LunHealthSource, type LunSource, type MetricsSources, type SessionSource, type TargetSource } from './sources.js';
 
 /**
  * Sources over a running server. Each call walks the live registries (`iscsi.targets`, the LUN
  * registry, `iscsi.sessions`), so targets and LUNs added or removed at runtime show up at the
- * next scrape.
+ * next scrape. `cluster` is the node in cluster mode (absent on a single node: no cluster metrics).
  */
-export function serverMetricsSources(iscsi: IscsiServer, luns: LunRegistry, pool: Mempool): MetricsSources {
+export function serverMetricsSources(iscsi: IscsiServer, luns: LunRegistry, pool: Mempool, cluster?: ClusterNodeView): MetricsSources {
   return {
     *targets(): Iterable<TargetSource> {
       for (const t of iscsi.targets.all()) {
@@ -43,5 +44,6 @@ export function serverMetricsSources(iscsi: IscsiServer, luns: LunRegistry, pool
     readBudget: () => iscsi.readBudget,
     admission: () => ({ preLogin: iscsi.admission.preLoginCount, evicted: iscsi.admission.evicted }),
     loginFailures: () => iscsi.loginFailures.entries(),
+    ...(cluster && { cluster: clusterSource(cluster) }),
   };
 }

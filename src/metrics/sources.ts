@@ -2,6 +2,7 @@ import type { BlockStats } from '../block/stats.js';
 import type { MempoolStats } from '../block/mempool.js';
 import type { ScsiStats } from '../scsi/stats.js';
 import type { DeviceState, FaultCause } from '../block/health.js';
+import type { AccessState } from '../scsi/alua.js';
 
 export interface TargetSource {
   readonly iqn: string;
@@ -47,6 +48,25 @@ export interface SessionSource {
   readonly initiator?: string;
 }
 
+/** One LU as this cluster node sees it. */
+export interface ClusterLuSource {
+  readonly target: string;
+  readonly lun: number;
+  /** This node holds the LU's owner key. */
+  readonly owned: boolean;
+  /** This node's ALUA access state for the LU. */
+  readonly accessState: AccessState;
+  /** Owner changes this node has seen. */
+  readonly ownerChanges: number;
+}
+
+/** Cluster mode: the node's LUs, its lease state and fences. */
+export interface ClusterSource {
+  lus(): Iterable<ClusterLuSource>;
+  leaseState(): string;
+  fences(): number;
+}
+
 /** The `initiator` label of sessions whose initiator has no ACL entry; no iSCSI name can be it. */
 export const OTHER_INITIATOR = 'other';
 
@@ -76,4 +96,6 @@ export interface MetricsSources {
   admission(): { preLogin: number; evicted: number };
   /** Failed logins so far, by reason (a fixed set, every reason listed); absent = none counted. */
   loginFailures?(): Iterable<readonly [reason: string, count: number]>;
+  /** Cluster mode only: the scatter_cluster_* families are registered when this is present. */
+  readonly cluster?: ClusterSource;
 }

@@ -121,7 +121,7 @@ async function startNode(config: Config, log: Logger, opts: StartOptions, file: 
   let admin: AdminListener | undefined;
   try {
     if (config.admin.enabled) {
-      const registry = createMetricsRegistry(serverMetricsSources(iscsi, lunRegistry, pool));
+      const registry = createMetricsRegistry(serverMetricsSources(iscsi, lunRegistry, pool, cluster?.node));
       admin = await startAdminListener(
         { host: config.admin.host, port: config.admin.port, tokenFile: adminTokenPath(config), ...opts.admin },
         { iscsi, lunRegistry, luns, config, control, log, ...(cluster && { cluster: clusterAdmin(cluster, iscsi, lunRegistry) }) },
