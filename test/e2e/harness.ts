@@ -57,7 +57,7 @@ const BAD_DMESG = /I\/O error|FAILED Result|Sense Key|EXT4-fs error|blk_update_r
 const KNOWN_KERNEL_WARNINGS = [/WARNING: .* check_flush_dependency/];
 
 /** The dmesg lines that count as trouble: known kernel warnings drop out with their Call Trace line. */
-function troubleLines(dmesg: string[], tolerated: RegExp[]): string[] {
+export function troubleLines(dmesg: string[], tolerated: RegExp[]): string[] {
   const out: string[] = [];
   let traces = 0;
   for (const line of dmesg) {

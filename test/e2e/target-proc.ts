@@ -1,7 +1,9 @@
 /**
  * Scatter as a separate process (`node dist/cli/main.js serve`), so a test can
- * SIGTERM it and start it again on the same port and backing file. Its JSON log
- * is kept; entries at level error (50) or above fail a scenario.
+ * SIGTERM (or SIGKILL) it and start it again on the same port and backing file.
+ * Its JSON log is kept; entries at level error (50) or above fail a scenario.
+ * With `{ admin: true }` it also serves the admin API on a port of its own
+ * (stateDir in its directory, so the token is `<dir>/state/admin-token`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,18 +58,44 @@ export class TargetProcess {
   private exited: Promise<number | null> | undefined;
 
   readonly configFile = join(this.dir, 'scatter.yaml');
+  readonly stateDir = join(this.dir, 'state');
+  /** The admin API's port (0 until the first start; stays 0 without `{ admin: true }`). */
+  adminPort = 0;
   private config: Record<string, unknown>;
+  private readonly withAdmin: boolean;
 
   /** `configure` gives the file's content as an object (YAML is a superset of JSON); the portal is filled in. */
-  constructor(configure: (self: TargetProcess) => Record<string, unknown>) {
+  constructor(configure: (self: TargetProcess) => Record<string, unknown>, opts: { admin?: boolean } = {}) {
     this.config = configure(this);
+    this.withAdmin = opts.admin ?? false;
   }
 
-  /** The config file as `scatter serve` reads it: `config` plus the portal and no admin listener. */
+  /** The config file as `scatter serve` reads it: `config` plus the portal and, unless asked for, no admin listener. */
   private writeConfig(): void {
     const iscsi = { ...(this.config.iscsi as Record<string, unknown> | undefined), portals: [{ host: '127.0.0.1', port: this.port }] };
-    // No admin listener: its default port 9470 could collide with a target already running here.
-    writeFileSync(this.configFile, JSON.stringify({ logLevel: 'info', admin: { enabled: false }, ...this.config, iscsi }, null, 2));
+    // No admin listener by default: its default port 9470 could collide with a target already running here.
+    const admin = this.withAdmin ? { stateDir: this.stateDir, admin: { enabled: true, host: '127.0.0.1', port: this.adminPort } } : { admin: { enabled: false } };
+    writeFileSync(this.configFile, JSON.stringify({ logLevel: 'info', ...admin, ...this.config, iscsi }, null, 2));
+  }
+
+  /** A request to the admin API with the bearer token from the state directory; the parsed JSON body (or text). */
+  async admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | undefined; text: string }> {
+    if (!this.withAdmin) throw new Error('admin: this target was started without { admin: true }');
+    const token = readFileSync(join(this.stateDir, 'admin-token'), 'utf8').trim();
+    const res = await fetch(`http://127.0.0.1:${this.adminPort}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text };
   }
 
   lunPath(name = 'lun0.img'): string {
@@ -77,6 +105,7 @@ export class TargetProcess {
   async start(): Promise<void> {
     if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build`');
     if (this.port === 0) this.port = await freePort();
+    if (this.withAdmin && this.adminPort === 0) this.adminPort = await freePort();
     writeFileSync(this.portFile, String(this.port));
     mkdirSync(this.relayPidDir, { recursive: true });
     this.writeConfig();
@@ -139,6 +168,14 @@ export class TargetProcess {
     const code = await this.exited!;
     this.child = undefined;
     return code;
+  }
+
+  /** SIGKILL (no shutdown of any kind: connections drop, the etcd lease is left to expire) and wait for the exit. */
+  async kill(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+    this.child = undefined;
   }
 
   /** Bytes and PDUs (by opcode hex, plus NOP ping counts, plus CDB opcodes) relayed each way, summed over the live relays. */

@@ -449,3 +449,237 @@ scenario_acl() {
   step ended
   iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout >/dev/null 2>&1 || true
 }
+
+# --- multipath (multipath.e2e.ts): two cluster nodes, one LU, dm-multipath with ALUA -----------
+
+# The disk of the session logged in to portal $1 (address:port); empty if none yet.
+disk_of_portal() {
+  for s in /sys/class/iscsi_session/session*; do
+    [ -e "$s" ] || continue
+    n=${s##*session}
+    c=/sys/class/iscsi_connection/connection$n:0
+    [ "$(cat "$c/persistent_address" 2>/dev/null):$(cat "$c/persistent_port" 2>/dev/null)" = "$1" ] || continue
+    for b in "$s"/device/target*/*/block/*; do
+      if [ -e "$b" ] && [ -b "/dev/${b##*/}" ]; then echo "${b##*/}"; return 0; fi
+    done
+  done
+}
+
+# `multipath -ll` once into /tmp/mpll (multipath reads dm's tables and runs the checkers itself).
+mpll() { DM_DISABLE_UDEV=1 multipath -ll > /tmp/mpll 2>&1; }
+
+# "prio=N status=S" of the path group that holds disk $1, then that path's own line, from /tmp/mpll.
+group_of() { awk -v d=" $1 " '/policy=/ { g = $0 } index($0, d) { sub(/.*prio=/, "prio=", g); print g; exit }' /tmp/mpll; }
+path_of() { grep " $1 " /tmp/mpll; }
+prio_of() { group_of "$1" | sed -n 's/^prio=\([0-9]*\) .*/\1/p'; }
+log_mpll() { sed "s/^/E2E-LOG $1: /" /tmp/mpll; }
+
+# Numbered 16 KiB files, each a slice of the pattern chosen by its number, written with fsync; each
+# acknowledged one is logged with the time of the acknowledgement. Runs until /tmp/stop exists.
+writer() {
+  n=$1
+  while [ ! -e /tmp/stop ]; do
+    if ! dd if=/pattern.bin of="/mnt/load/f$n" bs=4096 skip=$(((n * 4) % 1020)) count=4 conv=fsync 2>/tmp/writer.err; then
+      echo "$n $(now) ERR" >> /tmp/acks
+      exit 1
+    fi
+    echo "$n $(now)" >> /tmp/acks
+    n=$((n + 1))
+  done
+}
+
+acked() { awk '!/ERR/ { c++ } END { print c + 0 }' /tmp/acks; }
+
+# Waits (bounded, $2 tenths of a second) until at least $1 writes are acknowledged in all.
+wait_acks() {
+  i=0
+  while [ "$(acked)" -lt "$1" ]; do
+    grep -q ERR /tmp/acks && { sed 's/^/E2E-LOG writer: /' /tmp/writer.err; fail "a write failed: $(grep ERR /tmp/acks)"; }
+    [ $i -lt "$2" ] || fail "only $(acked) of $1 writes acknowledged"
+    sleep 0.1
+    i=$((i + 1))
+  done
+}
+
+start_load() { rm -f /tmp/stop; writer "$1" & WRITER=$!; }
+
+stop_load() {
+  touch /tmp/stop
+  wait "$WRITER" || { sed 's/^/E2E-LOG writer: /' /tmp/writer.err; fail "the writer failed: $(grep ERR /tmp/acks)"; }
+}
+
+# The longest gap between two acknowledgements from line $1 on (acks file), as "seconds after-n".
+longest_gap() {
+  tail -n "+$1" /tmp/acks | awk 'NR > 1 && $2 - t > g { g = $2 - t; n = $1 } { t = $2 } END { printf "%.2f %d\n", g, n }'
+}
+
+scenario_multipath() {
+  for m in $(cat /etc/modules.extra); do insmod "/lib/modules/$m.ko" || fail "insmod $m"; done
+  step dm-modules
+  # One node record per portal; the portal group tag is the node's port group.
+  must iscsiadm -m node -o new -T "$IQN" -p "$PORTAL_A,1"
+  must iscsiadm -m node -o new -T "$IQN" -p "$PORTAL_B,2"
+  must iscsiadm -m node -T "$IQN" -p "$PORTAL_A" --login
+  must iscsiadm -m node -T "$IQN" -p "$PORTAL_B" --login
+  i=0
+  while [ -z "$(disk_of_portal "$PORTAL_A")" ] || [ -z "$(disk_of_portal "$PORTAL_B")" ]; do
+    [ $i -lt 200 ] || fail 'the two disks did not appear after login'
+    sleep 0.1
+    i=$((i + 1))
+  done
+  DA=$(disk_of_portal "$PORTAL_A")
+  DB=$(disk_of_portal "$PORTAL_B")
+  SA=$(basename "$(dirname "$(dirname "$(readlink -f /sys/block/$DA/device)")")")
+  SB=$(basename "$(dirname "$(dirname "$(readlink -f /sys/block/$DB/device)")")")
+  echo "E2E-LOG node a path $DA ($(cat /sys/block/$DA/dev)) $SA, node b path $DB ($(cat /sys/block/$DB/dev)) $SB"
+  for d in $DA $DB; do echo "E2E-LOG $d: dh_state=$(cat /sys/block/$d/device/dh_state 2>/dev/null) access_state=$(cat /sys/block/$d/device/access_state 2>/dev/null) vpd83=$(od -An -tx1 /sys/block/$d/device/vpd_pg83 2>/dev/null | tr -d ' \n' | head -c 80)"; done
+  step login
+
+  mkdir -p /etc/multipath
+  cat > /etc/multipath.conf <<CONF
+defaults {
+	user_friendly_names yes
+	find_multipaths no
+	# No udev in the guest: WWIDs from sysfs (VPD 83h).
+	uid_attribute ""
+	polling_interval 1
+	# Checkers run synchronously: a path's state is known in the tick that checks it, not the next one.
+	force_sync yes
+	path_grouping_policy group_by_prio
+	prio alua
+	# Not the kernel's access_state (prio sysfs): ask the target with REPORT TARGET PORT GROUPS.
+	detect_prio no
+	path_checker tur
+	failback immediate
+	no_path_retry $NO_PATH_RETRY
+	# For iSCSI paths multipathd writes this to the session's recovery_tmo (open-iscsi's
+	# replacement_timeout): how long a dead session holds its commands before dm gets them back.
+	fast_io_fail_tmo $FAST_IO_FAIL_TMO
+	enable_foreign "NONE"
+}
+CONF
+  # No udev in the guest. libudev lists only devices with a udev database entry ("initialized"),
+  # so each path gets an empty one; libdevmapper makes the /dev/mapper nodes itself.
+  mkdir -p /run/udev/data
+  for d in $DA $DB; do echo "I:1" > "/run/udev/data/b$(cat /sys/block/$d/dev)"; done
+  export DM_DISABLE_UDEV=1
+  multipathd -d -v3 > /tmp/multipathd.log 2>&1 &
+  i=0
+  while [ ! -b /dev/mapper/mpatha ]; do
+    [ $i -lt 300 ] || { sed 's/^/E2E-LOG multipathd: /' /tmp/multipathd.log | tail -60; fail 'multipathd made no /dev/mapper/mpatha'; }
+    sleep 0.1
+    i=$((i + 1))
+  done
+  MP=/dev/mapper/mpatha
+  # dm calls a path group active once I/O has gone through it.
+  must dd if="$MP" of=/dev/null bs=4096 count=1 iflag=direct
+  # Both paths checked once: the owner's group active with prio 50 or more, node b's path a ghost.
+  i=0
+  while :; do
+    mpll
+    pa=$(prio_of "$DA")
+    if [ "${pa:-0}" -ge 50 ] && group_of "$DA" | grep -q 'status=active' && path_of "$DB" | grep -q ghost; then break; fi
+    [ $i -lt 100 ] || { log_mpll initial; sed 's/^/E2E-LOG multipathd: /' /tmp/multipathd.log | tail -60; fail "two path groups with $DA active and $DB ghost expected"; }
+    sleep 0.2
+    i=$((i + 1))
+  done
+  [ "$(grep -c 'policy=' /tmp/mpll)" = 2 ] || { log_mpll initial; fail 'two path groups expected'; }
+  log_mpll initial
+  metric initial_prio_a "$pa"
+  metric initial_prio_b "$(prio_of "$DB")"
+  step multipath
+
+  must /sbin/mke2fs -t ext4 -q -F "$MP"
+  must mount -t ext4 "$MP" /mnt
+  mkdir /mnt/load
+  : > /tmp/acks
+
+  # 1: kill -9 of the owner under the load.
+  start_load 0
+  wait_acks 20 600
+  step load-1
+  echo "E2E-LOG clock: uptime $(now) is $(date +%T)"
+  # The host kills node a now. Wait for dm to fail node a's path, then for 30 more writes.
+  MAJMIN_A=$(cat /sys/block/$DA/dev)
+  i=0
+  while ! DM_DISABLE_UDEV=1 dmsetup status mpatha | grep -q " $MAJMIN_A F "; do
+    [ $i -lt 600 ] || { DM_DISABLE_UDEV=1 dmsetup status mpatha | sed 's/^/E2E-LOG dmsetup: /'; fail "node a's path $DA never failed"; }
+    grep -q ERR /tmp/acks && fail "a write failed: $(grep ERR /tmp/acks)"
+    sleep 0.1
+    i=$((i + 1))
+  done
+  step path-a-failed
+  wait_acks $(($(acked) + 30)) 600
+  stop_load
+  gap=$(longest_gap 1)
+  metric failover_stall_s "${gap% *}"
+  awk -v n="${gap#* }" '$1 >= n - 2 && $1 <= n + 1 { print "E2E-LOG ack: " $0 }' /tmp/acks
+  metric failover_stall_after_n "${gap#* }"
+  metric failover_writes "$(acked)"
+  mpll
+  log_mpll failed-over
+  group_of "$DB" | grep -q 'status=active' || fail "node b's group is not active after the failover"
+  step failed-over
+
+  # 2: the host restarts node a; its path must come back as a ghost (standby) path.
+  i=0
+  while :; do
+    mpll
+    if path_of "$DA" | grep -q 'active ghost'; then break; fi
+    [ $i -lt 600 ] || { log_mpll rejoin; fail "node a's path $DA did not come back as ghost"; }
+    sleep 0.2
+    i=$((i + 1))
+  done
+  log_mpll rejoined
+  metric rejoin_prio_a "$(prio_of "$DA")"
+  metric rejoin_prio_b "$(prio_of "$DB")"
+  step rejoined
+
+  # 3: a planned drain back to node a under the load.
+  first=$(($(acked) + 1))
+  start_load "$(acked)"
+  wait_acks $(($(acked) + 20)) 600
+  step load-2
+  # The host drains to node a now; wait until node a's group is the active one, then 30 more writes.
+  i=0
+  while :; do
+    mpll
+    pa=$(prio_of "$DA")
+    if [ "${pa:-0}" -ge 50 ] && group_of "$DA" | grep -q 'status=active'; then break; fi
+    grep -q ERR /tmp/acks && fail "a write failed: $(grep ERR /tmp/acks)"
+    [ $i -lt 300 ] || { log_mpll drain; fail "node a's group did not become active after the drain"; }
+    sleep 0.2
+    i=$((i + 1))
+  done
+  step drained
+  wait_acks $(($(acked) + 30)) 600
+  stop_load
+  gap=$(longest_gap "$first")
+  metric drain_stall_s "${gap% *}"
+  awk -v n="${gap#* }" '$1 >= n - 2 && $1 <= n + 1 { print "E2E-LOG ack: " $0 }' /tmp/acks
+  metric drain_stall_after_n "${gap#* }"
+  metric total_writes "$(acked)"
+  mpll
+  log_mpll drained
+  step load-done
+
+  # Every acknowledged write is there, byte for byte; fsck is clean.
+  sync
+  must umount /mnt
+  must /sbin/e2fsck -fn "$MP"
+  echo 3 > /proc/sys/vm/drop_caches
+  must mount -t ext4 -o ro "$MP" /mnt
+  bad=0
+  while read -r n t; do
+    dd if=/pattern.bin bs=4096 skip=$(((n * 4) % 1020)) count=4 2>/dev/null | cmp -s - "/mnt/load/f$n" || { echo "E2E-LOG f$n differs"; bad=$((bad + 1)); }
+  done < /tmp/acks
+  [ "$bad" = 0 ] || fail "$bad acknowledged files differ"
+  metric verified_files "$(acked)"
+  must umount /mnt
+  if dmesg | grep -E 'EXT4-fs (error|warning)|Buffer I/O error|I/O error, dev dm-'; then fail 'the filesystem saw an error'; fi
+  step verified
+  echo "E2E-LOG multipathd log (from the load on, paths and map only):"
+  sed -n '/tur state = up/,$p' /tmp/multipathd.log | grep -E 'sd[a-z]|mpatha|8:[0-9]' | grep -v -E 'setting: |tur state = (pending|up|ghost)$|reported target port group|aas = ' | sed 's/^/E2E-LOG multipathd: /'
+  # What the kernel said about the paths, the sessions and dm (the host checks the sense data).
+  dmesg | grep -E '\] +(sd [0-9]+:|device-mapper|session[0-9]|connection[0-9]|I/O error)' | sed 's/^/E2E-LOG kmsg: /'
+}

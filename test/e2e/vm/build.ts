@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { writeCpio, type CpioEntry } from './cpio.js';
 import { indexModules, loadOrder } from './modules.js';
-import { FILES, KERNEL_METAPACKAGE, MODULES, PACKAGES, PROGRAMS } from './recipe.js';
+import { EXTRA_MODULES, FILES, KERNEL_METAPACKAGE, MODULES, PACKAGES, PROGRAMS } from './recipe.js';
 
 export interface VmArtefacts {
   vmlinux: string;
@@ -84,7 +84,8 @@ function extractVmlinux(bzImage: Buffer, scratch: string): Buffer {
   throw new Error('vmlinuz: no xz, zstd or gzip payload found');
 }
 
-const LIB_DIRS = ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu'];
+// multipath-tools keeps its own libraries (libmultipath.so.0 and friends) in /lib.
+const LIB_DIRS = ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu', 'lib'];
 
 /** The staging root's copy of a library, by file name. */
 function stagedLibrary(stage: string, name: string): string {
@@ -137,7 +138,7 @@ function buildIn(work: string, dest: string): void {
 
   const entries: CpioEntry[] = [];
   for (const d of ['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'lib', 'lib64', 'lib/x86_64-linux-gnu', 'lib/modules',
-    'etc', 'etc/iscsi', 'dev', 'proc', 'sys', 'tmp', 'run', 'run/lock', 'var', 'var/lib', 'var/lib/iscsi', 'var/lock', 'mnt']) {
+    'lib/multipath', 'etc', 'etc/iscsi', 'etc/multipath', 'dev', 'proc', 'sys', 'tmp', 'run', 'run/lock', 'var', 'var/lib', 'var/lib/iscsi', 'var/lock', 'mnt']) {
     entries.push({ kind: 'dir', path: d });
   }
   entries.push({ kind: 'chardev', path: 'dev/console', major: 5, minor: 1 });
@@ -159,6 +160,10 @@ function buildIn(work: string, dest: string): void {
   const order = loadOrder(index, MODULES);
   for (const m of order) entries.push({ kind: 'file', path: `lib/modules/${m}.ko`, data: readFileSync(index.get(m)!) });
   entries.push({ kind: 'file', path: 'etc/modules.order', data: Buffer.from(`${order.join('\n')}\n`) });
+  const loaded = new Set(order);
+  const extra = loadOrder(index, [...MODULES, ...EXTRA_MODULES]).filter((m) => !loaded.has(m));
+  for (const m of extra) entries.push({ kind: 'file', path: `lib/modules/${m}.ko`, data: readFileSync(index.get(m)!) });
+  entries.push({ kind: 'file', path: 'etc/modules.extra', data: Buffer.from(`${extra.join('\n')}\n`) });
 
   writeFileSync(join(work, 'initramfs.cpio'), writeCpio(entries));
   writeFileSync(join(work, 'meta.json'), JSON.stringify({ kernelPackage: kernelPkg, kernelRelease, modules: order }, null, 2));

@@ -14,6 +14,9 @@ export const PACKAGES = [
   'libext2fs2', 'libcom-err2', 'libuuid1',
   // sg_xcopy and friends (EXTENDED COPY from a Linux initiator).
   'sg3-utils', 'libsgutils2-1.46-2',
+  // dm-multipath (multipath.e2e.ts): multipath, multipathd, dmsetup and their libraries.
+  'multipath-tools', 'dmsetup', 'libdevmapper1.02.1', 'libaio1', 'libedit2', 'libbsd0', 'libmd0', 'libtinfo6',
+  'libjson-c5', 'liburcu8', 'libudev1', 'libgcc-s1',
 ] as const;
 
 /** Modules loaded at boot, in this order after their dependencies (resolved from each .ko's modinfo). */
@@ -27,6 +30,12 @@ export const MODULES = [
   'iscsi_tcp',
 ] as const;
 
+/**
+ * Modules put into the image but not loaded at boot (listed in /etc/modules.extra, dependencies
+ * first): a scenario that needs them insmods them, so the other scenarios boot as before.
+ */
+export const EXTRA_MODULES = ['dm_mod', 'dm_multipath', 'dm_round_robin', 'dm_service_time', 'scsi_dh_alua'] as const;
+
 /** Dynamically linked programs, copied with the libraries ldd finds for them in the staging root. */
 export const PROGRAMS = [
   'sbin/iscsid',
@@ -36,7 +45,19 @@ export const PROGRAMS = [
   'usr/bin/sg_xcopy',
   'usr/bin/sg_copy_results',
   'usr/bin/sg_vpd',
+  'sbin/multipath',
+  'sbin/multipathd',
+  'sbin/dmsetup',
+  // multipath-tools' plugins (dlopened from /lib/multipath): the tur checker, the alua and const prioritizers.
+  'lib/multipath/libchecktur.so',
+  'lib/multipath/libcheckdirectio.so',
+  'lib/multipath/libprioalua.so',
+  'lib/multipath/libprioconst.so',
 ] as const;
 
 /** Plain files copied from the staging root as they are. */
-export const FILES = ['etc/mke2fs.conf'] as const;
+export const FILES = [
+  'etc/mke2fs.conf',
+  // glibc dlopens it for pthread_cancel (multipathd cancels its threads).
+  'lib/x86_64-linux-gnu/libgcc_s.so.1',
+] as const;

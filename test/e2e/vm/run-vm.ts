@@ -23,6 +23,11 @@ export interface VmRun {
   portFile: string;
   /** Where relays record their pids (for cutting connections). */
   relayPidDir: string;
+  /**
+   * More virtual portals (e.g. 10.0.2.101:3260), each with its own guestfwd and relay to the
+   * target whose port is in its port file. The first portal is always 10.0.2.100:3260.
+   */
+  extraPortals?: { address: string; portFile: string; relayPidDir: string }[];
   timeoutMs: number;
   /** Called for every E2E- line as it arrives. */
   onLine?: (line: string) => void;
@@ -54,13 +59,19 @@ export async function runVm(vm: VmArtefacts, run: VmRun): Promise<VmResult> {
   const dir = mkdtempSync(join(tmpdir(), 'scatter-e2e-vm-'));
   const initrd = join(dir, 'initrd.cpio');
   writeFileSync(initrd, Buffer.concat([readFileSync(vm.initramfs), runArchive(run)]));
-  const relay = `${process.execPath} ${join(E2E, 'relay.mjs')} ${run.portFile} ${run.relayPidDir}`;
+  const relay = (portFile: string, pidDir: string): string => `${process.execPath} ${join(E2E, 'relay.mjs')} ${portFile} ${pidDir}`;
+  const forward = (address: string, portFile: string, pidDir: string): string =>
+    `guestfwd=tcp:${address}-cmd:${relay(portFile, pidDir).replace(/,/g, ',,')}`;
+  const forwards = [
+    forward('10.0.2.100:3260', run.portFile, run.relayPidDir),
+    ...(run.extraPortals ?? []).map((p) => forward(p.address, p.portFile, p.relayPidDir)),
+  ];
   const args = [
     '-accel', 'tcg', '-M', 'pc', '-cpu', 'qemu64,+rdrand', '-smp', '1', '-m', '512',
     '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
     '-kernel', vm.vmlinux, '-initrd', initrd,
     '-append', 'console=ttyS0 quiet cryptomgr.notests panic=-1 rdinit=/init',
-    '-netdev', `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:3260-cmd:${relay.replace(/,/g, ',,')}`,
+    '-netdev', `user,id=n0,restrict=on,${forwards.join(',')}`,
     '-device', 'virtio-net-pci,netdev=n0',
   ];
   const started = Date.now();
