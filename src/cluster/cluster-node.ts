@@ -15,6 +15,8 @@ import { ClusterKeys, luSegment, type LuName } from './keys.js';
 import { Membership, type NodeInfo } from './membership.js';
 import { NodeLease, type NodeLeaseState } from './node-lease.js';
 import { Ownership, type OwnerPhase } from './ownership.js';
+import { LuEvents } from './lu-events.js';
+import type { LuSharing, SharedLuEvent } from '../scsi/lu-sharing.js';
 
 export interface ClusterNodeOptions {
   readonly config: ClusterConfig;
@@ -64,6 +66,8 @@ export class ClusterNode {
   private lease: NodeLease;
   private readonly membership: Membership;
   private readonly ownership: Ownership;
+  private readonly events: LuEvents;
+  private applyEvent: ((lu: LuName, event: SharedLuEvent) => Promise<void>) | undefined;
   private readonly providers = new Map<string, ClusterAluaProvider>();
   private readonly view: ClusterView;
   private closed = false;
@@ -94,6 +98,18 @@ export class ClusterNode {
       leaseId: () => (this.lease.state === 'live' ? this.lease.id : undefined),
       mayOwn: () => this.lease.state === 'live',
     });
+    this.events = new LuEvents({
+      client: this.client,
+      keys: this.keys,
+      nodeId: c.nodeId,
+      timeoutMs: c.etcd.callTimeoutMs,
+      log: opts.log,
+      liveOthers: () => this.membership.known().filter((n) => n.nodeId !== c.nodeId && this.membership.isLive(n.nodeId)).map((n) => n.nodeId),
+      apply: async (lu, event) => {
+        if (!this.applyEvent) throw new Error('no handler for LU events yet');
+        await this.applyEvent(lu, event);
+      },
+    });
     const nonOwnerState = c.nonOwnerState === 'standby' ? AccessState.STANDBY : AccessState.ACTIVE_NON_OPTIMIZED;
     this.view = {
       nodeId: c.nodeId,
@@ -123,6 +139,7 @@ export class ClusterNode {
     await withTimeout(this.lease.start(), config.etcd.callTimeoutMs, 'granting this node its lease');
     await this.membership.start();
     await this.ownership.start();
+    await this.events.start();
     this.invalidateAll();
     log.info({ event: 'cluster.joined', cluster: config.name, node: config.nodeId, portGroup: config.portGroup, lease: this.lease.id }, 'cluster: joined');
   }
@@ -196,6 +213,16 @@ export class ClusterNode {
     return p;
   }
 
+  /** Where another node's LU reset or mode change is applied here (the server: the target's SCSI core). */
+  onLuEvent(apply: (lu: LuName, event: SharedLuEvent) => Promise<void>): void {
+    this.applyEvent = apply;
+  }
+
+  /** What `lu`'s LogicalUnit publishes its resets and mode changes through. */
+  sharingFor(lu: LuName): LuSharing {
+    return { publish: (event) => this.events.publish(lu, event) };
+  }
+
   /** The LUs this node serves now (after start and after every config change). */
   track(lus: readonly LuName[]): Promise<void> {
     return this.ownership.track(lus);
@@ -251,6 +278,7 @@ export class ClusterNode {
   /** Leave: stop following, revoke the lease (owned LUs go to other nodes at once), close the client. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.events.close().catch(() => undefined);
     await this.ownership.close().catch(() => undefined);
     await this.membership.close().catch(() => undefined);
     await withTimeout(this.lease.close(), this.opts.config.etcd.callTimeoutMs, 'revoking the lease').catch((err: unknown) =>

@@ -284,8 +284,8 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
     const t = this.tracked.get(seg);
     const own = this.owners.get(seg);
     if (!t) throw new DrainError(`this node does not serve ${seg}`);
-    if (to === this.opts.nodeId) throw new DrainError(`${seg} is to go to node ${to}, which is this node`);
     if (!own || own.record.nodeId !== this.opts.nodeId || t.phase !== 'owner') throw new NotOwnerError(lu, own?.record.nodeId);
+    if (to === this.opts.nodeId) throw new DrainError(`${seg} is to go to node ${to}, which is this node`);
     const { client, keys, timeoutMs, log } = this.opts;
     const target = await withTimeout(client.get(keys.node(to)).exec(), timeoutMs, `reading node ${to}`);
     const toLease = target.kvs[0]?.lease;
@@ -300,8 +300,11 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
         `handing ${seg} to node ${to}`,
       );
       if (!res.succeeded) throw new DrainError(`the owner of ${seg} changed during the drain`);
-      this.owners.set(seg, { record, modRevision: res.header.revision });
-      this.count(seg);
+      // The watch may have brought the handover already (and counted it).
+      if (this.owners.get(seg)?.record.nodeId === this.opts.nodeId) {
+        this.owners.set(seg, { record, modRevision: res.header.revision });
+        this.count(seg);
+      }
       log.info({ event: 'cluster.drain', lu: seg, from: this.opts.nodeId, to }, 'cluster: LU handed over');
       this.setPhase(t, 'follower');
     } catch (err) {

@@ -23,6 +23,7 @@ import { openAtomicJournal } from '../scsi/sbc/atomic-setup.js';
 import { SanitizeMarker } from '../scsi/sbc/sanitize-marker.js';
 import { LogEvent } from '../shared/log-events.js';
 import type { AluaProvider } from '../scsi/alua.js';
+import type { LuSharing } from '../scsi/lu-sharing.js';
 import type { LunEntry } from './lun-registry.js';
 import { LuHealthLog, logLuState, logSanitizeChange } from './lu-state-log.js';
 
@@ -35,7 +36,7 @@ export interface LunOpenContext {
   readonly stateDir: string;
   readonly log: Logger;
   /** Cluster mode: this node's target port group (its TPGT) and the ALUA provider of each target. */
-  readonly cluster?: { readonly portGroup: number; aluaFor(iqn: string): AluaProvider };
+  readonly cluster?: { readonly portGroup: number; aluaFor(iqn: string): AluaProvider; sharingFor(iqn: string, lun: number): LuSharing };
   /**
    * Cluster mode: the LU's reservation store, shared by every node (src/cluster/etcd-reservations.ts,
    * fetched before the LU is built). When set it replaces the APTPL file store; the caller closes it
@@ -99,6 +100,7 @@ export async function openLun(target: TargetConfig, lun: LunConfig, ctx: LunOpen
       device: queue,
       thin: backstore.thin,
       reservationStore,
+      sharing: ctx.cluster?.sharingFor(target.iqn, lun.lun),
       atomicJournal,
       sanitizeRate: lun.sanitizeRate,
       keepsData: backstore.keepsData,

@@ -2,6 +2,7 @@ import type { AtomicJournal } from '../block/atomic-journal.js';
 import type { BlockDevice } from '../block/device.js';
 import { errnoOf } from './errors.js';
 import { ReservationState } from './pr/state.js';
+import type { LuSharing } from './lu-sharing.js';
 import type { AnyReservationStore } from './pr/types.js';
 import { RangeLock } from './range-lock.js';
 import { RemovableMedium } from './sbc/removable.js';
@@ -43,6 +44,8 @@ export interface LogicalUnitConfig {
    * mode a shared store (pr/types.ts SharedReservationStore) holding the whole state for every node.
    */
   reservationStore?: AnyReservationStore;
+  /** Cluster mode: where LU-wide changes (resets, mode parameters) are published to the other nodes. */
+  sharing?: LuSharing;
   /** SANITIZE OVERWRITE pace in bytes per second; 0 or absent = unlimited. */
   sanitizeRate?: number;
   /** The medium keeps what is written (false for the null backstore): SANITIZE OVERWRITE can be offered. Default true. */
@@ -89,6 +92,8 @@ export class LogicalUnit {
   readonly unitAttentions = new UnitAttentions();
   /** RESERVE/RELEASE and persistent reservations (src/scsi/pr). */
   readonly reservations: ReservationState;
+  /** Cluster mode only (lu-sharing.ts). */
+  readonly sharing: LuSharing | undefined;
   /** SANITIZE in progress or failed: an LU state, not a task's (sbc/sanitize-state.ts). */
   readonly sanitize: SanitizeState;
   /** WRITE ATOMIC(16) journal; when set, READs also take the range lock (shared) so they never see half an atomic write. */
@@ -146,6 +151,7 @@ export class LogicalUnit {
     this.defaultWriteCache = config.writeCacheEnabled;
     this.writeCacheEnabled = config.writeCacheEnabled;
     this.setWriteCache = config.setWriteCache;
+    this.sharing = config.sharing;
     this.reservations = new ReservationState(this.unitAttentions, config.reservationStore, {
       // PREEMPT AND ABORT made through another node: the preempted nexuses' tasks here end too.
       abortTasks: (ids) => void abortAll(this, (t) => ids.has(t.cmd.nexus.id)),

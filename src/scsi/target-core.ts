@@ -1,5 +1,6 @@
 import type { SgVector } from '../block/sg.js';
 import type { AluaProvider } from './alua.js';
+import type { SharedLuEvent } from './lu-sharing.js';
 import type { Nexus, PrepareResult, ScsiCommand, ScsiResponse } from './command.js';
 import { CommandPhases, type ScsiLogger } from './command-phases.js';
 import type { DeviceType } from './device-type.js';
@@ -364,7 +365,43 @@ export class ScsiTargetCore {
     if (!lu) return 'noLun';
     await this.abortEverywhere([lu], lu.lun);
     await resetLogicalUnit(lu, this.deviceType, this.inventory.nexusIds(), Asc.BUS_DEVICE_RESET_FUNCTION_OCCURRED);
+    await this.share(lu, { kind: 'lun-reset', cold: false });
     return 'complete';
+  }
+
+  /**
+   * Cluster mode: the other nodes reset their copy of the LU before the reset is reported done
+   * (lu-sharing.ts). If they cannot be told, the reset stands here and the failure is logged: the
+   * reset itself happened, and the other nodes' initiators keep their tasks.
+   */
+  private async share(lu: LogicalUnit, event: SharedLuEvent): Promise<void> {
+    if (!lu.sharing) return;
+    try {
+      await lu.sharing.publish(event);
+    } catch (err) {
+      this.logger?.error({ err, target: lu.targetName, lun: lu.lun, kind: event.kind }, 'cluster: a reset of this LU did not reach the other nodes');
+    }
+  }
+
+  /**
+   * Cluster mode: another node reset LU `lun` or changed its mode parameters (lu-sharing.ts); this
+   * node's copy follows, with the unit attentions for this node's nexuses.
+   */
+  async applySharedEvent(lun: number, event: SharedLuEvent): Promise<void> {
+    const lu = this.inventory.get(lun);
+    if (!lu) return;
+    if (event.kind === 'lun-reset') {
+      await this.abortEverywhere([lu], lu.lun);
+      const ua = event.cold ? Asc.POWER_ON_OCCURRED : Asc.BUS_DEVICE_RESET_FUNCTION_OCCURRED;
+      await resetLogicalUnit(lu, this.deviceType, this.inventory.nexusIds(), ua);
+      return;
+    }
+    const changed =
+      lu.descriptorSense !== event.descriptorSense || lu.softwareWriteProtect !== event.softwareWriteProtect || lu.writeCacheEnabled !== event.writeCacheEnabled;
+    lu.descriptorSense = event.descriptorSense;
+    lu.softwareWriteProtect = event.softwareWriteProtect;
+    lu.setWriteCacheEnabled(event.writeCacheEnabled);
+    if (changed) this.inventory.attentionToAll(lu, Asc.MODE_PARAMETERS_CHANGED);
   }
 
   /**
@@ -375,6 +412,7 @@ export class ScsiTargetCore {
     const ua = kind === 'cold' ? Asc.POWER_ON_OCCURRED : Asc.BUS_DEVICE_RESET_FUNCTION_OCCURRED;
     await this.abortEverywhere(this.inventory.units(), undefined);
     await Promise.all(this.inventory.units().map((lu) => resetLogicalUnit(lu, this.deviceType, this.inventory.nexusIds(), ua)));
+    await Promise.all(this.inventory.units().map((lu) => this.share(lu, { kind: 'lun-reset', cold: kind === 'cold' })));
     return 'complete';
   }
 

@@ -16,6 +16,7 @@ import type { ClusterConfig, Config } from '../config/schema.js';
 import type { IscsiServer } from '../iscsi/iscsi-server.js';
 import type { LunRegistry } from '../runtime/lun-registry.js';
 import type { LunOpenContext } from '../runtime/open-lun.js';
+import { PrStoreUnavailableError } from '../scsi/pr/types.js';
 
 export interface ClusterWiring {
   readonly node: ClusterNode;
@@ -58,11 +59,20 @@ export async function prepareCluster(cluster: ClusterConfig, local: Config, log:
       configStore,
       config,
       context: {
-        cluster: { portGroup: cluster.portGroup, aluaFor: (iqn) => node.providerFor(iqn) },
+        cluster: {
+          portGroup: cluster.portGroup,
+          aluaFor: (iqn) => node.providerFor(iqn),
+          sharingFor: (iqn, lun) => node.sharingFor({ iqn, lun }),
+        },
         reservationStoreFor: async (target, lun) => {
           const lu = { iqn: target.iqn, lun: lun.lun };
           await closeStore(luSegment(lu));
-          const store = await createEtcdReservationStore({ client: node.client, keys: node.keys, lu, nodeId: cluster.nodeId, log, timeoutMs: cluster.etcd.callTimeoutMs });
+          const store = await createEtcdReservationStore({ client: node.client, keys: node.keys, lu, nodeId: cluster.nodeId, log, timeoutMs: cluster.etcd.callTimeoutMs }).catch(
+            (err: unknown) => {
+              // The admin plane answers 503 for etcd's outage (admin/resources/write.ts).
+              throw err instanceof PrStoreUnavailableError ? new EtcdUnavailableError(err.message, { cause: err }) : err;
+            },
+          );
           stores.set(luSegment(lu), store);
           return store;
         },

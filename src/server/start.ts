@@ -135,6 +135,10 @@ async function startNode(config: Config, log: Logger, opts: StartOptions, file: 
   }
   if (admin && config.admin.port === 0) control.adoptBoundAdminPort(admin.port);
   if (cluster) {
+    // Another node reset an LU or changed its mode parameters: this node's copy follows.
+    cluster.node.onLuEvent(async (lu, event) => {
+      await iscsi.targets.get(lu.iqn)?.scsi.applySharedEvent(lu.lun, event);
+    });
     try {
       await cluster.node.join({
         portals: config.iscsi.portals.map((p, i) => `${p.host}:${ports[i] ?? p.port}`),

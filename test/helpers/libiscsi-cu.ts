@@ -1,5 +1,5 @@
 /** Running libiscsi's iscsi-test-cu against a scratch target, shared by the interop suites. */
-import { closeSync, openSync, truncateSync } from 'node:fs';
+import { closeSync, openSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parseSize } from '../../src/config/size.js';
@@ -65,4 +65,24 @@ export function expectClean({ out, code, res }: CuRun, opts: { minRan?: number; 
   expect(res.summary!.failed, out).toBe(0);
   if (opts.noSkips) expect(res.skipped, out).toEqual([]);
   expect(code, out).toBe(0);
+}
+
+/**
+ * Every suite of the ALL family, in libiscsi's own order, as a test-list file (one entry per line;
+ * iscsi-test-cu runs the lines in order, each as a suite with fresh logins). The one change from
+ * `-t ALL`: Sanitize.Reset runs as its own entry after the other SANITIZE tests. With a second
+ * URL, Sanitize.Reservations leaves a RESERVE(6) on the second session that libiscsi never
+ * releases in that suite (it only logs out sessions it cloned itself), so a Reset in the same
+ * suite meets RESERVATION CONFLICT on any target that honours RESERVE(6).
+ */
+export async function allSuitesList(dir: string): Promise<string> {
+  const listed = await run('iscsi-test-cu', ['-l']);
+  const suites = listed.stdout.split('\n').map((l) => l.trim()).filter((l) => /^ALL\.[A-Za-z0-9]+$/.test(l));
+  expect(suites.length, listed.stdout).toBeGreaterThan(40);
+  const lines = suites.flatMap((s) =>
+    s === 'ALL.Sanitize' ? ['ALL.Sanitize.[!R]*', 'ALL.Sanitize.Readonly', 'ALL.Sanitize.Reservations', 'ALL.Sanitize.Reset'] : [s],
+  );
+  const file = join(dir, 'all-suites.txt');
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
 }

@@ -52,6 +52,18 @@ describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
     return t.scatter.cluster!.node.accessStateOf({ iqn: TEST_IQN, lun: 0 });
   }
 
+  /** Both nodes live and agreeing on an owner, which is Active/Optimized while the other stands by; returns the owner. */
+  async function settled(): Promise<TestTarget> {
+    const agreed = (): TestTarget | undefined => {
+      const [oa, ob] = [ownerOf(a), ownerOf(b)];
+      if (oa === undefined || oa !== ob || a.scatter.cluster!.node.leaseState !== 'live' || b.scatter.cluster!.node.leaseState !== 'live') return undefined;
+      const [owner, other] = oa === 'a' ? [a, b] : [b, a];
+      return stateOn(owner) === AO && stateOn(other) === STANDBY ? owner : undefined;
+    };
+    await waitUntil(() => agreed() !== undefined, 'both nodes live and agreeing on an Active/Optimized owner', 20_000);
+    return agreed()!;
+  }
+
   async function session(t: TestTarget): Promise<TestInitiator> {
     const i = await TestInitiator.connect(t.port);
     expect((await i.login({ targetName: TEST_IQN })).status).toEqual([0, 0]);
@@ -196,6 +208,16 @@ describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
     ib.close();
   });
 
+  it('a LOGICAL UNIT RESET through one node is a reset on the other node too, before it is reported done', async () => {
+    const ia = await session(a);
+    const ib = await session(b);
+    expect(await ia.tmf(5 /* LOGICAL UNIT RESET */)).toBe(0);
+    expect(senseCodes((await ib.command({ cdb: testUnitReady() })).sense)).toEqual([0x06, 0x29, 0x03]);
+    expect(senseCodes((await ia.command({ cdb: testUnitReady() })).sense)).toEqual([0x06, 0x29, 0x03]);
+    ia.close();
+    ib.close();
+  });
+
   it('GET /v1/cluster shows the nodes, the lease, the owner and the states', async () => {
     const r = await AdminClient.of(b).get('/v1/cluster');
     expect(r.status, r.text).toBe(200);
@@ -238,7 +260,52 @@ describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
     expect(r.text).toMatch(/node's own|this node/);
   });
 
+  it('etcd unavailable: the owner serves until its lease deadline, then fences; changes are refused naming etcd; afterwards nothing is lost', async () => {
+    const ia = await session(a);
+    const key = 0xe7cdn;
+    expect((await ia.command({ cdb: prOutCdb(SA.REGISTER), write: prOutParams(0n, key) })).status).toBe(GOOD);
+    const desired = a.scatter.control.desired;
+    etcd.freeze();
+    try {
+      // Still the owner, until the lease can no longer be trusted.
+      expect((await ia.command({ cdb: testUnitReady() })).status).toBe(GOOD);
+      await waitUntil(() => a.scatter.cluster!.node.leaseState === 'fenced', 'node a fenced itself');
+      const tur = await ia.command({ cdb: testUnitReady() });
+      expect(senseCodes(tur.sense)).toEqual([0x06, 0x2a, 0x06]); // ASYMMETRIC ACCESS STATE CHANGED
+      expect(senseCodes((await ia.command({ cdb: read10(0, 1), read: BLOCK })).sense)).toEqual([0x02, 0x04, 0x0c]); // unavailable
+      const health = await fetch(`http://127.0.0.1:${a.scatter.adminPort}/healthz`);
+      expect(await health.json()).toEqual({ status: 'ok', cluster: { nodeId: 'a', lease: 'fenced' } });
+      const change = await AdminClient.of(a).request('PUT', `/v1/targets/${TEST_IQN}/luns/5`, {
+        body: JSON.stringify({ backstore: { type: 'null', size: '64MiB' } }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(change.status, change.text).toBe(503);
+      expect(String(change.json?.detail)).toMatch(/etcd/);
+      expect(a.scatter.lunRegistry.get(TEST_IQN, 5)).toBeUndefined(); // undone
+    } finally {
+      etcd.thaw();
+    }
+    // Back: one of the nodes owns LUN 0 again, the config and the registration are what they were.
+    const owner = await settled();
+    expect(a.scatter.control.desired).toEqual(desired);
+    const io = await session(owner);
+    await waitUntil(async () => (await io.command({ cdb: testUnitReady() })).status === GOOD, 'the owner serves');
+    expect(parseReadKeys((await io.command({ cdb: prInCdb(IN.READ_KEYS), read: 4096 })).data).keys).toContain(key);
+    // ia first hears of the state changes (unit attentions), then its key goes.
+    await waitUntil(async () => (await ia.command({ cdb: prOutCdb(SA.REGISTER), write: prOutParams(key, 0n) })).status === GOOD, 'the registration is removed');
+    ia.close();
+    io.close();
+  }, 60_000);
+
   it('a node that leaves hands its LUs to the other (the lease is revoked, no waiting for a TTL)', async () => {
+    if ((await settled()) !== a) {
+      const back = await AdminClient.of(b).request('POST', '/v1/cluster/drain', {
+        body: JSON.stringify({ target: TEST_IQN, lun: 0, to: 'a' }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(back.status, back.text).toBe(200);
+      await waitUntil(() => stateOn(a) === AO, 'a owns LUN 0');
+    }
     const ib = await session(b);
     await a.stop();
     await waitUntil(() => stateOn(b) === AO, 'b owns LUN 0 after a left');

@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCunit } from '../helpers/cunit.js';
-import { expectClean, lunUrl, runTestCu, startScratchTarget } from '../helpers/libiscsi-cu.js';
-import { missingTools, run } from '../helpers/tools.js';
+import { allSuitesList, expectClean, lunUrl, runTestCu, startScratchTarget } from '../helpers/libiscsi-cu.js';
+import { missingTools } from '../helpers/tools.js';
 import type { TestTarget } from '../helpers/target.js';
 
 /**
@@ -50,26 +50,6 @@ const PROFILES = [
 /** SANITIZE OVERWRITE at 10 MiB/s: a 64 MiB LU takes ~6.4 s, longer than Sanitize.Reset's 3 s wait. */
 const SANITIZE_RATE = '10MiB';
 const RUN_TIMEOUT_MS = 420_000;
-
-/**
- * Every suite of the ALL family, in libiscsi's own order, as a test-list file (one entry per line;
- * iscsi-test-cu runs the lines in order, each as a suite with fresh logins). The one change from
- * `-t ALL`: Sanitize.Reset runs as its own entry after the other SANITIZE tests. With a second
- * URL, Sanitize.Reservations leaves a RESERVE(6) on the second session that libiscsi never
- * releases in that suite (it only logs out sessions it cloned itself), so a Reset in the same
- * suite meets RESERVATION CONFLICT on any target that honours RESERVE(6).
- */
-async function allSuitesList(dir: string): Promise<string> {
-  const listed = await run('iscsi-test-cu', ['-l']);
-  const suites = listed.stdout.split('\n').map((l) => l.trim()).filter((l) => /^ALL\.[A-Za-z0-9]+$/.test(l));
-  expect(suites.length, listed.stdout).toBeGreaterThan(40);
-  const lines = suites.flatMap((s) =>
-    s === 'ALL.Sanitize' ? ['ALL.Sanitize.[!R]*', 'ALL.Sanitize.Readonly', 'ALL.Sanitize.Reservations', 'ALL.Sanitize.Reset'] : [s],
-  );
-  const file = join(dir, 'all-suites.txt');
-  writeFileSync(file, lines.join('\n') + '\n');
-  return file;
-}
 
 const DOC = join(import.meta.dirname, '../../docs/conformance.md');
 

@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ConfigFileChangedError } from '../../config/config-file.js';
-import { ScatterError } from '../../shared/errors.js';
+import { ScatterError, type ErrorCode } from '../../shared/errors.js';
 import type { Config } from '../../config/schema.js';
 import { ApplyError } from '../../control/apply.js';
 import { PersistError, PinnedChangeError, RefusedChangeError, type ChangeResult, type ControlPlane } from '../../control/control-plane.js';
@@ -93,16 +93,27 @@ export async function writeResource<R>(control: ControlPlane, req: FastifyReques
   return { created, change, resource, tag: resource === undefined ? undefined : control.revisions.of(resource) };
 }
 
+/** Whether a ScatterError with `code` is somewhere in `err`'s cause chain. */
+function causedBy(err: unknown, code: ErrorCode): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof ScatterError && e.code === code) return true;
+  }
+  return false;
+}
+
 /** The control plane's refusals as problems; anything else goes on to the generic handler. */
 export function asProblem(err: unknown): unknown {
   if (err instanceof RefusedChangeError) return new ApiProblem('refused', err.message, { cause: err });
   if (err instanceof PinnedChangeError) return new ApiProblem('conflict', err.message, { cause: err });
-  if (err instanceof ApplyError) return new ApiProblem('apply-failed', `${err.message}; nothing was changed`, { cause: err });
+  if (err instanceof ApplyError) {
+    // Cluster mode: a step that needed etcd (a new LU's reservation state) is etcd's outage, not a fault of the step.
+    const kind = causedBy(err, 'ETCD_UNAVAILABLE') ? 'cluster-unavailable' : 'apply-failed';
+    return new ApiProblem(kind, `${err.message}; nothing was changed`, { cause: err });
+  }
   if (err instanceof PersistError) {
     // Cluster mode: the "file" is etcd (src/cluster/config-store.ts), and its failures have their own meaning.
-    const code = err.cause instanceof ScatterError ? err.cause.code : undefined;
-    if (code === 'ETCD_UNAVAILABLE') return new ApiProblem('cluster-unavailable', `${err.message}; retry when etcd is back`, { cause: err });
-    if (code === 'CLUSTER_CONFIG_CONFLICT') return new ApiProblem('conflict', err.message, { cause: err });
+    if (causedBy(err, 'ETCD_UNAVAILABLE')) return new ApiProblem('cluster-unavailable', `${err.message}; retry when etcd is back`, { cause: err });
+    if (causedBy(err, 'CLUSTER_CONFIG_CONFLICT')) return new ApiProblem('conflict', err.message, { cause: err });
     return new ApiProblem('persist-failed', err.message, { cause: err });
   }
   if (err instanceof ConfigFileChangedError) {

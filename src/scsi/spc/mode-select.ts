@@ -5,6 +5,8 @@ import { GOOD, type Outcome } from '../outcome.js';
 import { Asc, Sense, type SenseReason } from '../sense-reasons.js';
 import { dataOutBuffer } from '../data-out.js';
 import { MODE_PAGES, type ModePage } from './mode-pages.js';
+import type { LuSharing } from '../lu-sharing.js';
+import { storeUnreachable } from '../pr/store-failure.js';
 
 interface PageUpdate {
   readonly page: ModePage;
@@ -64,8 +66,8 @@ function checkBlockDescriptor(lu: LogicalUnit, d: Buffer, at: number): SenseReas
   return undefined;
 }
 
-/** Applies checked pages; when a value changed, every other nexus gets MODE PARAMETERS CHANGED. */
-export function applyModeParameters(lu: LogicalUnit, updates: readonly PageUpdate[], nexusId: number): void {
+/** Applies checked pages; when a value changed, every other nexus gets MODE PARAMETERS CHANGED. True when one did. */
+export function applyModeParameters(lu: LogicalUnit, updates: readonly PageUpdate[], nexusId: number): boolean {
   let changed = false;
   for (const { page, data } of updates) {
     const before = page.build(lu, 'current');
@@ -74,6 +76,29 @@ export function applyModeParameters(lu: LogicalUnit, updates: readonly PageUpdat
   }
   const [asc, ascq] = Asc.MODE_PARAMETERS_CHANGED;
   if (changed) lu.unitAttentions.pushToOthers(nexusId, { asc, ascq });
+  return changed;
+}
+
+/** The LU's changeable mode state, as the other nodes of a cluster take it. */
+function modeState(lu: LogicalUnit): { descriptorSense: boolean; softwareWriteProtect: boolean; writeCacheEnabled: boolean } {
+  return { descriptorSense: lu.descriptorSense, softwareWriteProtect: lu.softwareWriteProtect, writeCacheEnabled: lu.writeCacheEnabled };
+}
+
+/**
+ * Cluster mode: the other nodes take the new parameters before the command completes. If they
+ * cannot be told, the change is undone here too and the command fails (ABORTED COMMAND, LOGICAL
+ * UNIT COMMUNICATION FAILURE): the initiator may retry; no node keeps parameters the others lack.
+ */
+async function shareModeParameters(lu: LogicalUnit, sharing: LuSharing, before: ReturnType<typeof modeState>): Promise<Outcome> {
+  try {
+    await sharing.publish({ kind: 'mode', ...modeState(lu) });
+    return GOOD;
+  } catch {
+    lu.descriptorSense = before.descriptorSense;
+    lu.softwareWriteProtect = before.softwareWriteProtect;
+    lu.setWriteCacheEnabled(before.writeCacheEnabled);
+    return storeUnreachable;
+  }
 }
 
 /** MODE SELECT(6)/(10) (SPC-4). PF is accepted either way (only standard pages exist); SP is refused: nothing is saveable. */
@@ -84,14 +109,15 @@ function parseModeSelect(cdb: Buffer, lu: LogicalUnit, nexusId: number, ten: boo
   const length = ten ? cdb.readUInt16BE(7) : cdb[4]!;
   return {
     dataOutLength: length,
-    run: ({ dataOut }): Outcome => {
+    run: ({ dataOut }): Outcome | Promise<Outcome> => {
       if (length === 0) return GOOD;
       const list = dataOutBuffer(dataOut, length);
       if (!list) return Sense.dataPhaseError;
       const updates = checkModeParameters(lu, list, ten);
       if (!Array.isArray(updates)) return updates;
-      applyModeParameters(lu, updates, nexusId);
-      return GOOD;
+      const before = modeState(lu);
+      const changed = applyModeParameters(lu, updates, nexusId);
+      return changed && lu.sharing ? shareModeParameters(lu, lu.sharing, before) : GOOD;
     },
   };
 }
