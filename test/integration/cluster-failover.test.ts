@@ -2,7 +2,8 @@
  * Failover between two `scatter serve` processes of one cluster (docs/cluster.md, "Fencing before
  * failover"), over a private etcd and one backing file:
  * - kill -9 of the owner: the other node becomes Active/Optimized within the issue's 5 s (the
- *   lease's TTL plus the grace), and every write the dead node acknowledged reads back through it;
+ *   lease's TTL plus the grace), every write the dead node acknowledged reads back through it,
+ *   and the reservation made through the dead node is still in force;
  * - the killed node, restarted, rejoins as Standby;
  * - a stopped owner (SIGSTOP) that wakes after another node took over executes nothing it
  *   received meanwhile: the write it had queued is refused, and the new owner's data stays.
@@ -16,6 +17,7 @@ import { CLI, freePort, startCli, type CliProc } from '../helpers/cli-proc.js';
 import { read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
 import { missingEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { TestInitiator } from '../helpers/initiator.js';
+import { IN, SA, TYPES, parseReadReservation, prInCdb, prOutCdb, prOutParams } from '../helpers/pr.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const missing = missingEtcd();
@@ -133,6 +135,9 @@ describe.skipIf(missing.length > 0)('cluster failover between two processes', ()
       expect((await ia.command({ cdb: write10(k * 8, 8), write: data })).status).toBe(GOOD);
       written.push(data);
     }
+    // A reservation held through the node about to die.
+    expect((await ia.command({ cdb: prOutCdb(SA.REGISTER), write: prOutParams(0n, 0xaan) })).status).toBe(GOOD);
+    expect((await ia.command({ cdb: prOutCdb(SA.RESERVE, TYPES.WE_RO), write: prOutParams(0xaan, 0n) })).status).toBe(GOOD);
     const killedAt = performance.now();
     nodes.a.proc!.child.kill('SIGKILL');
     await untilReady(ib);
@@ -145,6 +150,12 @@ describe.skipIf(missing.length > 0)('cluster failover between two processes', ()
       expect(r.data.equals(written[k]!)).toBe(true);
     }
     await until(nodes.b, 'b', 'active/optimized');
+    // The reservation outlived its holder's node: b reports it, and b's nexus (not registered) may read but not write.
+    expect(parseReadReservation((await ib.command({ cdb: prInCdb(IN.READ_RESERVATION), read: 4096 })).data)).toMatchObject({ key: 0xaan, type: TYPES.WE_RO });
+    expect((await ib.command({ cdb: write10(0, 1), write: Buffer.alloc(BLOCK) })).status).toBe(0x18); // RESERVATION CONFLICT
+    expect((await ib.command({ cdb: prOutCdb(SA.REGISTER), write: prOutParams(0n, 0xbbn) })).status).toBe(GOOD);
+    expect((await ib.command({ cdb: prOutCdb(SA.PREEMPT, TYPES.WE_RO), write: prOutParams(0xbbn, 0xaan) })).status).toBe(GOOD);
+    expect((await ib.command({ cdb: prOutCdb(SA.CLEAR), write: prOutParams(0xbbn, 0n) })).status).toBe(GOOD);
     ia.close();
     ib.close();
   }, 60_000);
