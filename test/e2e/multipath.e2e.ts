@@ -13,6 +13,12 @@
  * neither node serves from its page cache; both run on this host, where the page cache would be
  * shared anyway. writeCache stays on (the guest's fsync sends SYNCHRONIZE CACHE): a kill -9 loses
  * nothing the kernel already has, and nothing is acknowledged before it reaches the kernel.
+ *
+ * Initiator timing (measured): the stall is the session
+ * recovery timeout (fast_io_fail_tmo, 3 s) plus ~0.5 s. With 2 s, dm switches while node b is
+ * still Transitioning (grace), and the kernel's scsi_dh_alua re-reads the port groups only every
+ * 2 s in that state: 4.5 s. With multipathd's async checkers (no force_sync) a path failed on
+ * the Standby/Transitioning node is reinstated two checker ticks later: 5.2-6.7 s.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
