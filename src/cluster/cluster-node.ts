@@ -254,6 +254,12 @@ export class ClusterNode {
     }));
   }
 
+  /** Rejects with an EtcdUnavailableError naming the endpoints when etcd does not answer a status request in time. */
+  async checkEtcd(): Promise<void> {
+    const c = this.opts.config;
+    await withTimeout(this.client.maintenance.status(), c.etcd.callTimeoutMs, `at ${c.etcd.endpoints.join(', ')} (a status request at start-up)`);
+  }
+
   /** Everything `scatter cluster status` shows; etcd is asked for its status (bounded by the call timeout). */
   async status(): Promise<ClusterStatus> {
     const c = this.opts.config;

@@ -35,6 +35,8 @@ export interface ClusterWiring {
 export async function prepareCluster(cluster: ClusterConfig, local: Config, log: Logger): Promise<ClusterWiring> {
   const node = new ClusterNode({ config: cluster, log });
   try {
+    // A plain call first: a watch created against an etcd that is not there never settles.
+    await node.checkEtcd();
     const configStore = await EtcdConfigStore.open({
       client: node.client,
       keys: node.keys,

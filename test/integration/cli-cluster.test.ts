@@ -6,15 +6,15 @@
  * non-owner fails with exit 4 naming the owner; a single node says it is not in cluster mode.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessState } from '../../src/scsi/alua.js';
-import { cliSuite, startCli } from '../helpers/cli-proc.js';
+import { cliSuite, freePort, logged, scratchDir, startCli } from '../helpers/cli-proc.js';
 import { missingEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
-import { waitUntil } from '../helpers/wait.js';
+import { waitUntil, within } from '../helpers/wait.js';
 
 const missing = missingEtcd();
 const AO = AccessState.ACTIVE_OPTIMIZED;
@@ -192,5 +192,29 @@ describe('scatter cluster against a single node', () => {
     const d = await scatter(t, ['cluster', 'drain', TEST_IQN, '0', '--to', 'b']);
     expect(d.code).toBe(3);
     expect(d.stderr).toContain('Not in cluster mode');
+  });
+});
+
+describe('scatter serve in cluster mode without etcd', () => {
+  cliSuite();
+
+  it('exits 1 at once with an error naming etcd and its endpoint (no hang on the etcd client)', async () => {
+    const dir = scratchDir('scatter-noetcd-');
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const config = join(dir, 'node.yaml');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        stateDir: join(dir, 'state'),
+        iscsi: { portals: [{ host: '127.0.0.1', port: await freePort() }] },
+        admin: { port: await freePort() },
+        cluster: { name: 'lab', nodeId: 'a', portGroup: 1, etcd: { endpoints: [dead] } },
+      }),
+    );
+    const p = startCli(['serve', '--config', config]);
+    expect(await within(p.exited, 10_000, 'scatter serve exits')).toBe(1);
+    const failed = logged(p, 'start-up failed')[0] as { err?: { message?: string; code?: string } } | undefined;
+    expect(failed?.err?.code).toBe('ETCD_UNAVAILABLE');
+    expect(failed?.err?.message).toContain(dead);
   });
 });

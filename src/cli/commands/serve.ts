@@ -35,6 +35,9 @@ async function serve(path: string, logFormat: LogFormat | undefined): Promise<nu
     scatter = await startScatter(config, log, { configPath: path, overrides });
   } catch (err) {
     log.fatal({ event: LogEvent.startFailed, err }, 'start-up failed');
+    // A library may leave a handle behind (etcd3 keeps retrying a watch it never connected, even
+    // after close): exit anyway once the log is out. Unref'd, so a clean exit is not delayed.
+    setTimeout(() => process.exit(1), 1000).unref();
     return 1;
   }
   // SIGHUP: re-read the config file and apply what can change live (LUNs added / removed / resized).
