@@ -485,7 +485,10 @@ export class TestInitiator {
           if (!o.holdData) sendData(offset, length, p.bhs.readUInt32BE(20));
         }
       },
-    );
+    ).catch((err: unknown) => {
+      // Name the command: "no answer for ITT 7" alone does not say which step of a test hung.
+      throw new Error(`${err instanceof Error ? err.message : String(err)} (CDB opcode ${o.cdb[0]!.toString(16).padStart(2, '0')}h, LUN ${lun})`, { cause: err });
+    });
     const op = opcodeOf(rsp.bhs);
     let sense: Buffer | undefined;
     if (op === Op.DATA_IN) {

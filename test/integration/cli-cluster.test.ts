@@ -5,14 +5,14 @@
  * owner moves the LU (status through the other node then names it); a drain through the
  * non-owner fails with exit 4 naming the owner; a single node says it is not in cluster mode.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessState } from '../../src/scsi/alua.js';
 import { cliSuite, freePort, logged, scratchDir, startCli } from '../helpers/cli-proc.js';
-import { missingEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startTwoNodes, stateOn, type TwoNodes } from '../helpers/cluster.js';
+import { missingEtcd } from '../helpers/etcd.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
 import { waitUntil, within } from '../helpers/wait.js';
 
@@ -51,34 +51,16 @@ function rows(out: string, heading: string): string[][] {
 
 describe.skipIf(missing.length > 0)('scatter cluster status|drain against two nodes', () => {
   cliSuite();
-  let etcd: TestEtcd;
-  let shared: string;
+  let nodes: TwoNodes;
   let a: TestTarget;
   let b: TestTarget;
-  const name = `t${randomBytes(4).toString('hex')}`;
-
-  function node(nodeId: string, portGroup: number): Promise<TestTarget> {
-    return startTestTarget((raw) => {
-      raw.cluster = { name, nodeId, portGroup, etcd: { endpoints: [etcd.endpoint] }, leaseTtlSeconds: 2, graceMs: 300 };
-      (raw.targets as { luns: unknown[] }[])[0]!.luns = [{ lun: 0, backstore: { type: 'file', path: join(shared, 'lun0.img'), size: '16MiB' } }];
-    });
-  }
-  const stateOn = (t: TestTarget): AccessState => t.scatter.cluster!.node.accessStateOf({ iqn: TEST_IQN, lun: 0 });
+  let name: string;
 
   beforeAll(async () => {
-    etcd = await startEtcd();
-    shared = mkdtempSync(join(tmpdir(), 'scatter-cli-cluster-'));
-    a = await node('a', 1);
-    await waitUntil(() => stateOn(a) === AO, 'node a is Active/Optimized');
-    b = await node('b', 2);
-    await waitUntil(() => stateOn(b) === STANDBY, 'node b is Standby');
+    nodes = await startTwoNodes();
+    ({ a, b, name } = nodes);
   });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await etcd?.stop();
-    if (shared) rmSync(shared, { recursive: true, force: true });
-  });
+  afterAll(() => nodes?.stop());
 
   it('status shows both nodes, the lease, etcd and the owner, through either node', async () => {
     for (const [t, self, state] of [
@@ -90,7 +72,7 @@ describe.skipIf(missing.length > 0)('scatter cluster status|drain against two no
       expect(r.stdout).toMatch(new RegExp(`^cluster: +${name}$`, 'm'));
       expect(r.stdout).toMatch(new RegExp(`^this node: +${self} \\(port group ${self === 'a' ? 1 : 2}\\)$`, 'm'));
       expect(r.stdout).toMatch(/^lease: +live, TTL 2s, id \w+$/m);
-      expect(r.stdout).toMatch(new RegExp(`^etcd: +reachable, version 3\\.[0-9.]+ \\(${etcd.endpoint.replace(/[.]/g, '\\.')}\\)$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^etcd: +reachable, version 3\\.[0-9.]+ \\(${nodes.etcd.endpoint.replace(/[.]/g, '\\.')}\\)$`, 'm'));
       expect(r.stdout).toMatch(/^config revision: +\d+$/m);
       expect(rows(r.stdout, 'Nodes:')).toEqual([
         [self === 'a' ? 'a (this node)' : 'a', '1', `127.0.0.1:${a.port}`, 'yes'],
@@ -110,7 +92,7 @@ describe.skipIf(missing.length > 0)('scatter cluster status|drain against two no
       nodeId: 'b',
       portGroup: 2,
       lease: { state: 'live', ttlSeconds: 2 },
-      etcd: { reachable: true, endpoints: [etcd.endpoint] },
+      etcd: { reachable: true, endpoints: [nodes.etcd.endpoint] },
       lus: [{ target: TEST_IQN, lun: 0, owner: 'a', phase: 'follower', accessState: 'standby' }],
     });
     expect((s.nodes as { nodeId: string }[]).map((n) => n.nodeId)).toEqual(['a', 'b']);

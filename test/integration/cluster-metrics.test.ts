@@ -5,14 +5,11 @@
  * changes counter has grown on both nodes and owner and states have swapped. A single node's
  * /metrics has no cluster family at all.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessState } from '../../src/scsi/alua.js';
 import { AdminClient } from '../helpers/admin-client.js';
-import { missingEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startTwoNodes, stateOn, type TwoNodes } from '../helpers/cluster.js';
+import { missingEtcd } from '../helpers/etcd.js';
 import { scrape, type Exposition } from '../helpers/metrics.js';
 import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -38,34 +35,15 @@ function current(m: Exposition, name: string, states: string[], labels: Record<s
 }
 
 describe.skipIf(missing.length > 0)('cluster metrics on two nodes', () => {
-  let etcd: TestEtcd;
-  let shared: string;
+  let nodes: TwoNodes;
   let a: TestTarget;
   let b: TestTarget;
-  const name = `t${randomBytes(4).toString('hex')}`;
-
-  function node(nodeId: string, portGroup: number): Promise<TestTarget> {
-    return startTestTarget((raw) => {
-      raw.cluster = { name, nodeId, portGroup, etcd: { endpoints: [etcd.endpoint] }, leaseTtlSeconds: 2, graceMs: 300 };
-      (raw.targets as { luns: unknown[] }[])[0]!.luns = [{ lun: 0, backstore: { type: 'file', path: join(shared, 'lun0.img'), size: '16MiB' } }];
-    });
-  }
-  const stateOn = (t: TestTarget): AccessState => t.scatter.cluster!.node.accessStateOf({ iqn: TEST_IQN, lun: 0 });
 
   beforeAll(async () => {
-    etcd = await startEtcd();
-    shared = mkdtempSync(join(tmpdir(), 'scatter-cluster-metrics-'));
-    a = await node('a', 1);
-    await waitUntil(() => stateOn(a) === AO, 'node a is Active/Optimized');
-    b = await node('b', 2);
-    await waitUntil(() => stateOn(b) === STANDBY, 'node b is Standby');
+    nodes = await startTwoNodes();
+    ({ a, b } = nodes);
   });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await etcd?.stop();
-    if (shared) rmSync(shared, { recursive: true, force: true });
-  });
+  afterAll(() => nodes?.stop());
 
   it('each node shows whether it owns the LU, its ALUA state, its lease and no fences', async () => {
     const ma = await metrics(a);

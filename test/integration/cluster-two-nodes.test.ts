@@ -8,18 +8,16 @@
  * hands its LUs over.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessState } from '../../src/scsi/alua.js';
 import { AdminClient } from '../helpers/admin-client.js';
 import { groupsOf, preferredOf, rtpg } from '../helpers/alua.js';
 import { inquiry, read10, senseCodes, testUnitReady, write10 } from '../helpers/cdb.js';
-import { missingEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { startTwoNodes, stateOn, type TwoNodes } from '../helpers/cluster.js';
+import { missingEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { IN, SA, TYPES, parseReadKeys, parseReadReservation, prInCdb, prOutCdb, prOutParams } from '../helpers/pr.js';
 import { TestInitiator } from '../helpers/initiator.js';
-import { TEST_IQN, startTestTarget, type TestTarget } from '../helpers/target.js';
+import { TEST_IQN, type TestTarget } from '../helpers/target.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const missing = missingEtcd();
@@ -30,26 +28,14 @@ const STANDBY = AccessState.STANDBY;
 const BLOCK = 512;
 
 describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
+  let nodes: TwoNodes;
   let etcd: TestEtcd;
-  let shared: string;
   let a: TestTarget;
   let b: TestTarget;
-  const name = `t${randomBytes(4).toString('hex')}`;
-
-  function node(nodeId: string, portGroup: number): Promise<TestTarget> {
-    return startTestTarget((raw) => {
-      raw.cluster = { name, nodeId, portGroup, etcd: { endpoints: [etcd.endpoint] }, leaseTtlSeconds: 2, graceMs: 300 };
-      // Both files name the same backing file; the second node takes the first's config from etcd anyway.
-      (raw.targets as { luns: unknown[] }[])[0]!.luns = [{ lun: 0, backstore: { type: 'file', path: join(shared, 'lun0.img'), size: '16MiB' } }];
-    });
-  }
+  let name: string;
 
   function ownerOf(t: TestTarget): string | undefined {
     return t.scatter.cluster!.node.luStates().find((l) => l.lun === 0)?.owner;
-  }
-
-  function stateOn(t: TestTarget): AccessState {
-    return t.scatter.cluster!.node.accessStateOf({ iqn: TEST_IQN, lun: 0 });
   }
 
   /** Both nodes live and agreeing on an owner, which is Active/Optimized while the other stands by; returns the owner. */
@@ -64,9 +50,10 @@ describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
     return agreed()!;
   }
 
-  async function session(t: TestTarget): Promise<TestInitiator> {
+  /** A session to `t`; a second one to the same node needs its own initiator name, or it would reinstate the first. */
+  async function session(t: TestTarget, initiatorName?: string): Promise<TestInitiator> {
     const i = await TestInitiator.connect(t.port);
-    expect((await i.login({ targetName: TEST_IQN })).status).toEqual([0, 0]);
+    expect((await i.login({ targetName: TEST_IQN, ...(initiatorName && { initiatorName }) })).status).toEqual([0, 0]);
     // The power-on unit attention first.
     await i.command({ cdb: testUnitReady() });
     return i;
@@ -79,19 +66,10 @@ describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
   }
 
   beforeAll(async () => {
-    etcd = await startEtcd();
-    shared = mkdtempSync(join(tmpdir(), 'scatter-cluster-'));
-    a = await node('a', 1);
-    await waitUntil(() => stateOn(a) === AO, 'node a is Active/Optimized');
-    b = await node('b', 2);
-    await waitUntil(() => stateOn(b) === STANDBY && ownerOf(b) === 'a', 'node b sees a as owner and is Standby');
+    nodes = await startTwoNodes();
+    ({ etcd, a, b, name } = nodes);
   });
-  afterAll(async () => {
-    await b?.stop();
-    await a?.stop();
-    await etcd?.stop();
-    rmSync(shared, { recursive: true, force: true });
-  });
+  afterAll(() => nodes?.stop());
 
   it('reports TPGS, both port groups and the owner as preferred, through either node', async () => {
     for (const [t, group] of [
@@ -288,7 +266,7 @@ describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
     // Back: one of the nodes owns LUN 0 again, the config and the registration are what they were.
     const owner = await settled();
     expect(a.scatter.control.desired).toEqual(desired);
-    const io = await session(owner);
+    const io = await session(owner, 'iqn.2026-11.io.scatter.test:second');
     await waitUntil(async () => (await io.command({ cdb: testUnitReady() })).status === GOOD, 'the owner serves');
     expect(parseReadKeys((await io.command({ cdb: prInCdb(IN.READ_KEYS), read: 4096 })).data).keys).toContain(key);
     // ia first hears of the state changes (unit attentions), then its key goes.
