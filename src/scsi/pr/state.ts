@@ -283,18 +283,7 @@ export class ReservationState {
       if (this.shared) return this.changeShared(this.shared, apply, aborted, abortsOf);
       if (aborted()) return undefined;
       const before = this.checkpoint();
-      this.deferred = [];
-      let result: T;
-      let attentions: { id: number; asc: number; ascq: number }[];
-      try {
-        result = apply();
-      } catch (err) {
-        this.reinstate(before);
-        throw err;
-      } finally {
-        attentions = this.deferred;
-        this.deferred = undefined;
-      }
+      const { result, attentions } = this.applyCollecting(apply, before);
       if (result.changed) {
         const after = this.checkpoint();
         const snapshot = this.persistedSnapshot();
@@ -311,6 +300,28 @@ export class ReservationState {
     return next;
   }
 
+  /**
+   * Runs `apply`, collecting the unit attentions it raises (for this node's nexuses, and by port
+   * names for the other nodes') instead of establishing them; if it throws, the state goes back
+   * to `before`.
+   */
+  private applyCollecting<T>(
+    apply: () => T,
+    before: Checkpoint,
+  ): { result: T; attentions: { id: number; asc: number; ascq: number }[]; shared: (PrPorts & { asc: number; ascq: number })[] } {
+    this.deferred = [];
+    this.deferredShared = [];
+    try {
+      return { result: apply(), attentions: this.deferred, shared: this.deferredShared };
+    } catch (err) {
+      this.reinstate(before);
+      throw err;
+    } finally {
+      this.deferred = undefined;
+      this.deferredShared = [];
+    }
+  }
+
   private async changeShared<T extends { readonly changed: boolean }>(
     store: SharedReservationStore,
     apply: () => T,
@@ -321,22 +332,7 @@ export class ReservationState {
       if (aborted()) return undefined;
       const before = this.checkpoint();
       const base = this.base;
-      this.deferred = [];
-      this.deferredShared = [];
-      let result: T;
-      let attentions: { id: number; asc: number; ascq: number }[];
-      let shared: (PrPorts & { asc: number; ascq: number })[];
-      try {
-        result = apply();
-      } catch (err) {
-        this.reinstate(before);
-        throw err;
-      } finally {
-        attentions = this.deferred;
-        shared = this.deferredShared;
-        this.deferred = undefined;
-        this.deferredShared = [];
-      }
+      const { result, attentions, shared } = this.applyCollecting(apply, before);
       if (!result.changed) {
         for (const ua of attentions) this.unitAttentions.push(ua.id, { asc: ua.asc, ascq: ua.ascq });
         return result;
