@@ -82,6 +82,17 @@ export class DrainError extends Error {
   }
 }
 
+/** How long a drain waits for the LU's commands under way (a write waiting for Data-Out may take long). */
+export const DRAIN_QUIESCE_MS = 10_000;
+
+function boundedQuiesce(quiesced: Promise<void>, seg: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DrainError(`commands under way on ${seg} did not finish within ${DRAIN_QUIESCE_MS / 1000} s; it stays with this node`)), DRAIN_QUIESCE_MS);
+  });
+  return Promise.race([quiesced, late]).finally(() => clearTimeout(timer));
+}
+
 function parseRecord(text: string): OwnerRecord | undefined {
   try {
     const v = JSON.parse(text) as Partial<OwnerRecord>;
@@ -292,7 +303,7 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
     if (toLease === undefined || toLease === '0') throw new DrainError(`node ${to} is not live in the cluster`);
     this.setPhase(t, 'draining');
     try {
-      await quiesce();
+      await boundedQuiesce(quiesce(), seg);
       const record: OwnerRecord = { nodeId: to, handover: true, since: new Date().toISOString() };
       const res = await withTimeout(
         client.if(t.key, 'Mod', '==', own.modRevision).then(client.put(t.key).value(JSON.stringify(record)).lease(toLease)).commit(),

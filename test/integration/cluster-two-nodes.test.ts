@@ -196,6 +196,23 @@ describe.skipIf(missing.length > 0)('two cluster nodes over one etcd', () => {
     ib.close();
   });
 
+  it('a drain that cannot quiesce the LU (a write waits for its data) gives up after 10 s and the owner serves on', async () => {
+    const ia = await session(a);
+    // 64 KiB go as immediate data, the rest waits for an R2T the initiator does not answer.
+    const held = ia.command({ cdb: write10(0, 256), write: Buffer.alloc(256 * BLOCK), holdData: true }).catch(() => undefined);
+    await waitUntil(() => a.scatter.lunRegistry.get(TEST_IQN, 0)!.unit.taskSet.size > 0, 'the write is under way');
+    const r = await AdminClient.of(a).request('POST', '/v1/cluster/drain', {
+      body: JSON.stringify({ target: TEST_IQN, lun: 0, to: 'b' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(r.status, r.text).toBe(409);
+    expect(String(r.json?.detail)).toMatch(/did not finish within 10 s; it stays with this node/);
+    expect(stateOn(a)).toBe(AO);
+    expect(ownerOf(b)).toBe('a');
+    ia.close();
+    await held;
+  }, 30_000);
+
   it('GET /v1/cluster shows the nodes, the lease, the owner and the states', async () => {
     const r = await AdminClient.of(b).get('/v1/cluster');
     expect(r.status, r.text).toBe(200);
