@@ -17,6 +17,7 @@ import { NodeLease, type NodeLeaseState } from './node-lease.js';
 import { Ownership, type OwnerPhase } from './ownership.js';
 import { LuEvents } from './lu-events.js';
 import type { LuSharing, SharedLuEvent } from '../scsi/lu-sharing.js';
+import { LogEvent } from '../shared/log-events.js';
 
 export interface ClusterNodeOptions {
   readonly config: ClusterConfig;
@@ -141,7 +142,7 @@ export class ClusterNode {
     await this.ownership.start();
     await this.events.start();
     this.invalidateAll();
-    log.info({ event: 'cluster.joined', cluster: config.name, node: config.nodeId, portGroup: config.portGroup, lease: this.lease.id }, 'cluster: joined');
+    log.info({ event: LogEvent.clusterJoined, cluster: config.name, node: config.nodeId, portGroup: config.portGroup, lease: this.lease.id }, 'cluster: joined');
   }
 
   get config(): ClusterConfig {
@@ -160,15 +161,15 @@ export class ClusterNode {
     const log = this.opts.log;
     lease.on('fenced', (e) => {
       this.fences++;
-      log.warn({ event: 'cluster.fenced', lastConfirmedMsAgo: Math.round(e.at - e.lastConfirmedAt) }, 'cluster: lease not renewed in time; this node stops serving the LUs it owns');
+      log.warn({ event: LogEvent.clusterFenced, lastConfirmedMsAgo: Math.round(e.at - e.lastConfirmedAt) }, 'cluster: lease not renewed in time; this node stops serving the LUs it owns');
       this.invalidateAll();
     });
     lease.on('renewed', () => {
-      log.info({ event: 'cluster.renewed' }, 'cluster: lease renewed; serving again');
+      log.info({ event: LogEvent.clusterRenewed }, 'cluster: lease renewed; serving again');
       this.invalidateAll();
     });
     lease.on('lost', (err) => {
-      log.error({ event: 'cluster.lease_lost', err }, 'cluster: lease lost; its LUs go to other nodes; rejoining');
+      log.error({ event: LogEvent.clusterLeaseLost, err }, 'cluster: lease lost; its LUs go to other nodes; rejoining');
       this.ownership.leaseLost();
       this.invalidateAll();
       this.relet ??= this.rejoin().finally(() => (this.relet = undefined));
@@ -184,7 +185,7 @@ export class ClusterNode {
       this.lease = this.newLease();
       try {
         await withTimeout(this.lease.start(), this.opts.config.etcd.callTimeoutMs, 'granting this node a new lease');
-        this.opts.log.info({ event: 'cluster.rejoined', lease: this.lease.id }, 'cluster: rejoined with a new lease');
+        this.opts.log.info({ event: LogEvent.clusterRejoined, lease: this.lease.id }, 'cluster: rejoined with a new lease');
         this.invalidateAll();
         await this.ownership.electAll();
         return;

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { SharedLuEvent } from '../scsi/lu-sharing.js';
 import { withTimeout } from './etcd-timeout.js';
 import { luSegment, parseLuSegment, type ClusterKeys, type LuName } from './keys.js';
+import { LogEvent } from '../shared/log-events.js';
 
 interface Published {
   readonly id: string;
@@ -78,7 +79,7 @@ export class LuEvents {
       const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
       const outcome = await Promise.race([answered, late]).finally(() => clearTimeout(timer));
       if (outcome === 'late') {
-        log.warn({ event: 'cluster.event_unanswered', lu: luSegment(lu), kind: event.kind, nodes: [...(this.waiters.get(id)?.pending ?? [])] }, 'cluster: nodes did not confirm an LU event in time');
+        log.warn({ event: LogEvent.clusterEventUnanswered, lu: luSegment(lu), kind: event.kind, nodes: [...(this.waiters.get(id)?.pending ?? [])] }, 'cluster: nodes did not confirm an LU event in time');
       }
     } finally {
       this.waiters.delete(id);

@@ -15,6 +15,7 @@ import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { luSegment, type ClusterKeys, type LuName } from './keys.js';
 import { withTimeout } from './etcd-timeout.js';
+import { LogEvent } from '../shared/log-events.js';
 
 /** This node's relation to one LU. */
 export type OwnerPhase =
@@ -170,7 +171,7 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
       if (!res.succeeded || !this.tracked.has(seg)) return;
       const rev = res.header.revision;
       this.owners.set(seg, { record, modRevision: rev });
-      log.info({ event: 'cluster.owner', lu: seg, node: nodeId, graceMs: this.opts.graceMs }, 'cluster: this node owns the LU now; serving after the grace');
+      log.info({ event: LogEvent.clusterOwner, lu: seg, node: nodeId, graceMs: this.opts.graceMs }, 'cluster: this node owns the LU now; serving after the grace');
       this.count(seg);
       this.startGrace(t);
     } catch (err) {
@@ -202,7 +203,7 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
     if (record.nodeId === this.opts.nodeId) {
       if (t.phase !== 'follower' || t.electing) return; // our own election; elect() starts the grace
       if (record.handover === true) {
-        this.opts.log.info({ event: 'cluster.owner', lu: seg, node: this.opts.nodeId, handover: true }, 'cluster: LU handed over to this node');
+        this.opts.log.info({ event: LogEvent.clusterOwner, lu: seg, node: this.opts.nodeId, handover: true }, 'cluster: LU handed over to this node');
         this.setPhase(t, 'owner');
       } else {
         this.startGrace(t);
@@ -316,7 +317,7 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
         this.owners.set(seg, { record, modRevision: res.header.revision });
         this.count(seg);
       }
-      log.info({ event: 'cluster.drain', lu: seg, from: this.opts.nodeId, to }, 'cluster: LU handed over');
+      log.info({ event: LogEvent.clusterDrained, lu: seg, from: this.opts.nodeId, to }, 'cluster: LU handed over');
       this.setPhase(t, 'follower');
     } catch (err) {
       // Still ours (etcd refused or did not answer): serve again rather than leave it Transitioning.

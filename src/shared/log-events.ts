@@ -19,6 +19,15 @@ export const LogEvent = {
   backstoreError: 'backstore_error',
   configApplied: 'config_applied',
   configReload: 'config_reload',
+  // cluster mode (docs/cluster.md)
+  clusterJoined: 'cluster_joined',
+  clusterOwner: 'cluster_owner',
+  clusterDrained: 'cluster_drained',
+  clusterFenced: 'cluster_fenced',
+  clusterRenewed: 'cluster_renewed',
+  clusterLeaseLost: 'cluster_lease_lost',
+  clusterRejoined: 'cluster_rejoined',
+  clusterEventUnanswered: 'cluster_event_unanswered',
 } as const;
 
 export type LogEventName = (typeof LogEvent)[keyof typeof LogEvent];

@@ -74,7 +74,7 @@ export const clusterRoutes: AdminRoutes = (app, deps) => {
     async (req) => {
       const { target, lun, to } = req.body;
       const moved = await clusterOf(deps).drain(target, lun, to);
-      deps.log.info({ event: 'admin.cluster_drain', target, lun, ...moved }, 'LU ownership moved through the admin API');
+      deps.log.info({ target, lun, ...moved }, 'admin API: LU ownership moved');
       return { target, lun, ...moved };
     },
   );
