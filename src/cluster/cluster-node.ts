@@ -135,9 +135,7 @@ export class ClusterNode {
   async join(addresses: NodeAddresses): Promise<void> {
     const { config, log } = this.opts;
     this.addresses = addresses;
-    this.lease.close().catch(() => undefined); // the unstarted one made by the constructor
-    this.lease = this.newLease();
-    await withTimeout(this.lease.start(), config.etcd.callTimeoutMs, 'granting this node its lease');
+    await withTimeout(this.lease.start(), config.etcd.callTimeoutMs, 'etcd: granting this node its lease');
     await this.membership.start();
     await this.ownership.start();
     await this.events.start();
@@ -156,7 +154,7 @@ export class ClusterNode {
       prefix: this.keys.prefix,
       nodeId: c.nodeId,
       ttlSeconds: c.leaseTtlSeconds,
-      describe: { portGroup: c.portGroup, portals: this.addresses.portals, ...(this.addresses.admin !== undefined && { admin: this.addresses.admin }) },
+      describe: () => ({ portGroup: c.portGroup, portals: this.addresses.portals, ...(this.addresses.admin !== undefined && { admin: this.addresses.admin }) }),
     });
     const log = this.opts.log;
     lease.on('fenced', (e) => {
@@ -184,7 +182,7 @@ export class ClusterNode {
       await this.lease.close().catch(() => undefined);
       this.lease = this.newLease();
       try {
-        await withTimeout(this.lease.start(), this.opts.config.etcd.callTimeoutMs, 'granting this node a new lease');
+        await withTimeout(this.lease.start(), this.opts.config.etcd.callTimeoutMs, 'etcd: granting this node a new lease');
         this.opts.log.info({ event: LogEvent.clusterRejoined, lease: this.lease.id }, 'cluster: rejoined with a new lease');
         this.invalidateAll();
         await this.ownership.electAll();
@@ -258,7 +256,7 @@ export class ClusterNode {
   /** Rejects with an EtcdUnavailableError naming the endpoints when etcd does not answer a status request in time. */
   async checkEtcd(): Promise<void> {
     const c = this.opts.config;
-    await withTimeout(this.client.maintenance.status(), c.etcd.callTimeoutMs, `at ${c.etcd.endpoints.join(', ')} (a status request at start-up)`);
+    await withTimeout(this.client.maintenance.status(), c.etcd.callTimeoutMs, `etcd at ${c.etcd.endpoints.join(', ')}: a status request at start-up`);
   }
 
   /** Everything `scatter cluster status` shows; etcd is asked for its status (bounded by the call timeout). */
@@ -266,7 +264,7 @@ export class ClusterNode {
     const c = this.opts.config;
     let etcd: ClusterStatus['etcd'];
     try {
-      const s = await withTimeout(this.client.maintenance.status(), c.etcd.callTimeoutMs, 'a status request');
+      const s = await withTimeout(this.client.maintenance.status(), c.etcd.callTimeoutMs, 'etcd: a status request');
       etcd = { endpoints: c.etcd.endpoints, reachable: true, version: s.version };
     } catch (err) {
       etcd = { endpoints: c.etcd.endpoints, reachable: false, error: err instanceof EtcdUnavailableError ? err.message : String(err) };
@@ -288,7 +286,7 @@ export class ClusterNode {
     await this.events.close().catch(() => undefined);
     await this.ownership.close().catch(() => undefined);
     await this.membership.close().catch(() => undefined);
-    await withTimeout(this.lease.close(), this.opts.config.etcd.callTimeoutMs, 'revoking the lease').catch((err: unknown) =>
+    await withTimeout(this.lease.close(), this.opts.config.etcd.callTimeoutMs, 'etcd: revoking the lease').catch((err: unknown) =>
       this.opts.log.warn({ err }, 'cluster: lease not revoked; it expires on its own'),
     );
     this.client.close();

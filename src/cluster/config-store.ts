@@ -15,7 +15,7 @@ import type { BackupInfo } from '../config/backups.js';
 import type { Config } from '../config/schema.js';
 import { ScatterError } from '../shared/errors.js';
 import type { ClusterKeys } from './keys.js';
-import { EtcdUnavailableError } from './etcd-timeout.js';
+import { EtcdUnavailableError, abandonDeadline, withTimeout } from './etcd-timeout.js';
 
 export { EtcdUnavailableError };
 import { changedNodeLocalKeys, decodeShared, encodeShared, withShared } from './config-shared.js';
@@ -52,9 +52,6 @@ export class ClusterConfigConflictError extends ScatterError<'CLUSTER_CONFIG_CON
     super('CLUSTER_CONFIG_CONFLICT', `another node changed the cluster config (etcd key ${key}; ${reason}); nothing was written: retry once this node has the new config`);
   }
 }
-
-/** How long a call abandoned after its timeout may go on in the background. */
-const ABANDON_AFTER_MS = 30_000;
 
 /** What this node last read or wrote at the key: the mod revision and the shared part, normalised. */
 interface Seen {
@@ -94,7 +91,7 @@ export class EtcdConfigStore {
   static async open(opts: EtcdConfigStoreOptions): Promise<EtcdConfigStore> {
     const created = opts.client.watch().key(opts.keys.config).create();
     const where = opts.endpoints && opts.endpoints.length > 0 ? `etcd at ${opts.endpoints.join(', ')}` : 'etcd';
-    const watcher = await bounded(created, opts.timeoutMs, `${where}: starting a watch on ${opts.keys.config}`).catch((err: unknown) => {
+    const watcher = await withTimeout(created, opts.timeoutMs, `${where}: starting a watch on ${opts.keys.config}`).catch((err: unknown) => {
       void created.then((w) => w.cancel()).catch(() => undefined);
       throw err;
     });
@@ -118,7 +115,7 @@ export class EtcdConfigStore {
         .if(this.key, 'Create', '==', 0)
         .then(this.client.put(this.key).value(text))
         .else(this.client.get(this.key))
-        .options({ deadline: this.deadline() });
+        .options({ deadline: abandonDeadline(this.timeoutMs) });
       const res = await this.call(txn.commit(), `seeding ${this.key}`);
       if (res.succeeded) {
         this.seen = { revision: Number(res.header.revision), text };
@@ -165,7 +162,7 @@ export class EtcdConfigStore {
   private reread(readLocal: () => Promise<Config>): Promise<Config> {
     return this.track(async () => {
       const local = await readLocal();
-      const res = await this.call(this.client.get(this.key).options({ deadline: this.deadline() }).exec(), `reading ${this.key}`);
+      const res = await this.call(this.client.get(this.key).options({ deadline: abandonDeadline(this.timeoutMs) }).exec(), `reading ${this.key}`);
       const kv = res.kvs[0];
       if (!kv) throw new EtcdUnavailableError(`${this.where}: the cluster config key ${this.key} is missing (deleted?); put it back with etcdctl (see its history with etcdctl get --rev)`);
       return this.adopt(local, kv);
@@ -188,7 +185,7 @@ export class EtcdConfigStore {
       const txn = this.client
         .if(this.key, 'Mod', '==', seen.revision)
         .then(this.client.put(this.key).value(text))
-        .options({ deadline: this.deadline() });
+        .options({ deadline: abandonDeadline(this.timeoutMs) });
       // A write etcd has not answered may still land once it answers: the watch then brings it back
       // to every node, this one too (its revision is not one this node saw), as a remote change.
       const res = await this.call(txn.commit(), `writing ${this.key}`, ' (the change may still land when etcd answers; every node then applies it)');
@@ -230,31 +227,7 @@ export class EtcdConfigStore {
     return run;
   }
 
-  /**
-   * gRPC's own deadline, only to bound calls abandoned after `timeoutMs`: an expired deadline is a
-   * failure etcd3 retries and counts towards its circuit breaker (3 in a row refuse every call on
-   * the client for 5 s, the node lease's included), so it must not expire at `timeoutMs`.
-   */
-  private deadline(): Date {
-    return new Date(Date.now() + Math.max(ABANDON_AFTER_MS, 10 * this.timeoutMs));
-  }
-
   private call<T>(promise: Promise<T>, what: string, lateNote = ''): Promise<T> {
-    return bounded(promise, this.timeoutMs, `${this.where}: ${what}`, lateNote);
+    return withTimeout(promise, this.timeoutMs, `${this.where}: ${what}`, lateNote);
   }
-}
-
-/** `promise`, or an EtcdUnavailableError after `ms`; its own failure becomes one too, naming `what`. */
-function bounded<T>(promise: Promise<T>, ms: number, what: string, lateNote = ''): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new EtcdUnavailableError(`${what}: no answer within ${ms} ms (etcd unreachable or too slow)${lateNote}`)), ms);
-  });
-  const failed = promise.catch((err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new EtcdUnavailableError(`${what} failed: ${message}`, { cause: err });
-  });
-  // A late answer or failure after the timeout is dropped (nothing waits for it).
-  failed.catch(() => undefined);
-  return Promise.race([failed, late]).finally(() => clearTimeout(timer));
 }

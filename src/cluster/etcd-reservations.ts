@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { PrSnapshotSchema } from '../scsi/pr/file-store.js';
 import { PrStoreUnavailableError, type PrEffects, type PrRecord, type SharedPrState, type SharedReservationStore } from '../scsi/pr/types.js';
+import { EtcdUnavailableError, abandonDeadline, withTimeout } from './etcd-timeout.js';
 import type { ClusterKeys, LuName } from './keys.js';
 
 export interface EtcdReservationStoreOptions {
@@ -33,9 +34,6 @@ export interface EtcdReservationStoreOptions {
 }
 
 export const DEFAULT_RESERVATION_TIMEOUT_MS = 2000;
-
-/** How long a call abandoned after its timeout may go on in the background (gRPC deadline). */
-const ABANDON_AFTER_MS = 30_000;
 
 const PortsSchema = z.object({ initiatorPort: z.string().min(1), targetPort: z.string().min(1) });
 
@@ -117,7 +115,7 @@ export class EtcdReservationStore implements SharedReservationStore {
   static async create(opts: EtcdReservationStoreOptions): Promise<EtcdReservationStore> {
     const key = opts.keys.reservations(opts.lu);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_RESERVATION_TIMEOUT_MS;
-    const res = await bounded(opts.client.get(key).options({ deadline: farDeadline(timeoutMs) }).exec(), timeoutMs, `reading ${key}`);
+    const res = await bounded(opts.client.get(key).options({ deadline: abandonDeadline(timeoutMs) }).exec(), timeoutMs, `reading ${key}`);
     const kv = res.kvs[0];
     const first: PrRecord = kv
       ? { revision: BigInt(kv.mod_revision), base: BigInt(kv.mod_revision), ...decodeReservations(kv.value.toString('utf8'), `etcd key ${key}`) }
@@ -149,7 +147,7 @@ export class EtcdReservationStore implements SharedReservationStore {
     const txn = this.client
       .if(this.key, 'Mod', '==', Number(base))
       .then(this.client.put(this.key).value(encodeReservations(this.nodeId, state, effects)))
-      .options({ deadline: farDeadline(this.timeoutMs) });
+      .options({ deadline: abandonDeadline(this.timeoutMs) });
     try {
       const res = await bounded(txn.commit(), this.timeoutMs, `writing ${this.key}`);
       return res.succeeded ? BigInt(res.header.revision) : undefined;
@@ -163,7 +161,7 @@ export class EtcdReservationStore implements SharedReservationStore {
 
   async sync(): Promise<void> {
     const started = performance.now();
-    const res = await bounded(this.client.get(this.key).options({ deadline: farDeadline(this.timeoutMs) }).exec(), this.timeoutMs, `reading ${this.key}`);
+    const res = await bounded(this.client.get(this.key).options({ deadline: abandonDeadline(this.timeoutMs) }).exec(), this.timeoutMs, `reading ${this.key}`);
     const kv = res.kvs[0];
     const target = kv ? BigInt(kv.mod_revision) : undefined;
     const left = Math.max(1, this.timeoutMs - (performance.now() - started));
@@ -240,22 +238,9 @@ export class EtcdReservationStore implements SharedReservationStore {
 export function createEtcdReservationStore(opts: EtcdReservationStoreOptions): Promise<EtcdReservationStore> {
   return EtcdReservationStore.create(opts);
 }
-
-function farDeadline(timeoutMs: number): Date {
-  return new Date(Date.now() + Math.max(ABANDON_AFTER_MS, 10 * timeoutMs));
-}
-
-/** `promise`, or a PrStoreUnavailableError after `ms`; its own failure becomes one too, naming `what`. */
+/** `promise` bounded by withTimeout, its failure as the PrStoreUnavailableError the SCSI core maps to sense. */
 function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PrStoreUnavailableError(`etcd: ${what}: no answer within ${ms} ms (etcd unreachable or too slow)`, true)), ms);
+  return withTimeout(promise, ms, `etcd: ${what}`).catch((err: unknown) => {
+    throw err instanceof EtcdUnavailableError ? new PrStoreUnavailableError(err.message, err.timedOut, { cause: err }) : err;
   });
-  const failed = promise.catch((err: unknown) => {
-    if (err instanceof PrStoreUnavailableError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    throw new PrStoreUnavailableError(`etcd: ${what} failed: ${message}`, false, { cause: err });
-  });
-  failed.catch(() => undefined);
-  return Promise.race([failed, late]).finally(() => clearTimeout(timer));
 }

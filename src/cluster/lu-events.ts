@@ -58,7 +58,7 @@ export class LuEvents {
   async start(): Promise<void> {
     const { client, timeoutMs } = this.opts;
     // Only what happens from now on: a node that starts reads the LU's state fresh anyway.
-    this.watcher = await withTimeout(client.watch().prefix(this.root).create(), timeoutMs, 'watching LU events');
+    this.watcher = await withTimeout(client.watch().prefix(this.root).create(), timeoutMs, 'etcd: watching LU events');
     this.watcher.on('put', (kv) => this.onPut(kv.key.toString(), kv.value.toString()));
     this.watcher.on('error', (err: Error) => this.opts.log.warn({ err }, 'cluster: LU event watch failed; etcd3 retries it'));
   }
@@ -74,7 +74,7 @@ export class LuEvents {
     });
     try {
       const published: Published = { id, from: nodeId, event };
-      await withTimeout(client.put(`${this.root}${luSegment(lu)}/last`).value(JSON.stringify(published)).exec(), timeoutMs, `publishing a ${event.kind} of ${luSegment(lu)}`);
+      await withTimeout(client.put(`${this.root}${luSegment(lu)}/last`).value(JSON.stringify(published)).exec(), timeoutMs, `etcd: publishing a ${event.kind} of ${luSegment(lu)}`);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
       const outcome = await Promise.race([answered, late]).finally(() => clearTimeout(timer));
@@ -106,7 +106,7 @@ export class LuEvents {
     const { client, nodeId, timeoutMs, log } = this.opts;
     try {
       await this.opts.apply(lu, p.event);
-      await withTimeout(client.put(`${this.root}${luSegment(lu)}/ack/${nodeId}`).value(p.id).exec(), timeoutMs, 'answering an LU event');
+      await withTimeout(client.put(`${this.root}${luSegment(lu)}/ack/${nodeId}`).value(p.id).exec(), timeoutMs, 'etcd: answering an LU event');
     } catch (err) {
       log.error({ err, lu: luSegment(lu), kind: p.event.kind, from: p.from }, 'cluster: an LU event from another node was not applied');
     }

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { ClusterKeys } from './keys.js';
-import { withTimeout } from './etcd-timeout.js';
+import { readAndWatch } from './prefix-watch.js';
 
 /** What a node publishes about itself in its `nodes/<id>` key. */
 export interface NodeInfo {
@@ -50,10 +50,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** Read every node key, then follow changes from the revision read. */
   async start(): Promise<void> {
     const { client, keys, timeoutMs } = this.opts;
-    const res = await withTimeout(client.getAll().prefix(keys.nodes).exec(), timeoutMs, 'reading the cluster nodes');
-    for (const kv of res.kvs) this.put(kv.value.toString());
-    const next = (BigInt(res.header.revision) + 1n).toString();
-    this.watcher = await withTimeout(client.watch().prefix(keys.nodes).startRevision(next).create(), timeoutMs, 'watching the cluster nodes');
+    const { kvs, watcher } = await readAndWatch(client, keys.nodes, timeoutMs, 'the cluster nodes');
+    for (const kv of kvs) this.put(kv.value.toString());
+    this.watcher = watcher;
     this.watcher.on('put', (kv) => {
       this.put(kv.value.toString());
       this.emit('change');

@@ -45,8 +45,8 @@ export interface NodeLeaseOptions {
   /** How long before the TTL runs out the node fences itself. Default max(500 ms, TTL / 4). */
   marginMs?: number;
   clock?: LeaseClock;
-  /** More of the node's description to put in its key (membership.ts reads it). */
-  describe?: Readonly<Record<string, unknown>>;
+  /** More of the node's description to put in its key (membership.ts reads it), asked for at start(). */
+  describe?: () => Readonly<Record<string, unknown>>;
 }
 
 export interface FencedEvent {
@@ -146,7 +146,7 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
     this.leaseId = await lease.grant();
     await lease
       .put(this.key)
-      .value(JSON.stringify({ ...this.opts.describe, nodeId: this.opts.nodeId, startedAt: new Date().toISOString() }))
+      .value(JSON.stringify({ ...this.opts.describe?.(), nodeId: this.opts.nodeId, startedAt: new Date().toISOString() }))
       .exec();
   }
 

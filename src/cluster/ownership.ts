@@ -15,6 +15,7 @@ import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { luSegment, type ClusterKeys, type LuName } from './keys.js';
 import { withTimeout } from './etcd-timeout.js';
+import { readAndWatch } from './prefix-watch.js';
 import { LogEvent } from '../shared/log-events.js';
 
 /** This node's relation to one LU. */
@@ -119,13 +120,12 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
   /** Load every owner key and follow them. */
   async start(): Promise<void> {
     const { client, keys, timeoutMs } = this.opts;
-    const res = await withTimeout(client.getAll().prefix(keys.owners).exec(), timeoutMs, 'reading LU owners');
-    for (const kv of res.kvs) {
+    const { kvs, watcher } = await readAndWatch(client, keys.owners, timeoutMs, 'LU owners');
+    for (const kv of kvs) {
       const record = parseRecord(kv.value.toString());
       if (record) this.owners.set(kv.key.toString().slice(keys.owners.length), { record, modRevision: kv.mod_revision });
     }
-    const next = (BigInt(res.header.revision) + 1n).toString();
-    this.watcher = await withTimeout(client.watch().prefix(keys.owners).startRevision(next).create(), timeoutMs, 'watching LU owners');
+    this.watcher = watcher;
     this.watcher.on('put', (kv) => this.onPut(kv.key.toString(), kv.value.toString(), kv.mod_revision));
     this.watcher.on('delete', (kv) => this.onDelete(kv.key.toString()));
     this.watcher.on('error', (err: Error) => this.opts.log.warn({ err }, 'cluster: owner watch failed; etcd3 retries it'));
@@ -166,7 +166,7 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
       const res = await withTimeout(
         client.if(t.key, 'Create', '==', 0).then(client.put(t.key).value(JSON.stringify(record)).lease(lease)).commit(),
         timeoutMs,
-        `electing an owner for ${seg}`,
+        `etcd: electing an owner for ${seg}`,
       );
       if (!res.succeeded || !this.tracked.has(seg)) return;
       const rev = res.header.revision;
@@ -244,7 +244,7 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
     const own = this.owners.get(seg);
     if (!own || own.record.nodeId !== this.opts.nodeId) return;
     const { client, timeoutMs } = this.opts;
-    await withTimeout(client.if(t.key, 'Mod', '==', own.modRevision).then(client.delete().key(t.key)).commit(), timeoutMs, `releasing ${seg}`);
+    await withTimeout(client.if(t.key, 'Mod', '==', own.modRevision).then(client.delete().key(t.key)).commit(), timeoutMs, `etcd: releasing ${seg}`);
   }
 
   // ---- queries ----
@@ -299,7 +299,7 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
     if (!own || own.record.nodeId !== this.opts.nodeId || t.phase !== 'owner') throw new NotOwnerError(lu, own?.record.nodeId);
     if (to === this.opts.nodeId) throw new DrainError(`${seg} is to go to node ${to}, which is this node`);
     const { client, keys, timeoutMs, log } = this.opts;
-    const target = await withTimeout(client.get(keys.node(to)).exec(), timeoutMs, `reading node ${to}`);
+    const target = await withTimeout(client.get(keys.node(to)).exec(), timeoutMs, `etcd: reading node ${to}`);
     const toLease = target.kvs[0]?.lease;
     if (toLease === undefined || toLease === '0') throw new DrainError(`node ${to} is not live in the cluster`);
     this.setPhase(t, 'draining');
@@ -309,7 +309,7 @@ export class Ownership extends EventEmitter<OwnershipEvents> {
       const res = await withTimeout(
         client.if(t.key, 'Mod', '==', own.modRevision).then(client.put(t.key).value(JSON.stringify(record)).lease(toLease)).commit(),
         timeoutMs,
-        `handing ${seg} to node ${to}`,
+        `etcd: handing ${seg} to node ${to}`,
       );
       if (!res.succeeded) throw new DrainError(`the owner of ${seg} changed during the drain`);
       // The watch may have brought the handover already (and counted it).

@@ -16,7 +16,6 @@ import type { ClusterConfig, Config } from '../config/schema.js';
 import type { IscsiServer } from '../iscsi/iscsi-server.js';
 import type { LunRegistry } from '../runtime/lun-registry.js';
 import type { LunOpenContext } from '../runtime/open-lun.js';
-import { PrStoreUnavailableError } from '../scsi/pr/types.js';
 
 export interface ClusterWiring {
   readonly node: ClusterNode;
@@ -69,12 +68,8 @@ export async function prepareCluster(cluster: ClusterConfig, local: Config, log:
         reservationStoreFor: async (target, lun) => {
           const lu = { iqn: target.iqn, lun: lun.lun };
           await closeStore(luSegment(lu));
-          const store = await createEtcdReservationStore({ client: node.client, keys: node.keys, lu, nodeId: cluster.nodeId, log, timeoutMs: cluster.etcd.callTimeoutMs }).catch(
-            (err: unknown) => {
-              // The admin plane answers 503 for etcd's outage (admin/resources/write.ts).
-              throw err instanceof PrStoreUnavailableError ? new EtcdUnavailableError(err.message, { cause: err }) : err;
-            },
-          );
+          // etcd's outage is an EtcdUnavailableError in the failure's cause chain: the admin plane answers 503.
+          const store = await createEtcdReservationStore({ client: node.client, keys: node.keys, lu, nodeId: cluster.nodeId, log, timeoutMs: cluster.etcd.callTimeoutMs });
           stores.set(luSegment(lu), store);
           return store;
         },
